@@ -1,0 +1,169 @@
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class GenerationQuerySet(models.QuerySet["Generation"]):
+    def visible_to(self, user) -> "GenerationQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+    def in_flight(self) -> "GenerationQuerySet":
+        return self.filter(status__in=Generation.IN_FLIGHT)
+
+
+class Generation(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SUBMITTED = "submitted", "Submitted"
+        RUNNING = "running", "Running"
+        FETCHING = "fetching", "Downloading"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    IN_FLIGHT = (Status.QUEUED, Status.SUBMITTED, Status.RUNNING, Status.FETCHING)
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    # The order states move in; a transition may only go to a later one.
+    ORDER = (Status.QUEUED, Status.SUBMITTED, Status.RUNNING, Status.FETCHING)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+    )
+    model_id = models.CharField(max_length=200)
+    provider = models.CharField(max_length=20)
+    prompt = models.TextField()
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    provider_task_id = models.CharField(max_length=300, blank=True)
+    poll_url = models.CharField(max_length=500, blank=True)
+    # What the provider answered, waiting to be downloaded: [{"url": ...} | {"b64": ...}].
+    outputs = models.JSONField(default=list, blank=True)
+    # What the provider told about the result: seed, revised prompt, timings, usage.
+    provider_meta = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Last time the pipeline moved or touched it; the sweeper looks for rows left untouched.
+    touched_at = models.DateTimeField(default=timezone.now)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+
+    objects = GenerationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="generation_owner_recent"),
+            models.Index(fields=["status", "created_at"], name="generation_status_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id}: {self.prompt[:40]}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.deadline_at is None:
+            self.deadline_at = self.created_at + timedelta(seconds=settings.GENERATION_DEADLINE)
+        super().save(*args, **kwargs)
+
+    @property
+    def in_flight(self) -> bool:
+        return self.status in self.IN_FLIGHT
+
+    @property
+    def step(self) -> int:
+        """How far along it is, 1 to 4, for the progress indicator."""
+        if self.status in self.ORDER:
+            return self.ORDER.index(self.status) + 1
+        return len(self.ORDER)
+
+    @property
+    def queue_seconds(self) -> float | None:
+        if self.submitted_at is None:
+            return None
+        return (self.submitted_at - self.created_at).total_seconds()
+
+    @property
+    def total_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.created_at).total_seconds()
+
+    def advance(self, from_status: str, to_status: str, **fields) -> bool:
+        """Move from one state to a later one by compare-and-set; False if someone else moved it."""
+        assert self._is_forward(from_status, to_status), (from_status, to_status)
+        fields.setdefault("touched_at", timezone.now())
+        updated = Generation.objects.filter(pk=self.pk, status=from_status).update(
+            status=to_status, **fields
+        )
+        if updated:
+            self.status = to_status
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return updated == 1
+
+    def touch(self) -> None:
+        self.touched_at = timezone.now()
+        Generation.objects.filter(pk=self.pk).update(touched_at=self.touched_at)
+
+    def mark_failed(self, reason: str) -> bool:
+        """Fail from whatever in-flight state it is in; False if it had already ended."""
+        now = timezone.now()
+        updated = Generation.objects.filter(pk=self.pk, status__in=self.IN_FLIGHT).update(
+            status=self.Status.FAILED, error=reason, finished_at=now
+        )
+        if updated:
+            self.status, self.error, self.finished_at = self.Status.FAILED, reason, now
+        return updated == 1
+
+    @classmethod
+    def _is_forward(cls, from_status: str, to_status: str) -> bool:
+        if from_status not in cls.IN_FLIGHT:
+            return False
+        if to_status in cls.TERMINAL:
+            return True
+        return cls.ORDER.index(to_status) > cls.ORDER.index(from_status)  # type: ignore[arg-type]
+
+
+class ImageQuerySet(models.QuerySet["Image"]):
+    def visible_to(self, user) -> "ImageQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(generation__owner=user)
+
+
+class Image(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
+    index = models.PositiveSmallIntegerField()
+    original = models.FileField(max_length=300)
+    thumbnail = models.FileField(max_length=300)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    thumb_width = models.PositiveIntegerField()
+    thumb_height = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=40)
+    byte_size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    seed = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ImageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["generation", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "index"], name="image_once_per_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.generation_id}#{self.index}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("gallery:image-detail", args=[self.uuid])

@@ -1,0 +1,151 @@
+"""One adapter per provider protocol, behind one small interface.
+
+An adapter builds an `httpx.Request` for a submit or a poll and turns the provider's answer into a
+`Result` (outputs to download), a `Submitted` (an async task to poll) or `Pending`. It raises
+`ProviderError` with a message a person can read. Adapters know nothing of Django models.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+
+@dataclass
+class Output:
+    url: str | None = None
+    b64: str | None = None
+    content_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    seed: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class Result:
+    outputs: list[Output]
+    # What the provider told besides the images: seed, revised_prompt, timings, nsfw, usage.
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Submitted:
+    task_id: str
+    poll_url: str = ""
+
+
+@dataclass
+class Pending:
+    status: str  # the provider's word for it: queued, running
+
+
+class ProviderError(Exception):
+    """A failure to show to the person. `transient` ones may succeed if tried again."""
+
+    def __init__(self, message: str, *, transient: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where a provider lives and the key to use; built by the pipeline, never serialized."""
+
+    base_url: str
+    api_key: str = ""
+
+
+class Adapter(Protocol):
+    def build_submit(
+        self, conn: Connection, model: Any, params: dict, *, idempotency_key: str
+    ) -> httpx.Request: ...
+
+    def parse_submit(self, response: httpx.Response) -> Result | Submitted: ...
+
+    def build_poll(self, conn: Connection, task_id: str, poll_url: str) -> httpx.Request: ...
+
+    def parse_poll(self, response: httpx.Response) -> Result | Pending: ...
+
+
+def error_message(response: httpx.Response) -> str:
+    """The provider's own reason, dug out of whichever error shape it uses."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:300] if text and "<html" not in text.lower() else ""
+    return _dig_message(body)[:500]
+
+
+def _dig_message(body: Any) -> str:
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list):
+        return "; ".join(filter(None, (_dig_message(item) for item in body)))
+    if isinstance(body, dict):
+        for key in ("message", "error", "detail", "msg", "error_detail", "reason"):
+            if body.get(key):
+                return _dig_message(body[key])
+    return ""
+
+
+def check_status(response: httpx.Response) -> None:
+    """Raise a ProviderError a person understands for any non-2xx answer."""
+    status = response.status_code
+    if status < 400:
+        return
+    reason = error_message(response)
+    if status in (401, 403):
+        raise ProviderError(
+            f"The provider rejected the API key ({status}). Check the key in the settings."
+            + (f" It said: {reason}" if reason else "")
+        )
+    if status == 429:
+        raise ProviderError(
+            "The provider is rate limiting requests (429); trying again shortly.",
+            transient=True,
+            retry_after=_retry_after(response),
+        )
+    if status in (502, 503, 504):
+        raise ProviderError(
+            f"The provider is temporarily unavailable ({status}).",
+            transient=True,
+            retry_after=_retry_after(response),
+        )
+    if status >= 500:
+        raise ProviderError(
+            f"The provider failed with an internal error ({status})."
+            + (f" It said: {reason}" if reason else "")
+        )
+    raise ProviderError(
+        f"The provider refused the request ({status}): {reason or response.reason_phrase}"
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def json_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ProviderError(
+            "The provider answered with something that is not JSON; it may be having trouble."
+        ) from None
+
+
+def adapter_for(protocol: str) -> Adapter:
+    from jobs.providers import aimlapi, relay
+
+    adapters: dict[str, Adapter] = {"aimlapi": aimlapi.ADAPTER, "relay": relay.ADAPTER}
+    return adapters[protocol]

@@ -1,0 +1,239 @@
+"""The sandbox provider: the AI/ML API's and Relay's HTTP protocols, answered with Pillow drawings.
+
+Stateless: an async task id and a file URL carry their own signed request, so any web process
+can answer for them and nothing needs cleaning up.
+"""
+
+import base64
+import json
+import random
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from jobs.catalog import SIZE_PRESETS
+from jobs.sandbox import draw
+
+TASK_SALT = "atelier.sandbox.task"
+FILE_SALT = "atelier.sandbox.file"
+RELAY_MODEL = "sandbox/relay-async"
+
+
+class BadRequest(Exception):
+    pass
+
+
+def sandbox_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """404 when the sandbox is off; bad input becomes a 400 with a specific reason."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.SANDBOX_ENABLED:
+            return JsonResponse({"error": {"message": "The sandbox provider is off."}}, status=404)
+        try:
+            return view(request, *args, **kwargs)
+        except BadRequest as e:
+            return JsonResponse({"error": {"message": str(e)}}, status=400)
+
+    return csrf_exempt(wrapper)
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise BadRequest("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise BadRequest("prompt is required and must be a non-empty string.")
+    return body
+
+
+def _int(body: dict, name: str, default: int, low: int, high: int, step: int = 1) -> int:
+    value = body.get(name, default)
+    if value is None:
+        value = default
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest(f"{name} must be an integer.")
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}.")
+    if value % step:
+        raise BadRequest(f"{name} must be a multiple of {step}.")
+    return value
+
+
+def _choice(body: dict, name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = body.get(name) or default
+    if value not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)}.")
+    return value
+
+
+def _seed(body: dict) -> int:
+    if body.get("seed") is None:
+        return random.randrange(2**31)
+    return _int(body, "seed", 0, 0, 2**32 - 1)
+
+
+def _latency() -> None:
+    if settings.SANDBOX_LATENCY > 0:
+        time.sleep(settings.SANDBOX_LATENCY)
+
+
+def _file_url(request: HttpRequest, prompt: str, seed: int, w: int, h: int, fmt: str) -> str:
+    token = signing.dumps([prompt, seed, w, h, fmt], salt=FILE_SALT, compress=True)
+    return request.build_absolute_uri(reverse("sandbox:file", args=[token]))
+
+
+def _b64(prompt: str, seed: int, w: int, h: int, fmt: str) -> str:
+    return base64.b64encode(draw.render(prompt, seed, w, h, fmt)).decode()
+
+
+@sandbox_view
+@require_POST
+def generations(request: HttpRequest) -> HttpResponse:
+    """AI/ML API `POST /v1/images/generations`, in the fal-style or the OpenAI-style shape."""
+    body = _body(request)
+    model = body.get("model")
+    if model == "sandbox/flux-sync":
+        answer = _fal_style(request, body)
+    elif model == "sandbox/openai-sync":
+        answer = _openai_style(request, body)
+    else:
+        raise BadRequest(f"Unknown model {model!r}: use sandbox/flux-sync or sandbox/openai-sync.")
+    _latency()
+    return JsonResponse(answer)
+
+
+def _fal_style(request: HttpRequest, body: dict) -> dict[str, Any]:
+    size = body.get("image_size", "square_hd")
+    if isinstance(size, str):
+        if size not in SIZE_PRESETS:
+            raise BadRequest(f"image_size must be one of {', '.join(SIZE_PRESETS)}.")
+        width, height = SIZE_PRESETS[size]
+    elif isinstance(size, dict):
+        width = _int(size, "width", 1024, 64, 2048, 32)
+        height = _int(size, "height", 1024, 64, 2048, 32)
+    else:
+        raise BadRequest("image_size must be a preset name or {width, height}.")
+    count = _int(body, "num_images", 1, 1, 4)
+    fmt = _choice(body, "output_format", "png", ("png", "jpeg"))
+    seed, prompt = _seed(body), body["prompt"]
+    started = time.perf_counter()
+    images = [
+        {
+            "url": _file_url(request, prompt, seed + i, width, height, fmt),
+            "width": width,
+            "height": height,
+            "content_type": draw.content_type(fmt),
+        }
+        for i in range(count)
+    ]
+    return {
+        "images": images,
+        "seed": seed,
+        "timings": {"inference": round(time.perf_counter() - started, 4)},
+        "has_nsfw_concepts": [False] * count,
+        "prompt": prompt,
+    }
+
+
+def _openai_style(request: HttpRequest, body: dict) -> dict[str, Any]:
+    size = body.get("size") or "1024x1024"
+    try:
+        width, height = (int(side) for side in str(size).split("x"))
+    except ValueError:
+        raise BadRequest("size must look like 1024x1024.") from None
+    if not (64 <= width <= 2048 and 64 <= height <= 2048):
+        raise BadRequest("size must be between 64x64 and 2048x2048.")
+    count = _int(body, "n", 1, 1, 4)
+    delivery = _choice(body, "response_format", "url", ("url", "b64_json"))
+    seed, prompt = _seed(body), body["prompt"]
+    data = []
+    for i in range(count):
+        if delivery == "url":
+            item = {"url": _file_url(request, prompt, seed + i, width, height, "png")}
+        else:
+            item = {"b64_json": _b64(prompt, seed + i, width, height, "png")}
+        data.append({**item, "revised_prompt": f"{prompt} (sandbox rendition)"})
+    return {
+        "created": int(time.time()),
+        "data": data,
+        "meta": {"usage": {"credits_used": 1000 * count}},
+    }
+
+
+def _relay_params(body: dict) -> list[Any]:
+    return [
+        body["prompt"],
+        _seed(body),
+        _int(body, "width", 1024, 64, 2048, 32),
+        _int(body, "height", 1024, 64, 2048, 32),
+        _choice(body, "output_format", "png", ("png", "jpeg")),
+    ]
+
+
+@sandbox_view
+@require_POST
+def relay_generate(request: HttpRequest) -> HttpResponse:
+    """Relay `POST /v2/image/generate`: base64 images at once, or a task with `"async": true`."""
+    body = _body(request)
+    params = _relay_params(body)
+    if body.get("async") is True:
+        payload = {"params": params, "created": time.time(), "latency": settings.SANDBOX_LATENCY}
+        task_id = "sandbox:" + signing.dumps(payload, salt=TASK_SALT, compress=True)
+        return JsonResponse(
+            {
+                "task_id": task_id,
+                "status": "queued",
+                "poll_url": f"/v2/tasks/{task_id}",
+                "message": "Task queued",
+            },
+            status=202,
+        )
+    _latency()
+    return JsonResponse(
+        {"images": [_b64(*params)], "model": RELAY_MODEL, "task_id": None, "mode": "direct"}
+    )
+
+
+@sandbox_view
+@require_GET
+def relay_task(request: HttpRequest, task_id: str) -> HttpResponse:
+    """Relay `GET /v2/tasks/{id}`: queued for the first third of the latency, then running."""
+    try:
+        payload = signing.loads(task_id.removeprefix("sandbox:"), salt=TASK_SALT)
+    except signing.BadSignature:
+        return JsonResponse({"error": "task not found"}, status=404)
+    elapsed = round(time.time() - payload["created"], 3)
+    latency = payload["latency"]
+    status = "queued" if elapsed < latency / 3 else "running" if elapsed < latency else "completed"
+    answer: dict[str, Any] = {"task_id": task_id, "status": status, "elapsed_seconds": elapsed}
+    if status == "completed":
+        answer["model"] = RELAY_MODEL
+        answer["result"] = {"images": [_b64(*payload["params"])], "model": RELAY_MODEL}
+    return JsonResponse(answer)
+
+
+@sandbox_view
+@require_GET
+def file(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        prompt, seed, width, height, fmt = signing.loads(token, salt=FILE_SALT)
+    except (signing.BadSignature, ValueError):
+        raise Http404 from None
+    response = HttpResponse(
+        draw.render(prompt, seed, width, height, fmt), content_type=draw.content_type(fmt)
+    )
+    response["Cache-Control"] = "public, max-age=86400, immutable"
+    return response

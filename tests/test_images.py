@@ -1,0 +1,109 @@
+import base64
+import io
+
+import pytest
+from PIL import Image as PILImage
+
+from jobs import images
+from tests.factories import png_bytes
+
+
+def jpeg_bytes(width: int, height: int, orientation: int | None = None) -> bytes:
+    out = io.BytesIO()
+    image = PILImage.new("RGB", (width, height), "navy")
+    exif = PILImage.Exif()
+    if orientation:
+        exif[0x0112] = orientation
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_it_makes_a_webp_thumbnail_from_a_png():
+    decoded = images.process(png_bytes(1024, 768), 512)
+    assert decoded.content_type == "image/png"
+    assert (decoded.width, decoded.height) == (1024, 768)
+    thumb = PILImage.open(io.BytesIO(decoded.thumbnail))
+    assert thumb.format == "WEBP"
+    assert thumb.size == (512, 384) == (decoded.thumb_width, decoded.thumb_height)
+
+
+def test_it_keeps_small_images_at_their_size():
+    decoded = images.process(png_bytes(100, 50), 512)
+    assert (decoded.thumb_width, decoded.thumb_height) == (100, 50)
+
+
+def test_it_applies_exif_orientation_to_the_thumbnail():
+    decoded = images.process(jpeg_bytes(800, 400, orientation=6), 512)
+    assert decoded.content_type == "image/jpeg"
+    assert (decoded.width, decoded.height) == (800, 400)  # the original is kept as it is
+    assert (decoded.thumb_width, decoded.thumb_height) == (256, 512)
+
+
+def test_it_identifies_content_by_decoding_not_by_label():
+    with pytest.raises(images.ImageError, match="not a PNG, JPEG or WebP"):
+        images.process(b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", 512)
+    with pytest.raises(images.ImageError, match="not a PNG, JPEG or WebP"):
+        images.process(b"<html><body>hi</body></html>", 512)
+
+
+def test_it_refuses_formats_it_does_not_accept():
+    out = io.BytesIO()
+    PILImage.new("RGB", (10, 10)).save(out, "TIFF")
+    with pytest.raises(images.ImageError):
+        images.process(out.getvalue(), 512)
+
+
+def test_it_refuses_a_decompression_bomb_before_decoding():
+    # A tiny PNG whose header claims 20000 x 20000 pixels.
+    out = io.BytesIO()
+    PILImage.new("1", (20000, 20000)).save(out, "PNG")
+    assert len(out.getvalue()) < 200_000
+    with pytest.raises(images.ImageError, match="too many pixels"):
+        images.process(out.getvalue(), 512)
+
+
+def test_it_decodes_base64_with_or_without_a_data_prefix():
+    raw = png_bytes()
+    encoded = base64.b64encode(raw).decode()
+    assert images.decode_base64(encoded, 10_000_000) == raw
+    assert images.decode_base64("data:image/png;base64," + encoded, 10_000_000) == raw
+
+
+def test_it_refuses_invalid_or_oversized_base64():
+    with pytest.raises(images.ImageError, match="not valid base64"):
+        images.decode_base64("not*base64!", 1000)
+    with pytest.raises(images.ImageError, match="larger than"):
+        images.decode_base64("A" * 4_000_000, 1_000_000)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x.png",
+        "http://10.0.0.5/x.png",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x.png",
+        "http://[::ffff:127.0.0.1]/x.png",
+        "http://localhost/x.png",
+    ],
+)
+def test_it_refuses_downloads_from_private_addresses(url):
+    with pytest.raises(images.ImageError, match="private network"):
+        images.check_download_url(url, trusted_hosts=set())
+
+
+def test_it_allows_the_providers_own_host_and_refuses_other_schemes():
+    images.check_download_url("http://127.0.0.1:8000/sandbox/files/x", {"127.0.0.1"})
+    with pytest.raises(images.ImageError, match="not a web URL"):
+        images.check_download_url("file:///etc/passwd", set())
+
+
+def test_it_stops_a_download_that_is_too_big():
+    import httpx
+
+    def handler(request):
+        return httpx.Response(200, content=b"x" * 5000)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    with pytest.raises(images.ImageError, match="larger than"):
+        images.download(client, "http://cdn.test/x", max_bytes=1000, trusted_hosts={"cdn.test"})

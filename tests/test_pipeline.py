@@ -1,0 +1,239 @@
+"""Pipeline steps over a Generation row, with provider HTTP faked at the one client seam."""
+
+import base64
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from gallery.models import Generation
+from jobs import http, pipeline
+from tests.factories import make_generation, png_bytes
+
+Status = Generation.Status
+
+
+@pytest.fixture
+def provider(monkeypatch):
+    """Answer provider requests with the handler a test sets; record what was asked."""
+    state = {"handler": None, "requests": []}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        state["requests"].append(request)
+        return state["handler"](request)
+
+    def client(read_timeout=None):
+        return httpx.Client(transport=httpx.MockTransport(handler))
+
+    monkeypatch.setattr(http, "client", client)
+    return state
+
+
+def b64png(width=64, height=48) -> str:
+    return base64.b64encode(png_bytes(width, height)).decode()
+
+
+def test_it_moves_only_forward(alice):
+    generation = make_generation(alice)
+    assert generation.advance(Status.QUEUED, Status.SUBMITTED)
+    with pytest.raises(AssertionError):
+        generation.advance(Status.SUBMITTED, Status.QUEUED)
+    with pytest.raises(AssertionError):
+        generation.advance(Status.SUCCEEDED, Status.FETCHING)
+
+
+def test_it_loses_a_compare_and_set_to_another_worker(alice):
+    generation = make_generation(alice)
+    other = Generation.objects.get(pk=generation.pk)
+    assert other.advance(Status.QUEUED, Status.SUBMITTED)
+    assert not generation.advance(Status.QUEUED, Status.SUBMITTED)
+    generation.refresh_from_db()
+    assert generation.status == Status.SUBMITTED
+
+
+def test_it_does_not_fail_what_has_ended(alice):
+    generation = make_generation(alice, status=Status.SUCCEEDED)
+    assert not generation.mark_failed("late")
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED and generation.error == ""
+
+
+def test_it_submits_a_sync_model_and_keeps_the_outputs(alice, provider):
+    provider["handler"] = lambda r: httpx.Response(
+        200, json={"images": [{"url": "http://127.0.0.1:8000/sandbox/files/a"}], "seed": 5}
+    )
+    generation = make_generation(alice)
+    assert pipeline.submit(generation) == "fetch"
+    generation.refresh_from_db()
+    assert generation.status == Status.FETCHING
+    assert generation.outputs == [{"url": "http://127.0.0.1:8000/sandbox/files/a", "seed": 5}]
+    assert generation.provider_meta == {"seed": 5}
+    assert generation.submitted_at is not None
+    sent = provider["requests"][0]
+    assert sent.url.path == "/sandbox/v1/images/generations"
+
+
+def test_it_never_submits_twice(alice, provider):
+    provider["handler"] = lambda r: httpx.Response(200, json={"images": [{"url": "http://x/a"}]})
+    generation = make_generation(alice)
+    pipeline.submit(generation)
+    assert pipeline.submit(Generation.objects.get(pk=generation.pk)) == ""
+    assert len(provider["requests"]) == 1
+
+
+def test_it_stores_the_task_id_of_an_async_submit(alice, provider):
+    provider["handler"] = lambda r: httpx.Response(
+        202, json={"task_id": "sandbox:t1", "status": "queued", "poll_url": "/v2/tasks/sandbox:t1"}
+    )
+    generation = make_generation(alice, model_id="sandbox/relay-async", params={})
+    assert pipeline.submit(generation) == "poll"
+    generation.refresh_from_db()
+    assert generation.status == Status.RUNNING
+    assert generation.provider_task_id == "sandbox:t1"
+    assert provider["requests"][0].headers["idempotency-key"] == str(generation.uuid)
+
+
+def test_it_polls_until_the_task_completes(alice, provider):
+    generation = make_generation(
+        alice,
+        model_id="sandbox/relay-async",
+        status=Status.RUNNING,
+        provider_task_id="sandbox:t1",
+        poll_url="/v2/tasks/sandbox:t1",
+    )
+    provider["handler"] = lambda r: httpx.Response(200, json={"task_id": "t", "status": "running"})
+    assert pipeline.poll(generation) == "poll"
+    provider["handler"] = lambda r: httpx.Response(
+        200,
+        json={
+            "task_id": "t",
+            "status": "completed",
+            "result": {"images": [b64png()]},
+        },
+    )
+    assert pipeline.poll(generation) == "fetch"
+    generation.refresh_from_db()
+    assert generation.status == Status.FETCHING
+    assert provider["requests"][-1].url.path == "/sandbox/v2/tasks/sandbox:t1"
+
+
+def test_it_fails_a_task_the_provider_failed(alice, provider):
+    generation = make_generation(
+        alice, model_id="sandbox/relay-async", status=Status.RUNNING, provider_task_id="t"
+    )
+    provider["handler"] = lambda r: httpx.Response(
+        200, json={"task_id": "t", "status": "failed", "error": "NSFW content detected"}
+    )
+    assert pipeline.poll(generation) == ""
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert generation.error == "The provider could not make the image: NSFW content detected"
+
+
+def test_it_stops_polling_past_the_deadline(alice, provider):
+    generation = make_generation(
+        alice,
+        model_id="sandbox/relay-async",
+        status=Status.RUNNING,
+        provider_task_id="t",
+        deadline_at=timezone.now() - timezone.timedelta(seconds=1),
+    )
+    assert pipeline.poll(generation) == ""
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert "took too long" in generation.error
+    assert provider["requests"] == []
+
+
+def test_it_fails_with_a_readable_message_on_a_rejected_key(alice, provider):
+    provider["handler"] = lambda r: httpx.Response(401, json={"message": "bad key"})
+    generation = make_generation(alice)
+    pipeline.submit(generation)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert "rejected the API key (401)" in generation.error
+
+
+def test_it_fails_when_the_provider_cannot_be_reached(alice, provider):
+    def refuse(request):
+        raise httpx.ConnectError("refused", request=request)
+
+    provider["handler"] = refuse
+    generation = make_generation(alice)
+    pipeline.submit(generation)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert "Could not reach the provider" in generation.error
+
+
+def test_it_fetches_base64_outputs_and_thumbnails_them(alice, provider):
+    generation = make_generation(
+        alice,
+        status=Status.FETCHING,
+        outputs=[{"b64": b64png(900, 600)}, {"b64": b64png()}],
+        params={"seed": 3},
+    )
+    assert pipeline.fetch(generation) == ""
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED
+    assert generation.finished_at is not None
+    assert generation.outputs == [{}, {}]
+    first, second = generation.images.order_by("index")
+    assert (first.width, first.height, first.thumb_width, first.thumb_height) == (
+        900,
+        600,
+        512,
+        341,
+    )
+    assert first.original.name == f"originals/{generation.uuid}/0.png"
+    assert first.thumbnail.name == f"thumbnails/{generation.uuid}/0.webp"
+    assert first.seed == 3 and first.content_type == "image/png"
+    assert second.index == 1
+
+
+def test_it_downloads_url_outputs_from_the_providers_host(alice, provider):
+    data = png_bytes(300, 200)
+    provider["handler"] = lambda r: httpx.Response(200, content=data)
+    generation = make_generation(
+        alice, status=Status.FETCHING, outputs=[{"url": "http://127.0.0.1:8000/sandbox/files/a"}]
+    )
+    pipeline.fetch(generation)
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED
+    image = generation.images.get()
+    assert image.byte_size == len(data)
+    with image.original.open("rb") as f:
+        assert f.read() == data  # kept byte for byte
+
+
+def test_it_makes_only_the_missing_images_when_fetch_runs_again(alice, provider):
+    generation = make_generation(
+        alice, status=Status.FETCHING, outputs=[{"b64": b64png()}, {"b64": b64png()}]
+    )
+    from tests.factories import make_image
+
+    make_image(generation, 0)
+    pipeline.fetch(generation)
+    assert generation.images.count() == 2
+
+
+def test_it_fails_on_an_output_that_is_not_an_image(alice, provider):
+    junk = base64.b64encode(b"<html>not an image</html>").decode()
+    generation = make_generation(alice, status=Status.FETCHING, outputs=[{"b64": junk}])
+    pipeline.fetch(generation)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert "not a PNG, JPEG or WebP" in generation.error
+    assert generation.images.count() == 0
+
+
+def test_it_refuses_outputs_on_a_private_address(alice, provider):
+    provider["handler"] = lambda r: httpx.Response(200, content=png_bytes())
+    generation = make_generation(
+        alice, status=Status.FETCHING, outputs=[{"url": "http://10.1.2.3/x.png"}]
+    )
+    pipeline.fetch(generation)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert "private network" in generation.error
+    assert provider["requests"] == []

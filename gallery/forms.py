@@ -3,11 +3,15 @@
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MaxLengthValidator
 from django.urls import reverse
 
-from jobs import catalog
+from gallery.models import Image, InputImage
+from jobs import catalog, images
 from jobs.catalog import PROVIDERS, Model, Param
 
 CUSTOM = "custom"
@@ -26,6 +30,15 @@ class ModelSelect(forms.Select):
             option["attrs"]["disabled"] = True
             option["label"] = f"{label} ({reason})"
         return option
+
+
+def unavailable_models() -> dict[str, str]:
+    """Models shown but not usable yet, with the setting that would enable them."""
+    return {
+        m.id: f"set {missing} to use"
+        for m in catalog.offered()
+        if (missing := catalog.missing_setting(m))
+    }
 
 
 def model_choices() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -50,13 +63,17 @@ class GenerateForm(forms.Form):
     model = forms.ChoiceField(label="Model")
     prompt = forms.CharField(label="Prompt", widget=forms.Textarea(attrs={"rows": 3}))
 
-    def __init__(self, *args: Any, model_id: str | None = None, **kwargs: Any):
+    def __init__(
+        self, *args: Any, user: Any = None, model_id: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.user = user
         choices = model_choices()
         model_field = cast(forms.ChoiceField, self.fields["model"])
         model_field.choices = choices
         model_field.widget = ModelSelect(
             choices=choices,
+            disabled=unavailable_models(),
             attrs={
                 # Choosing a model swaps in its own fields; without JavaScript, a button does.
                 "hx-get": reverse("gallery:model-fields"),
@@ -76,7 +93,7 @@ class GenerateForm(forms.Form):
             self.fields["prompt"].validators.append(MaxLengthValidator(prompt.max_length))
             self.fields["prompt"].widget.attrs["maxlength"] = prompt.max_length
         for param in self.catalog_model.options:
-            self.fields.update(build_fields(param))
+            self.fields.update(build_fields(param, user))
 
     def option_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith("p_")]
@@ -85,6 +102,8 @@ class GenerateForm(forms.Form):
         model = catalog.get(self.cleaned_data["model"])
         if model is None or not model.offered:
             raise ValidationError("Choose one of the models in the list.")
+        if missing := catalog.missing_setting(model):
+            raise ValidationError(f"{model.name} needs {missing}, which is not set on this server.")
         return model.id
 
     def clean(self) -> dict[str, Any]:
@@ -95,6 +114,8 @@ class GenerateForm(forms.Form):
         for param in self.catalog_model.options:
             if param.type == "size":
                 self._clean_size(param)
+            elif param.type in ("image", "images"):
+                self._clean_images(param)
         return cleaned
 
     def _clean_size(self, param: Param) -> None:
@@ -106,10 +127,30 @@ class GenerateForm(forms.Form):
         if width is None or height is None:
             self.add_error(name, "Give both a width and a height for a custom size.")
 
+    def _clean_images(self, param: Param) -> None:
+        name = field_name(param)
+        count = len(self.cleaned_data.get(name) or []) + len(
+            self.cleaned_data.get(f"{name}_pick") or []
+        )
+        most = 1 if param.type == "image" else param.max_items
+        least = int(param.min or 1) if param.required else 0
+        if count < least:
+            self.add_error(name, _count("Add at least {n} image{s}.", least))
+        elif most is not None and count > most:
+            self.add_error(name, _count("Use at most {n} image{s}.", most))
+
     def params(self) -> dict[str, Any]:
-        """The validated parameters, under the provider's own names, leaving out blanks."""
+        """The validated parameters, under the provider's own names, leaving out blanks.
+
+        Image inputs become references ({"upload": uuid} or {"image": uuid}); uploads are stored
+        here, so call this inside the transaction that creates the generation.
+        """
         params: dict[str, Any] = {}
         for param in self.catalog_model.options:
+            if param.type in ("image", "images"):
+                if refs := self._image_refs(param):
+                    params[param.name] = refs[0] if param.type == "image" else refs
+                continue
             value = self.cleaned_data.get(field_name(param))
             if param.type == "size" and value == CUSTOM:
                 name = field_name(param)
@@ -121,6 +162,103 @@ class GenerateForm(forms.Form):
                 params[param.name] = value
         return params
 
+    def _image_refs(self, param: Param) -> list[dict[str, str]]:
+        name = field_name(param)
+        refs = [
+            {"upload": str(save_upload(self.user, upload).uuid)}
+            for upload in self.cleaned_data.get(name) or []
+        ]
+        refs += [{"image": str(uuid)} for uuid in self.cleaned_data.get(f"{name}_pick") or []]
+        return refs
+
+
+def _count(template: str, n: int) -> str:
+    return template.format(n=n, s="" if n == 1 else "s")
+
+
+def save_upload(owner: Any, upload: UploadedFile) -> InputImage:
+    info: images.Inspected = upload.inspected  # type: ignore[attr-defined]
+    upload.seek(0)
+    data = upload.read()
+    item = InputImage(
+        owner=owner,
+        filename=(upload.name or "")[:200],
+        content_type=info.content_type,
+        width=info.width,
+        height=info.height,
+        byte_size=len(data),
+        sha256=info.sha256,
+    )
+    ext = images.CONTENT_TYPES_EXT[info.content_type]
+    item.file.save(f"inputs/{item.uuid}.{ext}", ContentFile(data), save=False)
+    item.save()
+    return item
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class ImageUploadField(forms.FileField):
+    """One or several uploaded pictures, each decoded with Pillow before it is accepted."""
+
+    def __init__(self, *, multiple: bool, **kwargs: Any) -> None:
+        attrs = {"accept": "image/png,image/jpeg,image/webp"}
+        if multiple:
+            attrs["multiple"] = "multiple"
+        kwargs["widget"] = MultipleFileInput(attrs=attrs) if multiple else forms.FileInput(attrs)
+        super().__init__(**kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:  # type: ignore[override]
+        items = data if isinstance(data, list | tuple) else [data] if data else []
+        return [self._check(super(ImageUploadField, self).clean(item, initial)) for item in items]
+
+    def _check(self, upload: UploadedFile) -> UploadedFile:
+        limit = settings.UPLOAD_MAX_BYTES
+        if upload.size and upload.size > limit:
+            raise ValidationError(
+                f"{upload.name} is larger than {limit // 1_000_000} MB; use a smaller picture."
+            )
+        try:
+            upload.inspected = images.inspect(upload.read())  # type: ignore[attr-defined]
+        except images.ImageError:
+            raise ValidationError(f"{upload.name} is not a PNG, JPEG or WebP picture.") from None
+        return upload
+
+
+class PickImages(forms.CheckboxSelectMultiple):
+    """Pictures already in the gallery, shown as thumbnails to tick."""
+
+    template_name = "gallery/widgets/pick_images.html"
+
+
+def _pick_field(param: Param, user: Any) -> forms.Field:
+    recent = (
+        Image.objects.visible_to(user).select_related("generation").order_by("-created_at")[:24]
+        if user is not None
+        else Image.objects.none()
+    )
+    return forms.TypedMultipleChoiceField(
+        label=f"{param.title} from your gallery",
+        required=False,
+        coerce=str,
+        choices=[(str(i.uuid), i.generation.prompt[:80]) for i in recent],
+        widget=PickImages,
+    )
+
+
+def _image_fields(param: Param, common: dict[str, Any], user: Any) -> dict[str, forms.Field]:
+    name = field_name(param)
+    most = 1 if param.type == "image" else param.max_items
+    help_text = param.help + (f" Up to {most}." if most and most > 1 else "")
+    upload = ImageUploadField(
+        multiple=param.type == "images",
+        label=param.title,
+        required=False,
+        help_text=help_text.strip(),
+    )
+    return {name: upload, f"{name}_pick": _pick_field(param, user)}
+
 
 def _multiple_of(step: int):
     def check(value: Any) -> None:
@@ -130,7 +268,7 @@ def _multiple_of(step: int):
     return check
 
 
-def build_fields(param: Param) -> dict[str, forms.Field]:
+def build_fields(param: Param, user: Any = None) -> dict[str, forms.Field]:
     """The form field(s) for one documented parameter, with its limits as validators."""
     name = field_name(param)
     common: dict[str, Any] = {
@@ -141,6 +279,10 @@ def build_fields(param: Param) -> dict[str, forms.Field]:
     }
     if param.type == "size":
         return _size_fields(param, common)
+    if param.type in ("image", "images"):
+        return _image_fields(param, common, user)
+    if param.type == "json":
+        return {name: forms.JSONField(**common)}
     if param.type in ("integer", "number"):
         field_class = forms.IntegerField if param.type == "integer" else forms.FloatField
         field = field_class(min_value=_bound(param.min), max_value=_bound(param.max), **common)
@@ -152,9 +294,12 @@ def build_fields(param: Param) -> dict[str, forms.Field]:
         return {name: field}
     if param.type == "boolean":
         common["required"] = False
+        if param.default is None:
+            # No documented default: leave it to the provider unless the person chooses.
+            return {name: forms.NullBooleanField(widget=ProviderDefaultBoolean, **common)}
         return {name: forms.BooleanField(**common)}
     if param.type == "enum":
-        choices = [(v, str(v)) for v in param.enum]
+        choices = [(v, str(v)) for v in param.enum or dynamic_choices(param)]
         if not param.required and param.default is None:
             choices.insert(0, ("", "Provider default"))
         return {name: forms.TypedChoiceField(choices=choices, coerce=_coerce(param), **common)}
@@ -167,8 +312,25 @@ def _bound(value: float | None) -> Any:
     return int(value) if value is not None and float(value).is_integer() else value
 
 
+class ProviderDefaultBoolean(forms.NullBooleanSelect):
+    def __init__(self, attrs: Any = None) -> None:
+        super().__init__(attrs)
+        self.choices = [("unknown", "Provider default"), ("true", "Yes"), ("false", "No")]
+
+
+def dynamic_choices(param: Param) -> list[Any]:
+    """Choices only the provider knows, e.g. the checkpoints on a person's own A1111 server."""
+    if param.name == "sd_model_checkpoint":
+        from jobs.providers import a1111
+
+        return a1111.checkpoints(settings.A1111_BASE_URL)
+    return []
+
+
 def _coerce(param: Param):
     kinds = {type(v) for v in param.enum}
+    if not kinds:
+        return str
     if kinds == {int}:
         return int
     if kinds <= {int, float}:

@@ -167,3 +167,32 @@ class Image(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("gallery:image-detail", args=[self.uuid])
+
+
+class InputImageQuerySet(models.QuerySet["InputImage"]):
+    def visible_to(self, user) -> "InputImageQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+
+class InputImage(models.Model):
+    """A picture someone uploaded to edit or use as a reference; checked by decoding it."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="input_images"
+    )
+    file = models.FileField(max_length=300)
+    filename = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=40)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    byte_size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = InputImageQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.filename or str(self.uuid)

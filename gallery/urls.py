@@ -9,6 +9,7 @@ urlpatterns = [
     path("generate/fields", views.model_fields, name="model-fields"),
     path("generations/<uuid:generation_uuid>/card", views.generation_card, name="generation-card"),
     path("images/<uuid:image_uuid>", views.image_detail, name="image-detail"),
+    path("inputs/<str:token>", views.input_link, name="input-link"),
     path(
         "images/<uuid:image_uuid>/<str:kind>",
         views.image_file,

@@ -11,8 +11,8 @@ from django_htmx.http import reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
 from gallery.forms import GenerateForm
-from gallery.models import Generation, Image
-from jobs import catalog, tasks
+from gallery.models import Generation, Image, InputImage
+from jobs import catalog, pipeline, tasks
 
 GRID_SIZE = 60
 
@@ -41,7 +41,7 @@ def _recent_generations(request: Request):
 @login_required
 @require_GET
 def index(request: Request) -> TemplateResponse:
-    form = GenerateForm(model_id=request.GET.get("model"))
+    form = GenerateForm(user=request.user, model_id=request.GET.get("model"))
     context = {"form": form, "generations": _recent_generations(request)}
     return TemplateResponse(request, "gallery/index.html", context)
 
@@ -50,14 +50,14 @@ def index(request: Request) -> TemplateResponse:
 @require_GET
 def model_fields(request: Request) -> TemplateResponse:
     """The chosen model's own fields, swapped into the form when the Model select changes."""
-    form = GenerateForm(model_id=request.GET.get("model"))
+    form = GenerateForm(user=request.user, model_id=request.GET.get("model"))
     return TemplateResponse(request, "gallery/index.html#model-fields", {"form": form})
 
 
 @login_required
 @require_POST
 def generate(request: Request) -> HttpResponse:
-    form = GenerateForm(request.POST)
+    form = GenerateForm(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
         if request.htmx:
             response = TemplateResponse(request, "gallery/index.html#generate-form", {"form": form})
@@ -122,3 +122,19 @@ def image_file(request: Request, image_uuid, kind: str) -> FileResponse:
     # The file behind a uuid never changes; only its owner's browser may keep it.
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
+
+
+@require_GET
+def input_link(request: HttpRequest, token: str) -> FileResponse:
+    """An input picture for a provider that takes only URLs; the signed token is the access."""
+    found = pipeline.read_input_link(token)
+    if found is None:
+        raise Http404
+    kind, uuid = found
+    if kind == "upload":
+        item = get_object_or_404(InputImage, uuid=uuid)
+        stored, content_type = item.file, item.content_type
+    else:
+        image = get_object_or_404(Image, uuid=uuid)
+        stored, content_type = image.original, image.content_type
+    return FileResponse(stored.open("rb"), content_type=content_type)

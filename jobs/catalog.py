@@ -3,8 +3,14 @@
 Plain data, loaded once at import. Forms are built from it and requests are checked against it.
 """
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
+
+from django.conf import settings
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 PROVIDERS = {
     "sandbox": "Sandbox (offline)",
@@ -29,7 +35,9 @@ SIZE_PRESETS = {
 @dataclass(frozen=True)
 class Param:
     name: str
-    # string | integer | number | boolean | enum | size ("WxH" choice or fal preset + custom)
+    # string | integer | number | boolean | enum | json
+    # size: a fal preset, or a custom {width, height} when custom_size
+    # image: one input image; images: a list of them, at most max_items
     type: str
     label: str = ""
     required: bool = False
@@ -42,6 +50,7 @@ class Param:
     help: str = ""
     # For type "size": whether a custom width x height is allowed besides the presets.
     custom_size: bool = False
+    max_items: int | None = None
 
     @property
     def title(self) -> str:
@@ -61,6 +70,14 @@ class Model:
     status: str = "active"
     asynchronous: bool = False
     notes: str = ""
+    # What the endpoint takes: JSON, or multipart files (gpt-image edits).
+    content_type: str = "application/json"
+    aliases: tuple[str, ...] = ()
+    # The parameter that switches between URL and base64 outputs, if any.
+    output_switch: str | None = None
+    # For a second endpoint of one model (gpt-image edits): the model it belongs to.
+    variant_of: str | None = None
+    # Sent with every request, e.g. the upstream model id when ours differs.
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -73,6 +90,15 @@ class Model:
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
+
+    @property
+    def upstream_id(self) -> str:
+        """The id the provider knows the model by."""
+        return self.extra.get("model") or self.id
+
+    @property
+    def image_params(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.type in ("image", "images"))
 
     @property
     def options(self) -> tuple[Param, ...]:
@@ -171,8 +197,119 @@ def _sandbox_models() -> list[Model]:
     ]
 
 
+def _a1111_models() -> list[Model]:
+    """A person's own AUTOMATIC1111-compatible server (`A1111_BASE_URL`), answering base64."""
+    common = (
+        Param("prompt", "string", required=True, help="What to draw."),
+        Param("negative_prompt", "string", label="Negative prompt", help="What to leave out."),
+        Param(
+            "sd_model_checkpoint",
+            "enum",
+            label="Checkpoint",
+            help="The server's model; blank keeps the one it has loaded.",
+        ),
+        Param("steps", "integer", default=20, min=1, max=150, help="Sampling steps."),
+        Param(
+            "cfg_scale",
+            "number",
+            label="CFG scale",
+            default=7,
+            min=1,
+            max=30,
+            help="How closely to follow the prompt.",
+        ),
+        Param("width", "integer", default=512, min=64, max=2048, multiple_of=8),
+        Param("height", "integer", default=512, min=64, max=2048, multiple_of=8),
+        Param("seed", "integer", default=-1, min=-1, max=2**32 - 1, help="-1 picks one at random."),
+        Param(
+            "batch_size",
+            "integer",
+            label="Number of images",
+            default=1,
+            min=1,
+            max=8,
+        ),
+        Param("sampler_name", "string", label="Sampler", help="e.g. Euler a, DPM++ 2M."),
+    )
+    return [
+        Model(
+            id="a1111/txt2img",
+            name="Text to image",
+            provider="a1111",
+            protocol="a1111",
+            developer="Your server",
+            kind="text-to-image",
+            endpoint="/sdapi/v1/txt2img",
+            params=common,
+        ),
+        Model(
+            id="a1111/img2img",
+            name="Image to image",
+            provider="a1111",
+            protocol="a1111",
+            developer="Your server",
+            kind="edit",
+            endpoint="/sdapi/v1/img2img",
+            params=(
+                *common[:1],
+                Param(
+                    "init_images",
+                    "images",
+                    label="Image",
+                    required=True,
+                    min=1,
+                    max_items=1,
+                    help="The picture to start from.",
+                ),
+                Param(
+                    "mask", "image", label="Mask", help="Optional: white marks the area to repaint."
+                ),
+                Param(
+                    "denoising_strength",
+                    "number",
+                    label="Denoising strength",
+                    default=0.75,
+                    min=0,
+                    max=1,
+                    help="How far to move away from the image.",
+                ),
+                *common[1:],
+            ),
+        ),
+    ]
+
+
+PARAM_FIELDS = {f.name for f in fields(Param)}
+MODEL_FIELDS = {f.name for f in fields(Model)}
+
+
+def _param_values(p: dict[str, Any]) -> dict[str, Any]:
+    values = {k: v for k, v in p.items() if k in PARAM_FIELDS and v is not None}
+    values["enum"] = tuple(values.get("enum") or ())
+    return values
+
+
+def _from_json(entry: dict[str, Any]) -> Model:
+    params = tuple(
+        Param(
+            **{
+                k: tuple(v) if k == "enum" else v
+                for k, v in p.items()
+                if k in PARAM_FIELDS and v is not None and not (k == "label" and not v)
+            }
+        )
+        for p in entry["params"]
+    )
+    values = {k: v for k, v in entry.items() if k in MODEL_FIELDS and k != "params"}
+    values["aliases"] = tuple(values.get("aliases") or ())
+    return Model(params=params, **values)
+
+
 def _load() -> dict[str, Model]:
-    return {model.id: model for model in _sandbox_models()}
+    models = [*_sandbox_models(), *_a1111_models()]
+    for name in ("aimlapi.json", "relay.json"):
+        models += [_from_json(entry) for entry in json.loads((DATA_DIR / name).read_text())]
+    return {model.id: model for model in models}
 
 
 MODELS: dict[str, Model] = _load()
@@ -180,6 +317,15 @@ MODELS: dict[str, Model] = _load()
 
 def get(model_id: str) -> Model | None:
     return MODELS.get(model_id)
+
+
+def missing_setting(model: Model) -> str | None:
+    """The setting a model needs that is not configured, to explain why it is unavailable."""
+    needed = {"aimlapi": "AIMLAPI_API_KEY", "relay": "RELAY_API_KEY", "a1111": "A1111_BASE_URL"}
+    name = needed.get(model.provider)
+    if name and not getattr(settings, name):
+        return name
+    return None
 
 
 def offered() -> list[Model]:

@@ -38,6 +38,29 @@ class Decoded:
     thumb_height: int
 
 
+@dataclass
+class Inspected:
+    content_type: str
+    width: int
+    height: int
+    sha256: str
+
+
+def inspect(data: bytes) -> Inspected:
+    """Check that bytes are a picture Atelier accepts, without decoding every pixel."""
+    try:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as im:
+            fmt, (width, height) = im.format or "", im.size
+            if width * height > MAX_PIXELS:
+                raise ImageError("The image has too many pixels to process safely.")
+            im.verify()
+    except Image.DecompressionBombError:
+        raise ImageError("The image has too many pixels to process safely.") from None
+    except (OSError, SyntaxError, ValueError):
+        raise ImageError("This is not a PNG, JPEG or WebP image.") from None
+    return Inspected(CONTENT_TYPES[fmt], width, height, hashlib.sha256(data).hexdigest())
+
+
 def decode_base64(data: str, max_bytes: int) -> bytes:
     """Decode a base64 output (with or without a `data:` prefix), checking its size first."""
     if data.startswith("data:"):

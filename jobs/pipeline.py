@@ -8,15 +8,18 @@ import logging
 
 import httpx
 from django.conf import settings
+from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
+from django.urls import reverse
 from django.utils import timezone
 
-from gallery.models import Generation, Image
+from gallery.models import Generation, Image, InputImage
 from jobs import catalog, http, images
 from jobs.providers import (
     Connection,
+    InputFile,
     Output,
     Pending,
     ProviderError,
@@ -39,8 +42,51 @@ def connection_for(model: catalog.Model) -> Connection:
     return Connection(settings.A1111_BASE_URL)
 
 
+INPUT_LINK_SALT = "atelier.input-link"
+INPUT_LINK_SECONDS = 3600
+
+
 def request_params(generation: Generation) -> dict:
-    return {"prompt": generation.prompt, **generation.params}
+    """The provider's parameters, with image references turned into the pictures themselves."""
+    params = {name: _resolve(value) for name, value in generation.params.items()}
+    return {"prompt": generation.prompt, **params}
+
+
+def _resolve(value):
+    if isinstance(value, list):
+        return [_resolve(v) for v in value]
+    if isinstance(value, dict) and set(value) in ({"upload"}, {"image"}):
+        return input_file(*next(iter(value.items())))
+    return value
+
+
+def input_file(kind: str, uuid: str) -> InputFile:
+    if kind == "upload":
+        item = InputImage.objects.get(uuid=uuid)
+        stored, content_type, filename = item.file, item.content_type, item.filename
+    else:
+        image = Image.objects.get(uuid=uuid)
+        stored, content_type = image.original, image.content_type
+        filename = (stored.name or "").rsplit("/", 1)[-1]
+    with stored.open("rb") as f:
+        data = f.read()
+    return InputFile(content_type, data, filename or "image.png", _public_link(kind, uuid))
+
+
+def _public_link(kind: str, uuid: str) -> str:
+    """A link a provider can fetch for an hour, for models that take only URLs."""
+    if not settings.PUBLIC_BASE_URL:
+        return ""
+    token = signing.dumps([kind, uuid], salt=INPUT_LINK_SALT)
+    return settings.PUBLIC_BASE_URL + reverse("gallery:input-link", args=[token])
+
+
+def read_input_link(token: str) -> tuple[str, str] | None:
+    try:
+        kind, uuid = signing.loads(token, salt=INPUT_LINK_SALT, max_age=INPUT_LINK_SECONDS)
+    except signing.BadSignature:
+        return None
+    return kind, uuid
 
 
 def submit(generation: Generation) -> str:

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",
     "django_htmx",
     "gallery",
     "jobs",
@@ -91,6 +92,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "webapp.urls"
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 WSGI_APPLICATION = "webapp.wsgi.application"
 
 TEMPLATES = [
@@ -233,6 +235,10 @@ PROVIDER_TIMEOUT = envfloat("PROVIDER_TIMEOUT", 120.0)
 GENERATION_DEADLINE = envint("GENERATION_DEADLINE", 300)
 POLL_INTERVAL = envfloat("POLL_INTERVAL", 1.0)
 DOWNLOAD_MAX_BYTES = envint("DOWNLOAD_MAX_BYTES", 50 * 1024 * 1024)
+UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# When set, URL-only models get short-lived signed links to uploaded images instead of data URLs.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 THUMBNAIL_SIZE = 512
 
 LOGGING = {

@@ -5,10 +5,42 @@ An adapter builds an `httpx.Request` for a submit or a poll and turns the provid
 `ProviderError` with a message a person can read. Adapters know nothing of Django models.
 """
 
+import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input picture (to edit, or a reference), resolved by the pipeline from storage."""
+
+    content_type: str
+    data: bytes = field(repr=False)
+    filename: str = "image.png"
+    # A short-lived public link to the same bytes, when the server has a public address.
+    url: str = ""
+
+    def b64(self) -> str:
+        return base64.b64encode(self.data).decode()
+
+    def data_url(self) -> str:
+        return f"data:{self.content_type};base64,{self.b64()}"
+
+
+def encode_inputs(params: dict[str, Any], encode: Callable[[InputFile], Any]) -> dict[str, Any]:
+    """Replace input pictures (alone or in lists) with what a protocol sends for them."""
+
+    def one(value: Any) -> Any:
+        if isinstance(value, InputFile):
+            return encode(value)
+        if isinstance(value, list) and any(isinstance(v, InputFile) for v in value):
+            return [encode(v) if isinstance(v, InputFile) else v for v in value]
+        return value
+
+    return {name: one(value) for name, value in params.items()}
 
 
 @dataclass
@@ -145,7 +177,11 @@ def json_body(response: httpx.Response) -> Any:
 
 
 def adapter_for(protocol: str) -> Adapter:
-    from jobs.providers import aimlapi, relay
+    from jobs.providers import a1111, aimlapi, relay
 
-    adapters: dict[str, Adapter] = {"aimlapi": aimlapi.ADAPTER, "relay": relay.ADAPTER}
+    adapters: dict[str, Adapter] = {
+        "aimlapi": aimlapi.ADAPTER,
+        "relay": relay.ADAPTER,
+        "a1111": a1111.ADAPTER,
+    }
     return adapters[protocol]

@@ -6,12 +6,14 @@ import httpx
 
 from jobs.providers import (
     Connection,
+    InputFile,
     Output,
     Pending,
     ProviderError,
     Result,
     Submitted,
     check_status,
+    encode_inputs,
     json_body,
 )
 
@@ -22,12 +24,31 @@ def build_submit(
     headers = {"Accept": "application/json"}
     if conn.api_key:
         headers["Authorization"] = f"Bearer {conn.api_key}"
-    return httpx.Request(
-        "POST",
-        conn.base_url + model.endpoint,
-        json={"model": model.id, **params},
-        headers=headers,
-    )
+    url = conn.base_url + model.endpoint
+    if model.content_type == "multipart/form-data":
+        data, files = _multipart(params)
+        data["model"] = model.upstream_id
+        return httpx.Request("POST", url, data=data, files=files, headers=headers)
+    # URL-only fields take a short-lived public link when there is one, else a data URL.
+    body = encode_inputs(params, lambda f: f.url or f.data_url())
+    return httpx.Request("POST", url, json={"model": model.upstream_id, **body}, headers=headers)
+
+
+def _multipart(params: dict) -> tuple[dict[str, str], list[tuple[str, Any]]]:
+    """`/v1/images/edits` takes its pictures as file uploads, as the OpenAI SDK sends them."""
+    data: dict[str, str] = {}
+    files: list[tuple[str, Any]] = []
+    for name, value in params.items():
+        if isinstance(value, InputFile):
+            files.append((name, (value.filename, value.data, value.content_type)))
+        elif isinstance(value, list) and value and isinstance(value[0], InputFile):
+            field = name if len(value) == 1 else f"{name}[]"
+            files += [(field, (f.filename, f.data, f.content_type)) for f in value]
+        elif isinstance(value, bool):
+            data[name] = "true" if value else "false"
+        else:
+            data[name] = str(value)
+    return data, files
 
 
 def parse_submit(response: httpx.Response) -> Result | Submitted:

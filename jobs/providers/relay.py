@@ -13,6 +13,7 @@ from jobs.providers import (
     Result,
     Submitted,
     check_status,
+    encode_inputs,
     json_body,
 )
 
@@ -27,7 +28,8 @@ def _headers(conn: Connection) -> dict[str, str]:
 def build_submit(
     conn: Connection, model: Any, params: dict, *, idempotency_key: str
 ) -> httpx.Request:
-    body = dict(params)
+    # Relay takes input pictures as bare base64.
+    body = encode_inputs(params, lambda f: f.b64())
     headers = _headers(conn)
     if model.asynchronous:
         body["async"] = True

@@ -290,16 +290,7 @@ def _param_values(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_json(entry: dict[str, Any]) -> Model:
-    params = tuple(
-        Param(
-            **{
-                k: tuple(v) if k == "enum" else v
-                for k, v in p.items()
-                if k in PARAM_FIELDS and v is not None and not (k == "label" and not v)
-            }
-        )
-        for p in entry["params"]
-    )
+    params = tuple(Param(**_param_values(p)) for p in entry["params"])
     values = {k: v for k, v in entry.items() if k in MODEL_FIELDS and k != "params"}
     values["aliases"] = tuple(values.get("aliases") or ())
     return Model(params=params, **values)

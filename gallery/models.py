@@ -48,6 +48,12 @@ class Generation(models.Model):
     # What the provider told about the result: seed, revised prompt, timings, usage.
     provider_meta = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # How many times it was claimed for submission, and until when the last claim holds.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -69,7 +75,11 @@ class Generation(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if self.deadline_at is None:
-            self.deadline_at = self.created_at + timedelta(seconds=settings.GENERATION_DEADLINE)
+            from jobs import catalog
+
+            model = catalog.get(self.model_id)
+            seconds = (model and model.deadline) or settings.GENERATION_DEADLINE
+            self.deadline_at = self.created_at + timedelta(seconds=seconds)
         super().save(*args, **kwargs)
 
     @property
@@ -122,6 +132,27 @@ class Generation(models.Model):
             self.status, self.error, self.finished_at = self.Status.FAILED, reason, now
         return updated == 1
 
+    def cancel(self) -> bool:
+        """Stop it wherever it is; a result that arrives later is thrown away."""
+        now = timezone.now()
+        updated = Generation.objects.filter(pk=self.pk, status__in=self.IN_FLIGHT).update(
+            status=self.Status.CANCELLED, finished_at=now, touched_at=now
+        )
+        if updated:
+            self.status, self.finished_at = self.Status.CANCELLED, now
+        return updated == 1
+
+    def make_retry(self) -> "Generation":
+        """A new attempt with the same model, prompt and parameters."""
+        return Generation.objects.create(
+            owner=self.owner,
+            model_id=self.model_id,
+            provider=self.provider,
+            prompt=self.prompt,
+            params=self.params,
+            retry_of=self,
+        )
+
     @classmethod
     def _is_forward(cls, from_status: str, to_status: str) -> bool:
         if from_status not in cls.IN_FLIGHT:
@@ -143,7 +174,9 @@ class Image(models.Model):
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
     index = models.PositiveSmallIntegerField()
     original = models.FileField(max_length=300)
+    # WebP thumbnails: 768 px on the longest side, and 256 px for dense grids.
     thumbnail = models.FileField(max_length=300)
+    thumbnail_small = models.FileField(max_length=300, blank=True)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     thumb_width = models.PositiveIntegerField()
@@ -167,6 +200,12 @@ class Image(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("gallery:image-detail", args=[self.uuid])
+
+    @property
+    def small_width(self) -> int:
+        """Width of the 256 px thumbnail, for srcset."""
+        longest = max(self.thumb_width, self.thumb_height)
+        return self.thumb_width if longest <= 256 else round(self.thumb_width * 256 / longest)
 
 
 class InputImageQuerySet(models.QuerySet["InputImage"]):

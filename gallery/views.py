@@ -1,5 +1,6 @@
 from functools import partial
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -88,6 +89,35 @@ def generation_card(request: Request, generation_uuid) -> TemplateResponse:
 
 
 @login_required
+@require_POST
+def cancel_generation(request: Request, generation_uuid) -> HttpResponse:
+    """Stop a generation that is queued or in flight; a late result is thrown away."""
+    generation = _generation_for_user(request, generation_uuid)
+    if not generation.cancel() and generation.status != Generation.Status.CANCELLED:
+        messages.info(request, "That generation had already finished.")
+    generation.refresh_from_db()
+    if request.htmx:
+        return TemplateResponse(request, "gallery/_card.html", {"generation": generation})
+    return redirect("gallery:index")
+
+
+@login_required
+@require_POST
+def retry_generation(request: Request, generation_uuid) -> HttpResponse:
+    """Run a failed or cancelled generation again, as a new attempt."""
+    generation = _generation_for_user(request, generation_uuid)
+    if generation.status not in (Generation.Status.FAILED, Generation.Status.CANCELLED):
+        messages.info(request, "Only a failed or cancelled generation can be retried.")
+        return redirect("gallery:index")
+    with transaction.atomic():
+        retry = generation.make_retry()
+        transaction.on_commit(partial(tasks.submit.delay, retry.pk))
+    if request.htmx:
+        return TemplateResponse(request, "gallery/_card.html", {"generation": retry})
+    return redirect("gallery:index")
+
+
+@login_required
 @require_GET
 def image_detail(request: Request, image_uuid) -> TemplateResponse:
     image = _image_for_user(request, image_uuid)
@@ -110,6 +140,8 @@ def image_file(request: Request, image_uuid, kind: str) -> FileResponse:
         stored, content_type = image.original, image.content_type
     elif kind == "thumbnail":
         stored, content_type = image.thumbnail, "image/webp"
+    elif kind == "small" and image.thumbnail_small:
+        stored, content_type = image.thumbnail_small, "image/webp"
     else:
         raise Http404
     download = kind == "original" and "download" in request.GET

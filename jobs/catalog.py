@@ -79,6 +79,8 @@ class Model:
     variant_of: str | None = None
     # Sent with every request, e.g. the upstream model id when ours differs.
     extra: dict[str, Any] = field(default_factory=dict)
+    # Seconds before a generation with this model is given up (GENERATION_DEADLINE if None).
+    deadline: int | None = None
 
     @property
     def offered(self) -> bool:

@@ -9,8 +9,9 @@ import hashlib
 import io
 import ipaddress
 import socket
+import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from PIL import Image, ImageOps
@@ -28,14 +29,20 @@ class ImageError(Exception):
 
 
 @dataclass
+class Thumbnail:
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass
 class Decoded:
     content_type: str
     width: int
     height: int
     sha256: str
-    thumbnail: bytes
-    thumb_width: int
-    thumb_height: int
+    # Keyed by the longest side asked for, e.g. {768: ..., 256: ...}.
+    thumbnails: dict[int, Thumbnail]
 
 
 @dataclass
@@ -81,43 +88,97 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_download_url(url: str, trusted_hosts: set[str]) -> None:
-    """Allow the provider's own host, configured hosts, or hosts resolving to public addresses."""
+MAX_REDIRECTS = 3
+
+
+def resolve_download(url: str, trusted_hosts: set[str]) -> str | None:
+    """Check an output URL against the trust rule; return the address to connect to.
+
+    The provider's own host and configured hosts are trusted as they are (None: connect by
+    name). Any other host must resolve only to public addresses, and the connection then goes
+    to the address that was checked, so a second DNS answer cannot point somewhere else.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ImageError("The provider gave an image address that is not a web URL.")
     host = parts.hostname.lower()
     if host in trusted_hosts:
-        return
+        return None
     try:
         infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):
         raise ImageError(f"The image host {host} could not be found.") from None
-    if not infos or not all(is_public_address(str(info[4][0])) for info in infos):
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses or not all(is_public_address(a) for a in addresses):
         raise ImageError(f"The image address points to a private network ({host}); refused.")
+    return addresses[0]
 
 
-def download(client: httpx.Client, url: str, *, max_bytes: int, trusted_hosts: set[str]) -> bytes:
-    """Stream an output, refusing it as soon as it is known to be too big."""
-    check_download_url(url, trusted_hosts)
+def check_download_url(url: str, trusted_hosts: set[str]) -> None:
+    resolve_download(url, trusted_hosts)
+
+
+def _pinned_request(client: httpx.Client, url: str, address: str | None) -> httpx.Request:
+    request = client.build_request("GET", url)
+    if address is not None:
+        host = request.url.host
+        ip = ipaddress.ip_address(address)
+        pinned = f"[{ip}]" if ip.version == 6 else str(ip)
+        request.url = request.url.copy_with(host=pinned.strip("[]"))
+        request.headers["Host"] = request.headers.get("Host") or host
+        # TLS still checks the certificate against the real name.
+        request.extensions["sni_hostname"] = host
+    return request
+
+
+def _read_capped(response: httpx.Response, max_bytes: int, give_up: float) -> bytes:
     limit_mb = max_bytes // 1_000_000
-    with client.stream("GET", url) as response:
-        if response.status_code != 200:
-            raise ImageError(f"Downloading the image failed ({response.status_code}).")
-        length = response.headers.get("content-length", "")
-        if length.isdigit() and int(length) > max_bytes:
+    if response.status_code != 200:
+        raise ImageError(f"Downloading the image failed ({response.status_code}).")
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise ImageError(f"The image is larger than the {limit_mb} MB limit.")
+    chunks, total = [], 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > max_bytes:
             raise ImageError(f"The image is larger than the {limit_mb} MB limit.")
-        chunks, total = [], 0
-        for chunk in response.iter_bytes():
-            total += len(chunk)
-            if total > max_bytes:
-                raise ImageError(f"The image is larger than the {limit_mb} MB limit.")
-            chunks.append(chunk)
+        if time.monotonic() > give_up:
+            raise ImageError("Downloading the image took too long; it was stopped.")
+        chunks.append(chunk)
     return b"".join(chunks)
 
 
-def process(data: bytes, thumb_size: int) -> Decoded:
-    """Decode once, check it is a real image, and make the WebP thumbnail from that decode."""
+def download(
+    client: httpx.Client,
+    url: str,
+    *,
+    max_bytes: int,
+    trusted_hosts: set[str],
+    deadline: float = 120.0,
+) -> bytes:
+    """Stream an output: size-capped, time-boxed, redirects followed by hand and re-checked."""
+    give_up = time.monotonic() + deadline
+    for _hop in range(MAX_REDIRECTS + 1):
+        address = resolve_download(url, trusted_hosts)
+        request = _pinned_request(client, url, address)
+        response = client.send(request, stream=True)
+        try:
+            if response.is_redirect and "location" in response.headers:
+                url = urljoin(url, response.headers["location"])
+                continue
+            return _read_capped(response, max_bytes, give_up)
+        finally:
+            response.close()
+    raise ImageError(f"The image address redirected more than {MAX_REDIRECTS} times; refused.")
+
+
+def process(data: bytes, sizes: tuple[int, ...] = (768, 256)) -> Decoded:
+    """Decode once, check it is a real image, and make every WebP thumbnail from that decode.
+
+    Metadata is not carried into thumbnails; the original is kept byte for byte elsewhere.
+    """
+    largest = max(sizes)
     try:
         with Image.open(io.BytesIO(data), formats=FORMATS) as im:
             fmt = im.format or ""
@@ -126,14 +187,18 @@ def process(data: bytes, thumb_size: int) -> Decoded:
                 raise ImageError("The image has too many pixels to process safely.")
             if fmt == "JPEG":
                 # Let libjpeg scale down while decoding: far less work for big JPEGs.
-                im.draft("RGB", (thumb_size * 2, thumb_size * 2))
+                im.draft("RGB", (largest, largest))
             im.seek(0)
-            thumb = ImageOps.exif_transpose(im)
-            thumb.thumbnail((thumb_size, thumb_size), Image.Resampling.LANCZOS)
-            if thumb.mode not in ("RGB", "RGBA"):
-                thumb = thumb.convert("RGBA" if "A" in thumb.getbands() else "RGB")
-            out = io.BytesIO()
-            thumb.save(out, "WEBP", quality=82, method=4)
+            frame = ImageOps.exif_transpose(im)
+            if frame.mode not in ("RGB", "RGBA"):
+                frame = frame.convert("RGBA" if "A" in frame.getbands() else "RGB")
+            thumbnails: dict[int, Thumbnail] = {}
+            for size in sorted(sizes, reverse=True):
+                # Each smaller size is made from the previous one, not from the full image.
+                frame.thumbnail((size, size), Image.Resampling.LANCZOS)
+                out = io.BytesIO()
+                frame.save(out, "WEBP", quality=82, method=4)
+                thumbnails[size] = Thumbnail(out.getvalue(), frame.width, frame.height)
     except Image.DecompressionBombError:
         raise ImageError("The image has too many pixels to process safely.") from None
     except (OSError, SyntaxError, ValueError):
@@ -145,11 +210,8 @@ def process(data: bytes, thumb_size: int) -> Decoded:
         width=width,
         height=height,
         sha256=hashlib.sha256(data).hexdigest(),
-        thumbnail=out.getvalue(),
-        thumb_width=thumb.width,
-        thumb_height=thumb.height,
+        thumbnails=thumbnails,
     )
-
 
 CONTENT_TYPES_EXT = {
     "image/png": "png",

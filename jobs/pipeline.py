@@ -1,10 +1,14 @@
 """The path of one generation, as plain functions over a Generation row.
 
-Each step re-reads nothing it was not given, claims its row by compare-and-set, holds no
-transaction across network I/O, and returns the name of the next step ("poll", "fetch") or "".
+Each step claims its row by compare-and-set, holds no transaction across network I/O, and
+returns the `Next` step to schedule (or None). Waits longer than a short countdown live in the
+row (`lease_until`), where the sweeper finds them, never in the broker.
 """
 
 import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from django.conf import settings
@@ -12,6 +16,7 @@ from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,6 +35,24 @@ from jobs.providers import (
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
+
+
+@dataclass(frozen=True)
+class Next:
+    step: str  # "submit" | "poll" | "fetch"
+    delay: float = 0.0
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter, or the provider's own Retry-After when it gives one."""
+    if retry_after is not None:
+        return retry_after + random.uniform(0, 1)
+    return min(2.0**attempt, 60.0) * random.uniform(0.5, 1.0)
+
+
+def _later(step: str, delay: float) -> Next | None:
+    # A long wait is not handed to the broker: the row's lease says when, the sweeper acts.
+    return Next(step, delay) if delay <= settings.MAX_COUNTDOWN else None
 
 
 def connection_for(model: catalog.Model) -> Connection:
@@ -89,14 +112,41 @@ def read_input_link(token: str) -> tuple[str, str] | None:
     return kind, uuid
 
 
-def submit(generation: Generation) -> str:
-    """Claim a queued generation and send it to its provider once."""
-    if not generation.advance(Status.QUEUED, Status.SUBMITTED, submitted_at=timezone.now()):
-        return ""  # another worker claimed it, or it was cancelled
+def claim(generation: Generation) -> bool:
+    """Take a queued generation, or one whose earlier claim lapsed before it reached the
+    provider (no task id): compare-and-set, so exactly one worker wins."""
+    now = timezone.now()
+    lapsed = Q(status=Status.SUBMITTED, provider_task_id="", lease_until__lt=now)
+    won = Generation.objects.filter(Q(status=Status.QUEUED) | lapsed, pk=generation.pk).update(
+        status=Status.SUBMITTED,
+        lease_until=now + timedelta(seconds=settings.CLAIM_LEASE),
+        attempts=F("attempts") + 1,
+        submitted_at=now,
+        touched_at=now,
+    )
+    if won:
+        generation.refresh_from_db()
+    return won == 1
+
+
+def provider_busy(provider: str) -> bool:
+    """Whether the provider already has as many submissions in flight as we allow."""
+    in_flight = Generation.objects.filter(
+        provider=provider, status=Status.SUBMITTED, lease_until__gt=timezone.now()
+    )
+    return in_flight.count() >= settings.PROVIDER_CONCURRENCY
+
+
+def submit(generation: Generation) -> Next | None:
+    """Claim a generation and send it to its provider; never again once a task id is stored."""
+    if generation.status == Status.QUEUED and provider_busy(generation.provider):
+        return Next("submit", 1.0 + random.uniform(0, 1))
+    if not claim(generation):
+        return None  # another worker has it, it was cancelled, or it is past submission
     model = catalog.get(generation.model_id)
     if model is None:
         generation.mark_failed(f"The model {generation.model_id} is no longer available.")
-        return ""
+        return None
     adapter = adapter_for(model.protocol)
     request = adapter.build_submit(
         connection_for(model),
@@ -104,18 +154,32 @@ def submit(generation: Generation) -> str:
         request_params(generation),
         idempotency_key=str(generation.uuid),
     )
+    # Relay's async submit carries an Idempotency-Key, so sending it again is safe.
+    idempotent = model.protocol == "relay" and model.asynchronous
     try:
         with http.client() as client:
             answer = adapter.parse_submit(client.send(request))
     except ProviderError as e:
+        if e.transient:
+            return _retry_submit(generation, e.message, e.retry_after)
         generation.mark_failed(e.message)
-        return ""
+        return None
+    except (httpx.ConnectError, httpx.ConnectTimeout):
+        # The request never reached the provider: sending it again cannot duplicate work.
+        return _retry_submit(generation, "Could not reach the provider.")
     except httpx.TimeoutException:
-        generation.mark_failed("The provider did not answer in time.")
-        return ""
+        if idempotent:
+            return _retry_submit(generation, "The provider did not answer in time.")
+        generation.mark_failed(
+            "The provider did not answer in time. It may still have made the image, so it "
+            "was not sent again; try again if nothing arrives."
+        )
+        return None
     except httpx.TransportError:
-        generation.mark_failed("Could not reach the provider. Check the connection and try again.")
-        return ""
+        if idempotent:
+            return _retry_submit(generation, "The connection to the provider broke.")
+        generation.mark_failed("The connection to the provider broke while sending the request.")
+        return None
     if isinstance(answer, Submitted):
         # Stored before anything else, so the work is never submitted twice.
         generation.advance(
@@ -124,77 +188,111 @@ def submit(generation: Generation) -> str:
             provider_task_id=answer.task_id,
             poll_url=answer.poll_url,
         )
-        return "poll"
+        return Next("poll", settings.POLL_INTERVAL)
     return _got_result(generation, Status.SUBMITTED, answer)
 
 
-def poll(generation: Generation) -> str:
-    """Ask the provider once about an async task; the caller re-schedules on "poll"."""
+def _retry_submit(
+    generation: Generation, reason: str, retry_after: float | None = None
+) -> Next | None:
+    if generation.attempts >= settings.SUBMIT_ATTEMPTS:
+        generation.mark_failed(f"{reason} Gave up after {generation.attempts} tries.")
+        return None
+    delay = backoff(generation.attempts, retry_after)
+    # Hold the claim until the retry is due, so no one else picks it up early.
+    Generation.objects.filter(pk=generation.pk, status=Status.SUBMITTED).update(
+        lease_until=timezone.now() + timedelta(seconds=delay), touched_at=timezone.now()
+    )
+    log.info("generation %s: %s retrying in %.1fs", generation.uuid, reason, delay)
+    return _later("submit", delay)
+
+
+def poll(generation: Generation) -> Next | None:
+    """Ask the provider once about an async task; the caller re-schedules the Next poll."""
     if generation.status != Status.RUNNING:
-        return ""
+        return None
     if generation.deadline_at and timezone.now() > generation.deadline_at:
         generation.mark_failed("The provider took too long; the generation was stopped.")
-        return ""
+        return None
     model = catalog.get(generation.model_id)
     assert model is not None
     adapter = adapter_for(model.protocol)
     request = adapter.build_poll(
         connection_for(model), generation.provider_task_id, generation.poll_url
     )
+    interval = poll_interval(generation)
     try:
         with http.client(read_timeout=30.0) as client:
             answer = adapter.parse_poll(client.send(request))
     except ProviderError as e:
         if e.transient:
             generation.touch()
-            return "poll"
+            return _later("poll", max(interval, backoff(1, e.retry_after)))
         generation.mark_failed(e.message)
-        return ""
+        return None
     except httpx.TransportError:
         generation.touch()
-        return "poll"  # asking again is harmless; the deadline bounds it
+        return Next("poll", max(interval, backoff(1)))  # asking again is harmless
     if isinstance(answer, Pending):
         generation.touch()
-        return "poll"
+        return Next("poll", interval)
     return _got_result(generation, Status.RUNNING, answer)
 
 
-def _got_result(generation: Generation, from_status: str, result: Result) -> str:
+def poll_interval(generation: Generation) -> float:
+    """Poll briskly at first, then less often for long tasks (at most every 5 s)."""
+    started = generation.submitted_at or generation.created_at
+    waited = (timezone.now() - started).total_seconds()
+    return min(5.0, max(settings.POLL_INTERVAL, waited / 8))
+
+
+def _got_result(generation: Generation, from_status: str, result: Result) -> Next | None:
     moved = generation.advance(
         from_status,
         Status.FETCHING,
         outputs=[o.as_json() for o in result.outputs],
         provider_meta=result.meta,
     )
-    return "fetch" if moved else ""
+    return Next("fetch") if moved else None
 
 
-def fetch(generation: Generation) -> str:
-    """Download or decode each output, store it with its thumbnail, and finish."""
+def fetch(generation: Generation) -> Next | None:
+    """Download or decode each output, store it with its thumbnails, and finish."""
     if generation.status != Status.FETCHING:
-        return ""
+        return None
     model = catalog.get(generation.model_id)
     trusted = _trusted_hosts(model)
     done = set(generation.images.values_list("index", flat=True))
     try:
-        with http.client(read_timeout=60.0) as client:
+        with http.client(read_timeout=30.0) as client:
             for index, raw in enumerate(generation.outputs):
                 if index not in done:
                     _store(generation, index, Output(**raw), client, trusted)
     except images.ImageError as e:
         generation.mark_failed(str(e))
-        return ""
+        return None
     except httpx.TransportError:
-        generation.mark_failed(
-            "Downloading the image failed; the provider's server did not answer."
-        )
-        return ""
+        generation.touch()
+        return None  # the sweeper tries again later; what was stored is kept
     # The base64 payloads are stored as files now; keep the row small.
     outputs = [{k: v for k, v in o.items() if k != "b64"} for o in generation.outputs]
-    generation.advance(
+    finished = generation.advance(
         Status.FETCHING, Status.SUCCEEDED, finished_at=timezone.now(), outputs=outputs
     )
-    return ""
+    if not finished:
+        generation.refresh_from_db()
+        if generation.status == Status.CANCELLED:
+            discard_images(generation)
+    return None
+
+
+def discard_images(generation: Generation) -> None:
+    """Results that arrived after a cancel: remove them and their files."""
+    for image in generation.images.all():
+        for stored in (image.original, image.thumbnail, image.thumbnail_small):
+            if stored:
+                stored.delete(save=False)
+        image.delete()
 
 
 def _trusted_hosts(model: catalog.Model | None) -> set[str]:
@@ -211,25 +309,34 @@ def _store(
     if output.b64:
         data = images.decode_base64(output.b64, max_bytes)
     elif output.url:
-        data = images.download(client, output.url, max_bytes=max_bytes, trusted_hosts=trusted)
+        data = images.download(
+            client,
+            output.url,
+            max_bytes=max_bytes,
+            trusted_hosts=trusted,
+            deadline=settings.DOWNLOAD_DEADLINE,
+        )
     else:
         raise images.ImageError("The provider's answer listed an image without any data.")
-    decoded = images.process(data, settings.THUMBNAIL_SIZE)
+    decoded = images.process(data, settings.THUMBNAIL_SIZES)
+    large, small = (decoded.thumbnails[size] for size in settings.THUMBNAIL_SIZES)
     image = Image(
         generation=generation,
         index=index,
         width=decoded.width,
         height=decoded.height,
-        thumb_width=decoded.thumb_width,
-        thumb_height=decoded.thumb_height,
+        thumb_width=large.width,
+        thumb_height=large.height,
         content_type=decoded.content_type,
         byte_size=len(data),
         sha256=decoded.sha256,
         seed=output.seed if output.seed is not None else generation.params.get("seed"),
     )
     ext = images.CONTENT_TYPES_EXT[decoded.content_type]
-    image.original.name = _save(f"originals/{generation.uuid}/{index}.{ext}", data)
-    image.thumbnail.name = _save(f"thumbnails/{generation.uuid}/{index}.webp", decoded.thumbnail)
+    base = f"{generation.uuid}/{index}"
+    image.original.name = _save(f"originals/{base}.{ext}", data)
+    image.thumbnail.name = _save(f"thumbnails/{base}.webp", large.data)
+    image.thumbnail_small.name = _save(f"thumbnails/{base}-256.webp", small.data)
     try:
         image.save()
     except IntegrityError:

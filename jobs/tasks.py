@@ -1,9 +1,14 @@
-"""Thin Celery tasks: take a row id, load the row, call the pipeline, schedule the next step."""
+"""Thin Celery tasks: take a row id, load the row, call the pipeline, schedule the next step.
+
+Late acknowledgement (settings) means a task whose worker died is delivered again; every
+pipeline step is safe to run twice.
+"""
 
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from gallery.models import Generation
@@ -16,11 +21,10 @@ def _load(generation_id: int) -> Generation | None:
     return Generation.objects.filter(pk=generation_id).first()
 
 
-def _then(step: str, generation_id: int) -> None:
-    if step == "poll":
-        poll.apply_async((generation_id,), countdown=settings.POLL_INTERVAL)
-    elif step == "fetch":
-        fetch.delay(generation_id)
+def _then(next_step: pipeline.Next | None, generation_id: int) -> None:
+    if next_step is not None:
+        task = {"submit": submit, "poll": poll, "fetch": fetch}[next_step.step]
+        task.apply_async((generation_id,), countdown=next_step.delay)
 
 
 @shared_task
@@ -43,15 +47,23 @@ def fetch(generation_id: int) -> None:
 
 @shared_task
 def sweep() -> None:
-    """Wake up what was left behind (a lost message, a restarted worker) and end what is overdue."""
+    """Wake up what was left behind (a lost message, a dead worker) and end what is overdue."""
     now = timezone.now()
-    overdue = Generation.objects.in_flight().filter(deadline_at__lt=now)
-    for generation in overdue:
+    for generation in Generation.objects.in_flight().filter(deadline_at__lt=now):
         generation.mark_failed("The generation took too long and was stopped.")
-    stale = Generation.objects.filter(touched_at__lt=now - timedelta(seconds=60))
-    for pk in stale.filter(status=Status.QUEUED).values_list("pk", flat=True):
+    stale = now - timedelta(seconds=60)
+    queued = Q(status=Status.QUEUED, touched_at__lt=stale)
+    # A claim that lapsed before the provider gave a task id, or a retry whose wait is over.
+    lapsed = Q(status=Status.SUBMITTED, provider_task_id="", lease_until__lt=now)
+    for pk in Generation.objects.filter(queued | lapsed).values_list("pk", flat=True):
         submit.delay(pk)
-    for pk in stale.filter(status=Status.RUNNING).values_list("pk", flat=True):
+    # Polls and downloads re-check their state, so a spare wake-up is harmless.
+    overdue = max(60.0, settings.POLL_INTERVAL * 10)
+    running = Generation.objects.filter(
+        status=Status.RUNNING, touched_at__lt=now - timedelta(seconds=overdue)
+    )
+    for pk in running.values_list("pk", flat=True):
         poll.delay(pk)
-    for pk in stale.filter(status=Status.FETCHING).values_list("pk", flat=True):
+    fetching = Generation.objects.filter(status=Status.FETCHING, touched_at__lt=stale)
+    for pk in fetching.values_list("pk", flat=True):
         fetch.delay(pk)

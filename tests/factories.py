@@ -34,8 +34,8 @@ def make_image(generation: Generation, index: int = 0) -> Image:
         sha256="0" * 64,
     )
     image.original.save(f"originals/{generation.uuid}/{index}.png", ContentFile(data), save=False)
-    image.thumbnail.save(
-        f"thumbnails/{generation.uuid}/{index}.webp", ContentFile(data), save=False
-    )
+    base = f"thumbnails/{generation.uuid}/{index}"
+    image.thumbnail.save(f"{base}.webp", ContentFile(data), save=False)
+    image.thumbnail_small.save(f"{base}-256.webp", ContentFile(data), save=False)
     image.save()
     return image

@@ -19,38 +19,45 @@ def jpeg_bytes(width: int, height: int, orientation: int | None = None) -> bytes
 
 
 def test_it_makes_a_webp_thumbnail_from_a_png():
-    decoded = images.process(png_bytes(1024, 768), 512)
+    decoded = images.process(png_bytes(1024, 768), (768, 256))
     assert decoded.content_type == "image/png"
     assert (decoded.width, decoded.height) == (1024, 768)
-    thumb = PILImage.open(io.BytesIO(decoded.thumbnail))
-    assert thumb.format == "WEBP"
-    assert thumb.size == (512, 384) == (decoded.thumb_width, decoded.thumb_height)
+    for size, expected in ((768, (768, 576)), (256, (256, 192))):
+        thumb = PILImage.open(io.BytesIO(decoded.thumbnails[size].data))
+        assert thumb.format == "WEBP"
+        assert (
+            thumb.size
+            == expected
+            == (decoded.thumbnails[size].width, decoded.thumbnails[size].height)
+        )
+        assert not thumb.getexif() and "icc_profile" not in thumb.info
 
 
 def test_it_keeps_small_images_at_their_size():
-    decoded = images.process(png_bytes(100, 50), 512)
-    assert (decoded.thumb_width, decoded.thumb_height) == (100, 50)
+    decoded = images.process(png_bytes(100, 50), (768, 256))
+    assert (decoded.thumbnails[768].width, decoded.thumbnails[768].height) == (100, 50)
 
 
 def test_it_applies_exif_orientation_to_the_thumbnail():
-    decoded = images.process(jpeg_bytes(800, 400, orientation=6), 512)
+    decoded = images.process(jpeg_bytes(1600, 800, orientation=6), (768, 256))
     assert decoded.content_type == "image/jpeg"
-    assert (decoded.width, decoded.height) == (800, 400)  # the original is kept as it is
-    assert (decoded.thumb_width, decoded.thumb_height) == (256, 512)
+    assert (decoded.width, decoded.height) == (1600, 800)  # the original is kept as it is
+    thumb = decoded.thumbnails[768]
+    assert (thumb.width, thumb.height) == (384, 768)
 
 
 def test_it_identifies_content_by_decoding_not_by_label():
     with pytest.raises(images.ImageError, match="not a PNG, JPEG or WebP"):
-        images.process(b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", 512)
+        images.process(b"<svg xmlns='http://www.w3.org/2000/svg'></svg>")
     with pytest.raises(images.ImageError, match="not a PNG, JPEG or WebP"):
-        images.process(b"<html><body>hi</body></html>", 512)
+        images.process(b"<html><body>hi</body></html>")
 
 
 def test_it_refuses_formats_it_does_not_accept():
     out = io.BytesIO()
     PILImage.new("RGB", (10, 10)).save(out, "TIFF")
     with pytest.raises(images.ImageError):
-        images.process(out.getvalue(), 512)
+        images.process(out.getvalue())
 
 
 def test_it_refuses_a_decompression_bomb_before_decoding():
@@ -59,7 +66,7 @@ def test_it_refuses_a_decompression_bomb_before_decoding():
     PILImage.new("1", (20000, 20000)).save(out, "PNG")
     assert len(out.getvalue()) < 200_000
     with pytest.raises(images.ImageError, match="too many pixels"):
-        images.process(out.getvalue(), 512)
+        images.process(out.getvalue())
 
 
 def test_it_decodes_base64_with_or_without_a_data_prefix():

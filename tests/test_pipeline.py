@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from gallery.models import Generation
 from jobs import http, pipeline
+from jobs.pipeline import Next
 from tests.factories import make_generation, png_bytes
 
 Status = Generation.Status
@@ -63,7 +64,7 @@ def test_it_submits_a_sync_model_and_keeps_the_outputs(alice, provider):
         200, json={"images": [{"url": "http://127.0.0.1:8000/sandbox/files/a"}], "seed": 5}
     )
     generation = make_generation(alice)
-    assert pipeline.submit(generation) == "fetch"
+    assert pipeline.submit(generation) == Next("fetch")
     generation.refresh_from_db()
     assert generation.status == Status.FETCHING
     assert generation.outputs == [{"url": "http://127.0.0.1:8000/sandbox/files/a", "seed": 5}]
@@ -77,7 +78,7 @@ def test_it_never_submits_twice(alice, provider):
     provider["handler"] = lambda r: httpx.Response(200, json={"images": [{"url": "http://x/a"}]})
     generation = make_generation(alice)
     pipeline.submit(generation)
-    assert pipeline.submit(Generation.objects.get(pk=generation.pk)) == ""
+    assert pipeline.submit(Generation.objects.get(pk=generation.pk)) is None
     assert len(provider["requests"]) == 1
 
 
@@ -86,7 +87,7 @@ def test_it_stores_the_task_id_of_an_async_submit(alice, provider):
         202, json={"task_id": "sandbox:t1", "status": "queued", "poll_url": "/v2/tasks/sandbox:t1"}
     )
     generation = make_generation(alice, model_id="sandbox/relay-async", params={})
-    assert pipeline.submit(generation) == "poll"
+    assert pipeline.submit(generation) == Next("poll", 1.0)
     generation.refresh_from_db()
     assert generation.status == Status.RUNNING
     assert generation.provider_task_id == "sandbox:t1"
@@ -102,7 +103,7 @@ def test_it_polls_until_the_task_completes(alice, provider):
         poll_url="/v2/tasks/sandbox:t1",
     )
     provider["handler"] = lambda r: httpx.Response(200, json={"task_id": "t", "status": "running"})
-    assert pipeline.poll(generation) == "poll"
+    assert pipeline.poll(generation).step == "poll"
     provider["handler"] = lambda r: httpx.Response(
         200,
         json={
@@ -111,7 +112,7 @@ def test_it_polls_until_the_task_completes(alice, provider):
             "result": {"images": [b64png()]},
         },
     )
-    assert pipeline.poll(generation) == "fetch"
+    assert pipeline.poll(generation) == Next("fetch")
     generation.refresh_from_db()
     assert generation.status == Status.FETCHING
     assert provider["requests"][-1].url.path == "/sandbox/v2/tasks/sandbox:t1"
@@ -124,7 +125,7 @@ def test_it_fails_a_task_the_provider_failed(alice, provider):
     provider["handler"] = lambda r: httpx.Response(
         200, json={"task_id": "t", "status": "failed", "error": "NSFW content detected"}
     )
-    assert pipeline.poll(generation) == ""
+    assert pipeline.poll(generation) is None
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
     assert generation.error == "The provider could not make the image: NSFW content detected"
@@ -138,7 +139,7 @@ def test_it_stops_polling_past_the_deadline(alice, provider):
         provider_task_id="t",
         deadline_at=timezone.now() - timezone.timedelta(seconds=1),
     )
-    assert pipeline.poll(generation) == ""
+    assert pipeline.poll(generation) is None
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
     assert "took too long" in generation.error
@@ -154,16 +155,134 @@ def test_it_fails_with_a_readable_message_on_a_rejected_key(alice, provider):
     assert "rejected the API key (401)" in generation.error
 
 
-def test_it_fails_when_the_provider_cannot_be_reached(alice, provider):
+def expire_lease(generation):
+    Generation.objects.filter(pk=generation.pk).update(
+        lease_until=timezone.now() - timezone.timedelta(seconds=1)
+    )
+
+
+def test_it_retries_an_unreachable_provider_then_gives_up(alice, provider, settings):
+    settings.SUBMIT_ATTEMPTS = 3
+
     def refuse(request):
         raise httpx.ConnectError("refused", request=request)
 
     provider["handler"] = refuse
     generation = make_generation(alice)
-    pipeline.submit(generation)
+    for attempt in (1, 2):
+        next_step = pipeline.submit(Generation.objects.get(pk=generation.pk))
+        assert next_step.step == "submit" and 0 < next_step.delay <= 2.0**attempt
+        # Until the wait is over, nobody else may claim it.
+        assert pipeline.submit(Generation.objects.get(pk=generation.pk)) is None
+        expire_lease(generation)
+    assert pipeline.submit(Generation.objects.get(pk=generation.pk)) is None
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
-    assert "Could not reach the provider" in generation.error
+    assert generation.error == "Could not reach the provider. Gave up after 3 tries."
+    assert len(provider["requests"]) == 3
+
+
+def test_it_honours_retry_after_on_429(alice, provider):
+    provider["handler"] = lambda r: httpx.Response(429, headers={"Retry-After": "7"})
+    generation = make_generation(alice)
+    next_step = pipeline.submit(generation)
+    assert next_step.step == "submit" and 7 <= next_step.delay <= 8
+    generation.refresh_from_db()
+    assert generation.status == Status.SUBMITTED and generation.attempts == 1
+
+
+def test_it_leaves_a_long_retry_after_to_the_sweeper(alice, provider):
+    provider["handler"] = lambda r: httpx.Response(503, headers={"Retry-After": "600"})
+    generation = make_generation(alice)
+    assert pipeline.submit(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.SUBMITTED
+    assert generation.lease_until > timezone.now() + timezone.timedelta(seconds=590)
+
+
+def test_it_does_not_resend_a_non_idempotent_submit_that_timed_out(alice, provider):
+    def slow(request):
+        raise httpx.ReadTimeout("slow", request=request)
+
+    provider["handler"] = slow
+    generation = make_generation(alice)
+    assert pipeline.submit(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert "was not sent again" in generation.error
+
+
+def test_it_retries_a_timed_out_relay_submit_with_the_same_idempotency_key(alice, provider):
+    def slow(request):
+        raise httpx.ReadTimeout("slow", request=request)
+
+    provider["handler"] = slow
+    generation = make_generation(alice, model_id="sandbox/relay-async", params={})
+    assert pipeline.submit(generation).step == "submit"
+    expire_lease(generation)
+    provider["handler"] = lambda r: httpx.Response(
+        202, json={"task_id": "sandbox:t1", "status": "queued"}
+    )
+    assert pipeline.submit(Generation.objects.get(pk=generation.pk)).step == "poll"
+    keys = {r.headers["idempotency-key"] for r in provider["requests"]}
+    assert keys == {str(generation.uuid)}
+
+
+def test_it_fails_a_permanent_4xx_at_once(alice, provider):
+    provider["handler"] = lambda r: httpx.Response(422, json={"detail": "width too large"})
+    generation = make_generation(alice)
+    assert pipeline.submit(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert generation.error == "The provider refused the request (422): width too large"
+    assert len(provider["requests"]) == 1
+
+
+def test_it_never_resubmits_once_a_task_id_is_stored(alice, provider):
+    generation = make_generation(
+        alice,
+        model_id="sandbox/relay-async",
+        status=Status.SUBMITTED,
+        provider_task_id="t1",
+        lease_until=timezone.now() - timezone.timedelta(hours=1),
+    )
+    assert pipeline.submit(generation) is None
+    assert provider["requests"] == []
+
+
+def test_it_waits_when_the_provider_is_at_its_concurrency_cap(alice, provider, settings):
+    settings.PROVIDER_CONCURRENCY = 1
+    make_generation(
+        alice, status=Status.SUBMITTED, lease_until=timezone.now() + timezone.timedelta(minutes=1)
+    )
+    generation = make_generation(alice)
+    next_step = pipeline.submit(generation)
+    assert next_step.step == "submit" and next_step.delay >= 1
+    generation.refresh_from_db()
+    assert generation.status == Status.QUEUED
+    assert provider["requests"] == []
+
+
+def test_it_discards_results_that_arrive_after_a_cancel(alice, provider):
+    provider["handler"] = lambda r: httpx.Response(
+        200, json={"task_id": "t", "status": "completed", "result": {"images": [b64png()]}}
+    )
+    generation = make_generation(
+        alice, model_id="sandbox/relay-async", status=Status.RUNNING, provider_task_id="t"
+    )
+    assert Generation.objects.get(pk=generation.pk).cancel()
+    assert pipeline.poll(generation) is None  # it still holds the old status in memory
+    generation.refresh_from_db()
+    assert generation.status == Status.CANCELLED
+
+
+def test_it_removes_images_stored_by_a_fetch_that_lost_to_a_cancel(alice, provider):
+    generation = make_generation(alice, status=Status.FETCHING, outputs=[{"b64": b64png()}])
+    original = Generation.objects.get(pk=generation.pk)
+    generation.cancel()
+    original.status = Status.FETCHING  # a worker that loaded the row before the cancel
+    pipeline.fetch(original)
+    assert generation.images.count() == 0
 
 
 def test_it_fetches_base64_outputs_and_thumbnails_them(alice, provider):
@@ -173,7 +292,7 @@ def test_it_fetches_base64_outputs_and_thumbnails_them(alice, provider):
         outputs=[{"b64": b64png(900, 600)}, {"b64": b64png()}],
         params={"seed": 3},
     )
-    assert pipeline.fetch(generation) == ""
+    assert pipeline.fetch(generation) is None
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED
     assert generation.finished_at is not None
@@ -182,9 +301,10 @@ def test_it_fetches_base64_outputs_and_thumbnails_them(alice, provider):
     assert (first.width, first.height, first.thumb_width, first.thumb_height) == (
         900,
         600,
+        768,
         512,
-        341,
     )
+    assert first.thumbnail_small.name == f"thumbnails/{generation.uuid}/0-256.webp"
     assert first.original.name == f"originals/{generation.uuid}/0.png"
     assert first.thumbnail.name == f"thumbnails/{generation.uuid}/0.webp"
     assert first.seed == 3 and first.content_type == "image/png"

@@ -240,3 +240,49 @@ def test_it_hides_other_peoples_generations(client, alice, dave):
 def test_pages_carry_a_strict_content_security_policy(alice_client):
     policy = alice_client.get("/")["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+
+
+def test_it_cancels_a_generation_in_flight(alice_client, alice):
+    generation = make_generation(alice, status=Status.RUNNING, provider_task_id="t")
+    response = alice_client.post(
+        f"/generations/{generation.uuid}/cancel", headers={"HX-Request": "true"}
+    )
+    generation.refresh_from_db()
+    assert generation.status == Status.CANCELLED and generation.finished_at is not None
+    html = response.content.decode()
+    assert "Cancelled" in html and "hx-trigger" not in html and "Retry" in html
+
+
+def test_it_retries_a_failed_generation_as_a_new_attempt(
+    alice_client, alice, django_capture_on_commit_callbacks, monkeypatch
+):
+    from jobs import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.submit, "delay", lambda pk: sent.append(pk))
+    failed = make_generation(alice, status=Status.FAILED, error="boom", params={"seed": 4})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(f"/generations/{failed.uuid}/retry")
+    assert response.status_code == 302
+    retry = Generation.objects.exclude(pk=failed.pk).get()
+    assert retry.retry_of == failed and retry.status == Status.QUEUED
+    assert (retry.model_id, retry.prompt, retry.params) == (
+        failed.model_id,
+        failed.prompt,
+        {"seed": 4},
+    )
+    assert sent == [retry.pk]
+
+
+def test_it_does_not_retry_what_succeeded(alice_client, alice):
+    done = make_generation(alice, status=Status.SUCCEEDED)
+    alice_client.post(f"/generations/{done.uuid}/retry")
+    assert Generation.objects.count() == 1
+
+
+def test_strangers_cannot_cancel_or_retry(client, alice, dave):
+    generation = make_generation(alice, status=Status.FAILED)
+    client.force_login(dave)
+    assert client.post(f"/generations/{generation.uuid}/cancel").status_code == 404
+    assert client.post(f"/generations/{generation.uuid}/retry").status_code == 404
+    assert client.get(f"/generations/{generation.uuid}/retry").status_code == 405

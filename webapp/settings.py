@@ -239,7 +239,16 @@ UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # When set, URL-only models get short-lived signed links to uploaded images instead of data URLs.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
-THUMBNAIL_SIZE = 512
+DOWNLOAD_DEADLINE = envfloat("DOWNLOAD_DEADLINE", 60.0)
+THUMBNAIL_SIZES = (768, 256)
+# Attempts to submit before giving up on a provider that keeps failing transiently.
+SUBMIT_ATTEMPTS = envint("SUBMIT_ATTEMPTS", 5)
+# How long a worker's claim on a submission holds before the sweeper may hand it to another.
+CLAIM_LEASE = envint("CLAIM_LEASE", 180)
+# Countdowns stay far below the broker's visibility timeout; longer waits live in the row.
+MAX_COUNTDOWN = 60
+# Submissions in flight at once per provider.
+PROVIDER_CONCURRENCY = envint("PROVIDER_CONCURRENCY", 8)
 
 LOGGING = {
     "version": 1,

@@ -35,8 +35,10 @@ def assert_images(generation: Generation, count: int, size: tuple[int, int], fmt
         assert original.size == size == (image.width, image.height)
         thumb = decode(image.thumbnail)
         assert thumb.format == "WEBP"
-        assert max(thumb.size) == min(512, max(size))
+        assert max(thumb.size) == min(768, max(size))
         assert thumb.size == (image.thumb_width, image.thumb_height)
+        small = decode(image.thumbnail_small)
+        assert small.format == "WEBP" and max(small.size) == min(256, max(size))
 
 
 def test_it_generates_with_a_sync_fal_style_model(e2e, client, alice):

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MaxLengthValidator
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from gallery.models import Image, InputImage
@@ -60,7 +61,9 @@ def field_name(param: Param) -> str:
 
 
 class GenerateForm(forms.Form):
-    model = forms.ChoiceField(label="Model")
+    model = forms.ChoiceField(
+        label="Model", error_messages={"invalid_choice": "Choose one of the models in the list."}
+    )
     prompt = forms.CharField(label="Prompt", widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(
@@ -89,7 +92,10 @@ class GenerateForm(forms.Form):
         )
         self.initial.setdefault("model", self.catalog_model.id)
         prompt = self.catalog_model.prompt
-        if prompt is not None and prompt.max_length:
+        self.fields["prompt"].required = prompt is not None and prompt.required
+        if prompt is None:
+            self.fields["prompt"].help_text = "This model takes no prompt; it is kept as a note."
+        elif prompt.max_length:
             self.fields["prompt"].validators.append(MaxLengthValidator(prompt.max_length))
             self.fields["prompt"].widget.attrs["maxlength"] = prompt.max_length
         for param in self.catalog_model.options:
@@ -122,9 +128,10 @@ class GenerateForm(forms.Form):
         name = field_name(param)
         if self.cleaned_data.get(name) != CUSTOM:
             return
-        width = self.cleaned_data.get(f"{name}_width")
-        height = self.cleaned_data.get(f"{name}_height")
-        if width is None or height is None:
+        sides = (f"{name}_width", f"{name}_height")
+        if any(side in self.errors for side in sides):
+            return  # the side's own message says what is wrong with it
+        if any(self.cleaned_data.get(side) is None for side in sides):
             self.add_error(name, "Give both a width and a height for a custom size.")
 
     def _clean_images(self, param: Param) -> None:
@@ -134,6 +141,8 @@ class GenerateForm(forms.Form):
         )
         most = 1 if param.type == "image" else param.max_items
         least = int(param.min or 1) if param.required else 0
+        if name in self.errors:
+            return  # an upload was refused; its own message says why
         if count < least:
             self.add_error(name, _count("Add at least {n} image{s}.", least))
         elif most is not None and count > most:
@@ -217,7 +226,7 @@ class ImageUploadField(forms.FileField):
         limit = settings.UPLOAD_MAX_BYTES
         if upload.size and upload.size > limit:
             raise ValidationError(
-                f"{upload.name} is larger than {limit // 1_000_000} MB; use a smaller picture."
+                f"{upload.name} is larger than {filesizeformat(limit)}; use a smaller picture."
             )
         try:
             upload.inspected = images.inspect(upload.read())  # type: ignore[attr-defined]
@@ -260,6 +269,14 @@ def _image_fields(param: Param, common: dict[str, Any], user: Any) -> dict[str, 
     return {name: upload, f"{name}_pick": _pick_field(param, user)}
 
 
+def _at_most_items(most: int):
+    def check(value: Any) -> None:
+        if isinstance(value, list) and len(value) > most:
+            raise ValidationError(_count("Give at most {n} item{s}.", most))
+
+    return check
+
+
 def _multiple_of(step: int):
     def check(value: Any) -> None:
         if value is not None and value % step:
@@ -282,7 +299,10 @@ def build_fields(param: Param, user: Any = None) -> dict[str, forms.Field]:
     if param.type in ("image", "images"):
         return _image_fields(param, common, user)
     if param.type == "json":
-        return {name: forms.JSONField(**common)}
+        json_field = forms.JSONField(**common)
+        if param.max_items:
+            json_field.validators.append(_at_most_items(param.max_items))
+        return {name: json_field}
     if param.type in ("integer", "number"):
         field_class = forms.IntegerField if param.type == "integer" else forms.FloatField
         field = field_class(min_value=_bound(param.min), max_value=_bound(param.max), **common)
@@ -353,14 +373,22 @@ def _size_fields(param: Param, common: dict[str, Any]) -> dict[str, forms.Field]
                 required=False,
                 min_value=_bound(param.min),
                 max_value=_bound(param.max),
-                help_text=f"{param.min:g}–{param.max:g} px"
-                + (f", a multiple of {param.multiple_of}" if param.multiple_of else ""),
+                help_text=_side_help(param),
             )
             if param.multiple_of:
                 field.validators.append(_multiple_of(param.multiple_of))
                 field.widget.attrs["step"] = param.multiple_of
             fields[f"{name}_{side}"] = field
     return fields
+
+
+def _side_help(param: Param) -> str:
+    parts = []
+    if param.min is not None and param.max is not None:
+        parts.append(f"{param.min:g}–{param.max:g} px")
+    if param.multiple_of:
+        parts.append(f"a multiple of {param.multiple_of}")
+    return ", ".join(parts)
 
 
 def size_label(value: str) -> str:

@@ -72,7 +72,11 @@ INPUT_LINK_SECONDS = 3600
 def request_params(generation: Generation) -> dict:
     """The provider's parameters, with image references turned into the pictures themselves."""
     params = {name: _resolve(value) for name, value in generation.params.items()}
-    return {"prompt": generation.prompt, **params}
+    model = catalog.get(generation.model_id)
+    # Upscalers and some relight models take no prompt, or only an optional one.
+    if model is None or (model.prompt and (generation.prompt or model.prompt.required)):
+        params = {"prompt": generation.prompt, **params}
+    return params
 
 
 def _resolve(value):

@@ -119,7 +119,7 @@ def test_it_sends_a_custom_size_as_width_and_height(alice_client, monkeypatch):
         ),
         ({"p_output_format": "gif"}, "p_output_format", "Select a valid choice"),
         ({"prompt": "x" * 2001}, "prompt", "at most 2000 characters"),
-        ({"model": "nope/model"}, "model", "Select a valid choice"),
+        ({"model": "nope/model"}, "model", "Choose one of the models in the list."),
     ],
 )
 def test_it_shows_each_error_beside_its_field(alice_client, data, field, message):

@@ -11,7 +11,7 @@ from django.core.validators import MaxLengthValidator
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
-from gallery.models import Image, InputImage
+from gallery.models import Gallery, Image, InputImage, personal_team
 from jobs import catalog, images
 from jobs.catalog import PROVIDERS, Model, Param
 
@@ -33,12 +33,12 @@ class ModelSelect(forms.Select):
         return option
 
 
-def unavailable_models() -> dict[str, str]:
+def unavailable_models(team: Any = None) -> dict[str, str]:
     """Models shown but not usable yet, with the setting that would enable them."""
     return {
         m.id: f"set {missing} to use"
         for m in catalog.offered()
-        if (missing := catalog.missing_setting(m))
+        if (missing := catalog.missing_setting(m, team))
     }
 
 
@@ -66,17 +66,40 @@ class GenerateForm(forms.Form):
     )
     prompt = forms.CharField(label="Prompt", widget=forms.Textarea(attrs={"rows": 3}))
 
+    gallery = forms.ModelChoiceField(
+        label="Gallery",
+        queryset=Gallery.objects.none(),
+        empty_label=None,
+        required=False,
+        help_text="Where the images will go.",
+    )
+
     def __init__(
-        self, *args: Any, user: Any = None, model_id: str | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        user: Any = None,
+        team: Any = None,
+        model_id: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.user = user
+        if team is None and user is not None and user.is_authenticated:
+            team = personal_team(user)
+        self.user, self.team = user, team
+        galleries = Gallery.objects.editable_by(user).distinct() if user else Gallery.objects.none()
+        if team is not None:
+            galleries = galleries.filter(team=team)
+        gallery_field = cast(forms.ModelChoiceField, self.fields["gallery"])
+        gallery_field.queryset = galleries.order_by("created_at", "id")
+        gallery_field.to_field_name = "uuid"
+        if team is not None and "gallery" not in self.initial:
+            self.initial["gallery"] = team.default_gallery().uuid
         choices = model_choices()
         model_field = cast(forms.ChoiceField, self.fields["model"])
         model_field.choices = choices
         model_field.widget = ModelSelect(
             choices=choices,
-            disabled=unavailable_models(),
+            disabled=unavailable_models(team),
             attrs={
                 # Choosing a model swaps in its own fields; without JavaScript, a button does.
                 "hx-get": reverse("gallery:model-fields"),
@@ -104,11 +127,17 @@ class GenerateForm(forms.Form):
     def option_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith("p_")]
 
+    def clean_gallery(self) -> Gallery | None:
+        gallery = self.cleaned_data.get("gallery")
+        if gallery is None and self.team is not None:
+            return self.team.default_gallery()
+        return gallery
+
     def clean_model(self) -> str:
         model = catalog.get(self.cleaned_data["model"])
         if model is None or not model.offered:
             raise ValidationError("Choose one of the models in the list.")
-        if missing := catalog.missing_setting(model):
+        if missing := catalog.missing_setting(model, self.team):
             raise ValidationError(f"{model.name} needs {missing}, which is not set on this server.")
         return model.id
 

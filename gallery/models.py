@@ -3,15 +3,117 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
+
+
+class TeamQuerySet(models.QuerySet["Team"]):
+    def of(self, user) -> "TeamQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user)
+
+
+class Team(models.Model):
+    """A group that shares galleries. Every user also has a personal one, just for them."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100)
+    personal = models.BooleanField(default=False)
+    # Provider keys of the team's own, Fernet-encrypted (FIELD_ENCRYPTION_KEY); never shown whole.
+    aimlapi_key = models.TextField(blank=True)
+    relay_key = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TeamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-personal", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def role_of(self, user) -> str | None:
+        membership = self.memberships.filter(user=user).first()
+        return membership.role if membership else None
+
+    def default_gallery(self) -> "Gallery":
+        gallery = self.galleries.order_by("created_at", "id").first()
+        return gallery or Gallery.objects.create(team=self, name="Main")
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        EDITOR = "editor", "Editor"
+        VIEWER = "viewer", "Viewer"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="membership_once_per_team")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+    @property
+    def can_edit(self) -> bool:
+        return self.role in (self.Role.OWNER, self.Role.EDITOR)
+
+
+class GalleryQuerySet(models.QuerySet["Gallery"]):
+    def visible_to(self, user) -> "GalleryQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(team__memberships__user=user)
+
+    def editable_by(self, user) -> "GalleryQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(
+            team__memberships__user=user,
+            team__memberships__role__in=(Membership.Role.OWNER, Membership.Role.EDITOR),
+        )
+
+
+class Gallery(models.Model):
+    """A board of images, belonging to a team (a person's own, or a shared one)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="galleries")
+    name = models.CharField(max_length=100)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = GalleryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "galleries"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("gallery:gallery-detail", args=[self.uuid])
 
 
 class GenerationQuerySet(models.QuerySet["Generation"]):
     def visible_to(self, user) -> "GenerationQuerySet":
         if not user.is_authenticated:
             return self.none()
-        return self.filter(owner=user)
+        return self.filter(team__memberships__user=user)
 
     def in_flight(self) -> "GenerationQuerySet":
         return self.filter(status__in=Generation.IN_FLIGHT)
@@ -35,6 +137,10 @@ class Generation(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="generations")
+    gallery = models.ForeignKey(
+        Gallery, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
     )
     model_id = models.CharField(max_length=200)
     provider = models.CharField(max_length=20)
@@ -67,6 +173,7 @@ class Generation(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["owner", "-created_at", "-id"], name="generation_owner_recent"),
+            models.Index(fields=["team", "-created_at", "-id"], name="generation_team_recent"),
             models.Index(fields=["status", "created_at"], name="generation_status_age"),
         ]
 
@@ -146,6 +253,8 @@ class Generation(models.Model):
         """A new attempt with the same model, prompt and parameters."""
         return Generation.objects.create(
             owner=self.owner,
+            team=self.team,
+            gallery=self.gallery,
             model_id=self.model_id,
             provider=self.provider,
             prompt=self.prompt,
@@ -166,12 +275,21 @@ class ImageQuerySet(models.QuerySet["Image"]):
     def visible_to(self, user) -> "ImageQuerySet":
         if not user.is_authenticated:
             return self.none()
-        return self.filter(generation__owner=user)
+        return self.filter(gallery__team__memberships__user=user)
+
+    def editable_by(self, user) -> "ImageQuerySet":
+        return self.filter(gallery__in=Gallery.objects.editable_by(user))
 
 
 class Image(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
+    # Where the image lives now; editors move it (or copy it) to another gallery.
+    gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="images")
+    # A copy shares its original's files and points back to it.
+    copy_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
+    )
     index = models.PositiveSmallIntegerField()
     original = models.FileField(max_length=300)
     # WebP thumbnails: 768 px on the longest side, and 256 px for dense grids.
@@ -192,7 +310,11 @@ class Image(models.Model):
     class Meta:
         ordering = ["generation", "index"]
         constraints = [
-            models.UniqueConstraint(fields=["generation", "index"], name="image_once_per_index")
+            models.UniqueConstraint(
+                fields=["generation", "index"],
+                condition=models.Q(copy_of__isnull=True),
+                name="image_once_per_index",
+            )
         ]
 
     def __str__(self) -> str:
@@ -200,6 +322,26 @@ class Image(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("gallery:image-detail", args=[self.uuid])
+
+    def copy_to(self, gallery: "Gallery") -> "Image":
+        """A copy in another gallery, sharing the same stored files."""
+        return Image.objects.create(
+            generation=self.generation,
+            gallery=gallery,
+            copy_of=self.copy_of or self,
+            index=self.index,
+            original=self.original.name,
+            thumbnail=self.thumbnail.name,
+            thumbnail_small=self.thumbnail_small.name,
+            width=self.width,
+            height=self.height,
+            thumb_width=self.thumb_width,
+            thumb_height=self.thumb_height,
+            content_type=self.content_type,
+            byte_size=self.byte_size,
+            sha256=self.sha256,
+            seed=self.seed,
+        )
 
     @property
     def small_width(self) -> int:
@@ -235,3 +377,133 @@ class InputImage(models.Model):
 
     def __str__(self) -> str:
         return self.filename or str(self.uuid)
+
+
+class Comment(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments"
+    )
+    body = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.body[:40]
+
+
+class Notification(models.Model):
+    """Something a person should know: a mention, for now."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.ForeignKey(Comment, null=True, on_delete=models.CASCADE, related_name="+")
+    text = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Activity(models.Model):
+    """The team feed: who did what, and when."""
+
+    class Verb(models.TextChoices):
+        GENERATED = "generated", "generated"
+        COMMENTED = "commented", "commented on"
+        MOVED = "moved", "moved"
+        COPIED = "copied", "copied"
+        JOINED = "joined", "joined the team"
+        ROLE = "role", "changed a role"
+        REMOVED = "removed", "removed a member"
+        INVITED = "invited", "invited someone"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="activities")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verb = models.CharField(max_length=12, choices=Verb.choices)
+    summary = models.CharField(max_length=300)
+    image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "activities"
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.get_verb_display()} {self.summary}"
+
+
+class Invitation(models.Model):
+    """A link (optionally mailed) that lets someone join a team with a role, until it expires."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    token = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(blank=True)
+    role = models.CharField(
+        max_length=10, choices=Membership.Role.choices, default=Membership.Role.EDITOR
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation to {self.team}"
+
+    @property
+    def usable(self) -> bool:
+        return (
+            self.revoked_at is None
+            and self.accepted_at is None
+            and self.expires_at > timezone.now()
+        )
+
+
+class SiteSettings(models.Model):
+    """Switches an admin flips in the admin site."""
+
+    signup_enabled = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "site settings"
+
+    def __str__(self) -> str:
+        return "Site settings"
+
+    @classmethod
+    def load(cls) -> "SiteSettings":
+        return cls.objects.get_or_create(pk=1)[0]
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def give_new_users_a_personal_space(sender, instance, created: bool, **kwargs) -> None:
+    if created and not kwargs.get("raw"):
+        team = Team.objects.create(name=instance.get_username(), personal=True)
+        Membership.objects.create(team=team, user=instance, role=Membership.Role.OWNER)
+        Gallery.objects.create(team=team, name="Main", created_by=instance)
+
+
+def personal_team(user) -> Team:
+    return Team.objects.get(personal=True, memberships__user=user)

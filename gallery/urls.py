@@ -1,11 +1,12 @@
 from django.urls import path
 
-from gallery import views
+from gallery import teams, views
 
 app_name = "gallery"
 urlpatterns = [
     path("", views.index, name="index"),
     path("generate", views.generate, name="generate"),
+    path("new", views.new_cards, name="new-cards"),
     path("generate/fields", views.model_fields, name="model-fields"),
     path("generations/<uuid:generation_uuid>/card", views.generation_card, name="generation-card"),
     path(
@@ -19,10 +20,34 @@ urlpatterns = [
         name="generation-retry",
     ),
     path("images/<uuid:image_uuid>", views.image_detail, name="image-detail"),
+    path("images/<uuid:image_uuid>/move", views.move_image, name="image-move"),
+    path("images/<uuid:image_uuid>/comments", views.image_comments, name="image-comments"),
+    path("images/<uuid:image_uuid>/comment", views.comment_image, name="image-comment"),
+    path("images/<uuid:image_uuid>/<str:kind>", views.image_file, name="image-file"),
     path("inputs/<str:token>", views.input_link, name="input-link"),
+    path("galleries/", views.gallery_list, name="gallery-list"),
+    path("galleries/<uuid:gallery_uuid>", views.gallery_detail, name="gallery-detail"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("teams/", teams.team_list, name="team-list"),
+    path("teams/switch", teams.switch_team, name="team-switch"),
+    path("teams/<uuid:team_uuid>/", teams.team_detail, name="team-detail"),
+    path("teams/<uuid:team_uuid>/activity", teams.team_activity, name="team-activity"),
+    path("teams/<uuid:team_uuid>/keys", teams.team_keys, name="team-keys"),
+    path("teams/<uuid:team_uuid>/invitations", teams.create_invitation, name="team-invite"),
     path(
-        "images/<uuid:image_uuid>/<str:kind>",
-        views.image_file,
-        name="image-file",
+        "teams/<uuid:team_uuid>/invitations/<int:invitation_id>/revoke",
+        teams.revoke_invitation,
+        name="team-invite-revoke",
     ),
+    path(
+        "teams/<uuid:team_uuid>/members/<int:membership_id>/role",
+        teams.change_role,
+        name="team-role",
+    ),
+    path(
+        "teams/<uuid:team_uuid>/members/<int:membership_id>/remove",
+        teams.remove_member,
+        name="team-remove",
+    ),
+    path("invitations/<str:token>", teams.invitation, name="invitation"),
 ]

@@ -1,80 +1,115 @@
 from functools import partial
 
+from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.views.decorators.http import require_GET, require_POST
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
-from django_htmx.middleware import HtmxDetails
 
+from gallery.access import (
+    Request,
+    can_edit,
+    current_team,
+    get_gallery,
+    get_generation,
+    get_image,
+)
+from gallery.activity import add_comment, record
 from gallery.forms import GenerateForm
-from gallery.models import Generation, Image, InputImage
+from gallery.models import Activity, Gallery, Generation, Image, InputImage
+from gallery.ratelimit import too_many
 from jobs import catalog, pipeline, tasks
 
 GRID_SIZE = 60
 
 
-class Request(HttpRequest):
-    """What views receive: htmx details from the middleware, and a logged-in user."""
-
-    htmx: HtmxDetails
-    user: User
-
-
-def _generation_for_user(request: Request, generation_uuid) -> Generation:
-    return get_object_or_404(Generation.objects.visible_to(request.user), uuid=generation_uuid)
-
-
-def _image_for_user(request: Request, image_uuid) -> Image:
-    images = Image.objects.visible_to(request.user).select_related("generation")
-    return get_object_or_404(images, uuid=image_uuid)
-
-
 def _recent_generations(request: Request):
-    generations = Generation.objects.visible_to(request.user).prefetch_related("images")
+    team = current_team(request)
+    generations = team.generations.select_related("owner").prefetch_related("images")
     return generations[:GRID_SIZE]
+
+
+def _form(request: Request, *args, **kwargs) -> GenerateForm:
+    return GenerateForm(*args, user=request.user, team=current_team(request), **kwargs)
 
 
 @login_required
 @require_GET
 def index(request: Request) -> TemplateResponse:
-    form = GenerateForm(user=request.user, model_id=request.GET.get("model"))
-    context = {"form": form, "generations": _recent_generations(request)}
+    form = _form(request, model_id=request.GET.get("model"))
+    generations = list(_recent_generations(request))
+    since = generations[0].created_at if generations else timezone.now()
+    context = {"form": form, "generations": generations, "since": since}
     return TemplateResponse(request, "gallery/index.html", context)
+
+
+@login_required
+@require_GET
+def new_cards(request: Request) -> HttpResponse:
+    """Cards made since the newest one this page has, by anyone in the team (one indexed query).
+
+    204 when there is nothing new, so htmx leaves the page alone.
+    """
+    team = current_team(request)
+    since = parse_datetime(request.GET.get("since", "")) or timezone.now()
+    fresh = list(
+        team.generations.filter(created_at__gt=since)
+        .select_related("owner")
+        .prefetch_related("images")
+        .order_by("-created_at", "-id")[:GRID_SIZE]
+    )
+    if not fresh:
+        return HttpResponse(status=204)
+    context = {"generations": fresh, "since": fresh[0].created_at}
+    return TemplateResponse(request, "gallery/index.html#new-cards", context)
 
 
 @login_required
 @require_GET
 def model_fields(request: Request) -> TemplateResponse:
     """The chosen model's own fields, swapped into the form when the Model select changes."""
-    form = GenerateForm(user=request.user, model_id=request.GET.get("model"))
+    form = _form(request, model_id=request.GET.get("model"))
     return TemplateResponse(request, "gallery/index.html#model-fields", {"form": form})
 
 
 @login_required
 @require_POST
 def generate(request: Request) -> HttpResponse:
-    form = GenerateForm(request.POST, request.FILES, user=request.user)
+    team = current_team(request)
+    if not can_edit(request.user, team):
+        raise PermissionDenied
+    form = _form(request, request.POST, request.FILES)
+    count, seconds = settings.GENERATE_RATE
+    if form.is_valid() and too_many(f"generate:{request.user.pk}", count, seconds):
+        form.add_error(None, f"That is more than {count} generations a minute; wait a moment.")
     if not form.is_valid():
         if request.htmx:
             response = TemplateResponse(request, "gallery/index.html#generate-form", {"form": form})
             return reswap(retarget(response, "#generate-form"), "outerHTML")
         context = {"form": form, "generations": _recent_generations(request)}
-        return TemplateResponse(request, "gallery/index.html", context, status=400)
+        status = 429 if form.has_error(NON_FIELD_ERRORS) else 400
+        return TemplateResponse(request, "gallery/index.html", context, status=status)
     model = form.catalog_model
     with transaction.atomic():
         generation = Generation.objects.create(
             owner=request.user,
+            team=team,
+            gallery=form.cleaned_data["gallery"],
             model_id=model.id,
             provider=model.provider,
             prompt=form.cleaned_data["prompt"],
             params=form.params(),
         )
         transaction.on_commit(partial(tasks.submit.delay, generation.pk))
+        record(team, request.user, Activity.Verb.GENERATED, generation.prompt[:200])
     if request.htmx:
         return TemplateResponse(request, "gallery/_card.html", {"generation": generation})
     return redirect("gallery:index")
@@ -84,7 +119,7 @@ def generate(request: Request) -> HttpResponse:
 @require_GET
 def generation_card(request: Request, generation_uuid) -> TemplateResponse:
     """One card, polled while its generation is in flight; the terminal card stops polling."""
-    generation = _generation_for_user(request, generation_uuid)
+    generation = get_generation(request, generation_uuid)
     return TemplateResponse(request, "gallery/_card.html", {"generation": generation})
 
 
@@ -92,7 +127,7 @@ def generation_card(request: Request, generation_uuid) -> TemplateResponse:
 @require_POST
 def cancel_generation(request: Request, generation_uuid) -> HttpResponse:
     """Stop a generation that is queued or in flight; a late result is thrown away."""
-    generation = _generation_for_user(request, generation_uuid)
+    generation = get_generation(request, generation_uuid, edit=True)
     if not generation.cancel() and generation.status != Generation.Status.CANCELLED:
         messages.info(request, "That generation had already finished.")
     generation.refresh_from_db()
@@ -105,7 +140,7 @@ def cancel_generation(request: Request, generation_uuid) -> HttpResponse:
 @require_POST
 def retry_generation(request: Request, generation_uuid) -> HttpResponse:
     """Run a failed or cancelled generation again, as a new attempt."""
-    generation = _generation_for_user(request, generation_uuid)
+    generation = get_generation(request, generation_uuid, edit=True)
     if generation.status not in (Generation.Status.FAILED, Generation.Status.CANCELLED):
         messages.info(request, "Only a failed or cancelled generation can be retried.")
         return redirect("gallery:index")
@@ -120,22 +155,29 @@ def retry_generation(request: Request, generation_uuid) -> HttpResponse:
 @login_required
 @require_GET
 def image_detail(request: Request, image_uuid) -> TemplateResponse:
-    image = _image_for_user(request, image_uuid)
+    image = get_image(request, image_uuid)
+    return TemplateResponse(request, "gallery/image_detail.html", _image_context(request, image))
+
+
+def _image_context(request: Request, image: Image) -> dict:
     generation = image.generation
-    context = {
+    user = request.user
+    return {
         "image": image,
         "generation": generation,
         "model": catalog.get(generation.model_id),
-        "siblings": generation.images.all(),
+        "siblings": generation.images.filter(copy_of__isnull=True),
+        "comments": image.comments.select_related("author"),
+        "can_edit": can_edit(user, image.gallery.team),
+        "targets": Gallery.objects.editable_by(user).distinct().select_related("team"),
     }
-    return TemplateResponse(request, "gallery/image_detail.html", context)
 
 
 @login_required
 @require_GET
 def image_file(request: Request, image_uuid, kind: str) -> FileResponse:
     """Serve an original or a thumbnail to someone allowed to see the image, and no one else."""
-    image = _image_for_user(request, image_uuid)
+    image = get_image(request, image_uuid)
     if kind == "original":
         stored, content_type = image.original, image.content_type
     elif kind == "thumbnail":
@@ -170,3 +212,90 @@ def input_link(request: HttpRequest, token: str) -> FileResponse:
         image = get_object_or_404(Image, uuid=uuid)
         stored, content_type = image.original, image.content_type
     return FileResponse(stored.open("rb"), content_type=content_type)
+
+
+class GalleryForm(forms.Form):
+    name = forms.CharField(label="Gallery name", max_length=100)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def gallery_list(request: Request) -> HttpResponse:
+    team = current_team(request)
+    form = GalleryForm(request.POST or None)
+    if request.method == "POST":
+        if not can_edit(request.user, team):
+            raise PermissionDenied
+        if form.is_valid():
+            gallery = Gallery.objects.create(
+                team=team, name=form.cleaned_data["name"], created_by=request.user
+            )
+            return redirect(gallery)
+    galleries = team.galleries.all()
+    context = {"team": team, "galleries": galleries, "form": form}
+    return TemplateResponse(request, "gallery/galleries.html", context)
+
+
+@login_required
+@require_GET
+def gallery_detail(request: Request, gallery_uuid) -> TemplateResponse:
+    gallery = get_gallery(request, gallery_uuid)
+    images = gallery.images.select_related("generation__owner").order_by("-created_at", "-id")
+    return TemplateResponse(
+        request, "gallery/gallery_detail.html", {"gallery": gallery, "images": images[:GRID_SIZE]}
+    )
+
+
+@login_required
+@require_POST
+def move_image(request: Request, image_uuid) -> HttpResponse:
+    """Move (or with copy=1, copy) an image to another gallery the person can edit."""
+    image = get_image(request, image_uuid, edit=True)
+    target = get_gallery(request, request.POST.get("gallery"), edit=True)
+    copy = request.POST.get("copy") == "1"
+    with transaction.atomic():
+        if copy:
+            moved = image.copy_to(target)
+            verb, said = Activity.Verb.COPIED, f"copied an image to {target.name}"
+        else:
+            image.gallery = target
+            image.save(update_fields=["gallery"])
+            moved, verb, said = image, Activity.Verb.MOVED, f"moved an image to {target.name}"
+        record(target.team, request.user, verb, said, image=moved)
+    messages.success(request, said.capitalize() + ".")
+    return redirect(moved)
+
+
+@login_required
+@require_POST
+def comment_image(request: Request, image_uuid) -> HttpResponse:
+    image = get_image(request, image_uuid, edit=True)
+    body = request.POST.get("body", "").strip()
+    if not body or len(body) > 2000:
+        messages.error(request, "A comment needs some text (at most 2000 characters).")
+    else:
+        add_comment(image, request.user, body)
+    if request.htmx:
+        return TemplateResponse(
+            request, "gallery/image_detail.html#comments", _image_context(request, image)
+        )
+    return redirect(image)
+
+
+@login_required
+@require_GET
+def image_comments(request: Request, image_uuid) -> TemplateResponse:
+    image = get_image(request, image_uuid)
+    return TemplateResponse(
+        request, "gallery/image_detail.html#comments", _image_context(request, image)
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notifications(request: Request) -> HttpResponse:
+    mine = request.user.notifications.select_related("actor", "comment__image")
+    if request.method == "POST":
+        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        return redirect("gallery:notifications")
+    return TemplateResponse(request, "gallery/notifications.html", {"notifications": mine[:100]})

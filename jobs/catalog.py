@@ -312,13 +312,18 @@ def get(model_id: str) -> Model | None:
     return MODELS.get(model_id)
 
 
-def missing_setting(model: Model) -> str | None:
-    """The setting a model needs that is not configured, to explain why it is unavailable."""
+def missing_setting(model: Model, team: Any = None) -> str | None:
+    """The setting a model needs that is not configured, to explain why it is unavailable.
+
+    A team's own key (team.aimlapi_key / team.relay_key) counts as configured.
+    """
     needed = {"aimlapi": "AIMLAPI_API_KEY", "relay": "RELAY_API_KEY", "a1111": "A1111_BASE_URL"}
     name = needed.get(model.provider)
-    if name and not getattr(settings, name):
-        return name
-    return None
+    if not name or getattr(settings, name):
+        return None
+    if team is not None and getattr(team, f"{model.provider}_key", None):
+        return None
+    return name
 
 
 def offered() -> list[Model]:

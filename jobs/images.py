@@ -213,6 +213,7 @@ def process(data: bytes, sizes: tuple[int, ...] = (768, 256)) -> Decoded:
         thumbnails=thumbnails,
     )
 
+
 CONTENT_TYPES_EXT = {
     "image/png": "png",
     "image/jpeg": "jpg",

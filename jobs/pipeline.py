@@ -20,7 +20,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery.models import Generation, Image, InputImage
+from gallery import secrets
+from gallery.models import Generation, Image, InputImage, Team
 from jobs import catalog, http, images
 from jobs.providers import (
     Connection,
@@ -55,14 +56,27 @@ def _later(step: str, delay: float) -> Next | None:
     return Next(step, delay) if delay <= settings.MAX_COUNTDOWN else None
 
 
-def connection_for(model: catalog.Model) -> Connection:
+def connection_for(model: catalog.Model, team: Team | None = None) -> Connection:
+    """Where to send a model's requests, with the team's own key when it has one.
+
+    Keys are read here, in the worker, from settings or the database: never from task
+    arguments, so they never travel through the broker.
+    """
     if model.provider == "sandbox":
         return Connection(settings.SANDBOX_BASE_URL, "sandbox")
     if model.provider == "aimlapi":
-        return Connection(settings.AIMLAPI_BASE_URL, settings.AIMLAPI_API_KEY)
+        key = team_key(team, "aimlapi") or settings.AIMLAPI_API_KEY
+        return Connection(settings.AIMLAPI_BASE_URL, key)
     if model.provider == "relay":
-        return Connection(settings.RELAY_BASE_URL, settings.RELAY_API_KEY)
+        return Connection(
+            settings.RELAY_BASE_URL, team_key(team, "relay") or settings.RELAY_API_KEY
+        )
     return Connection(settings.A1111_BASE_URL)
+
+
+def team_key(team: Team | None, provider: str) -> str:
+    stored = getattr(team, f"{provider}_key", "") if team is not None else ""
+    return secrets.decrypt(stored) if stored else ""
 
 
 INPUT_LINK_SALT = "atelier.input-link"
@@ -153,7 +167,7 @@ def submit(generation: Generation) -> Next | None:
         return None
     adapter = adapter_for(model.protocol)
     request = adapter.build_submit(
-        connection_for(model),
+        connection_for(model, generation.team),
         model,
         request_params(generation),
         idempotency_key=str(generation.uuid),
@@ -222,7 +236,7 @@ def poll(generation: Generation) -> Next | None:
     assert model is not None
     adapter = adapter_for(model.protocol)
     request = adapter.build_poll(
-        connection_for(model), generation.provider_task_id, generation.poll_url
+        connection_for(model, generation.team), generation.provider_task_id, generation.poll_url
     )
     interval = poll_interval(generation)
     try:
@@ -326,6 +340,7 @@ def _store(
     large, small = (decoded.thumbnails[size] for size in settings.THUMBNAIL_SIZES)
     image = Image(
         generation=generation,
+        gallery_id=generation.gallery_id or generation.team.default_gallery().pk,
         index=index,
         width=decoded.width,
         height=decoded.height,

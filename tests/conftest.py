@@ -19,6 +19,11 @@ def make_user(username: str):
     return get_user_model().objects.create_user(username, f"{username}@example.com", "password")
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def alice(db):
     return make_user("alice")
@@ -26,11 +31,52 @@ def alice(db):
 
 @pytest.fixture
 def dave(db):
-    """A stranger: sees nothing of alice's."""
+    """A stranger in another team: sees nothing of the studio's."""
     return make_user("dave")
+
+
+@pytest.fixture
+def bob(db):
+    return make_user("bob")
+
+
+@pytest.fixture
+def carol(db):
+    return make_user("carol")
+
+
+@pytest.fixture
+def studio(alice, bob, carol, dave):
+    """Alice owns the Studio team, bob edits, carol views; dave has a team of his own."""
+    from gallery.models import Gallery, Membership, Team
+
+    team = Team.objects.create(name="Studio")
+    Membership.objects.create(team=team, user=alice, role="owner")
+    Membership.objects.create(team=team, user=bob, role="editor")
+    Membership.objects.create(team=team, user=carol, role="viewer")
+    Gallery.objects.create(team=team, name="Main", created_by=alice)
+    other = Team.objects.create(name="Dave's team")
+    Membership.objects.create(team=other, user=dave, role="owner")
+    Gallery.objects.create(team=other, name="Main", created_by=dave)
+    return team
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Rate-limit counters must not leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
 def alice_client(client, alice):
     client.force_login(alice)
     return client
+
+
+def pytest_collection_modifyitems(config, items):
+    """End-to-end tests last: their worker lives for the rest of the session once started."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

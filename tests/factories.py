@@ -3,7 +3,7 @@ import io
 from django.core.files.base import ContentFile
 from PIL import Image as PILImage
 
-from gallery.models import Generation, Image
+from gallery.models import Generation, Image, personal_team
 
 
 def png_bytes(width: int = 64, height: int = 48, color: str = "tomato") -> bytes:
@@ -17,6 +17,8 @@ def make_generation(owner, **fields) -> Generation:
     fields.setdefault("provider", "sandbox")
     fields.setdefault("prompt", "a red fox in the snow")
     fields.setdefault("params", {"image_size": "square", "num_images": 1})
+    fields.setdefault("team", personal_team(owner))
+    fields.setdefault("gallery", fields["team"].default_gallery())
     return Generation.objects.create(owner=owner, **fields)
 
 
@@ -24,6 +26,7 @@ def make_image(generation: Generation, index: int = 0) -> Image:
     data = png_bytes()
     image = Image(
         generation=generation,
+        gallery=generation.gallery or generation.team.default_gallery(),
         index=index,
         width=64,
         height=48,

@@ -1,0 +1,239 @@
+"""Team views: create, switch, members and roles, invitations, the activity feed, team keys."""
+
+import secrets as tokens
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from gallery import secrets
+from gallery.access import Request, get_team, role_in
+from gallery.activity import mail, record
+from gallery.models import Activity, Gallery, Invitation, Membership, Team
+
+Role = Membership.Role
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(label="Team name", max_length=100)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="Email (optional)", required=False)
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.EDITOR)
+
+
+class KeysForm(forms.Form):
+    aimlapi_key = forms.CharField(label="AI/ML API key", required=False, max_length=500)
+    relay_key = forms.CharField(label="Relay key", required=False, max_length=500)
+    clear = forms.MultipleChoiceField(
+        label="Remove",
+        required=False,
+        choices=[("aimlapi_key", "AI/ML API key"), ("relay_key", "Relay key")],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_list(request: Request) -> HttpResponse:
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            team = Team.objects.create(name=form.cleaned_data["name"])
+            Membership.objects.create(team=team, user=request.user, role=Role.OWNER)
+            Gallery.objects.create(team=team, name="Main", created_by=request.user)
+        request.session["team"] = str(team.uuid)
+        messages.success(request, f"Created {team.name}. Invite people from its page.")
+        return redirect("gallery:team-detail", team.uuid)
+    teams = Team.objects.of(request.user).prefetch_related("memberships")
+    return TemplateResponse(request, "gallery/teams.html", {"teams": teams, "form": form})
+
+
+@login_required
+@require_GET
+def team_detail(request: Request, team_uuid) -> TemplateResponse:
+    team = get_team(request, team_uuid)
+    role = role_in(request.user, team)
+    context = {
+        "team": team,
+        "role": role,
+        "members": team.memberships.select_related("user").order_by("created_at"),
+        "invitations": team.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+        if role == Role.OWNER
+        else [],
+        "invite_form": InviteForm(),
+        "keys_form": KeysForm(),
+        "keys": _masked_keys(team) if role == Role.OWNER else {},
+        "encryption_ready": secrets.configured(),
+        "galleries": team.galleries.all(),
+        "roles": Role.choices,
+    }
+    return TemplateResponse(request, "gallery/team_detail.html", context)
+
+
+def _masked_keys(team: Team) -> dict[str, str]:
+    masked = {}
+    for name in ("aimlapi_key", "relay_key"):
+        if stored := getattr(team, name):
+            try:
+                masked[name] = secrets.mask(secrets.decrypt(stored))
+            except (secrets.SecretError, Exception):
+                masked[name] = "stored (cannot be read with the current FIELD_ENCRYPTION_KEY)"
+    return masked
+
+
+@login_required
+@require_POST
+def switch_team(request: Request) -> HttpResponse:
+    team = get_team(request, request.POST.get("team"))
+    request.session["team"] = str(team.uuid)
+    return redirect("gallery:index")
+
+
+@login_required
+@require_GET
+def team_activity(request: Request, team_uuid) -> TemplateResponse:
+    team = get_team(request, team_uuid)
+    feed = team.activities.select_related("actor", "image")[:100]
+    return TemplateResponse(request, "gallery/activity.html", {"team": team, "feed": feed})
+
+
+@login_required
+@require_POST
+def change_role(request: Request, team_uuid, membership_id: int) -> HttpResponse:
+    team = get_team(request, team_uuid, manage=True)
+    membership = get_object_or_404(team.memberships, pk=membership_id)
+    role = request.POST.get("role", "")
+    if role not in Role.values:
+        messages.error(request, "Choose owner, editor or viewer.")
+    elif membership.role == Role.OWNER and role != Role.OWNER and _last_owner(team):
+        messages.error(request, "A team needs at least one owner; make someone else owner first.")
+    else:
+        membership.role = role
+        membership.save(update_fields=["role"])
+        summary = f"{membership.user} is now {membership.get_role_display().lower()}"
+        record(team, request.user, Activity.Verb.ROLE, summary)
+    return redirect("gallery:team-detail", team.uuid)
+
+
+def _last_owner(team: Team) -> bool:
+    return team.memberships.filter(role=Role.OWNER).count() <= 1
+
+
+@login_required
+@require_POST
+def remove_member(request: Request, team_uuid, membership_id: int) -> HttpResponse:
+    """Owners remove anyone; anyone may leave. The last owner cannot go."""
+    team = get_team(request, team_uuid)
+    membership = get_object_or_404(team.memberships, pk=membership_id)
+    if membership.user != request.user and role_in(request.user, team) != Role.OWNER:
+        raise PermissionDenied
+    if team.personal:
+        messages.error(request, "Your personal space cannot be left.")
+        return redirect("gallery:team-detail", team.uuid)
+    if membership.role == Role.OWNER and _last_owner(team):
+        messages.error(request, "A team needs at least one owner; make someone else owner first.")
+        return redirect("gallery:team-detail", team.uuid)
+    membership.delete()
+    record(team, request.user, Activity.Verb.REMOVED, f"{membership.user} left the team")
+    if membership.user == request.user:
+        request.session.pop("team", None)
+        return redirect("gallery:team-list")
+    return redirect("gallery:team-detail", team.uuid)
+
+
+@login_required
+@require_POST
+def create_invitation(request: Request, team_uuid) -> HttpResponse:
+    team = get_team(request, team_uuid, manage=True)
+    if team.personal:
+        raise PermissionDenied
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Check the email address and role.")
+        return redirect("gallery:team-detail", team.uuid)
+    invitation = Invitation.objects.create(
+        team=team,
+        token=tokens.token_urlsafe(32),
+        email=form.cleaned_data["email"],
+        role=form.cleaned_data["role"],
+        created_by=request.user,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_DAYS),
+    )
+    link = request.build_absolute_uri(reverse("gallery:invitation", args=[invitation.token]))
+    if invitation.email:
+        mail(
+            f"Join {team.name} on Atelier",
+            f"{request.user} invited you to {team.name} as {invitation.get_role_display()}.\n"
+            f"Open this link within {settings.INVITATION_DAYS} days: {link}",
+            invitation.email,
+        )
+    record(team, request.user, Activity.Verb.INVITED, invitation.email or "by link")
+    messages.success(request, f"Invitation link (valid {settings.INVITATION_DAYS} days): {link}")
+    return redirect("gallery:team-detail", team.uuid)
+
+
+@login_required
+@require_POST
+def revoke_invitation(request: Request, team_uuid, invitation_id: int) -> HttpResponse:
+    team = get_team(request, team_uuid, manage=True)
+    invitation = get_object_or_404(team.invitations, pk=invitation_id)
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    messages.success(request, "The invitation no longer works.")
+    return redirect("gallery:team-detail", team.uuid)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invitation(request: Request, token: str) -> HttpResponse:
+    """Someone with the link sees which team invites them, and joins with one click."""
+    invite = Invitation.objects.select_related("team").filter(token=token).first()
+    if invite is None or not invite.usable:
+        return TemplateResponse(request, "gallery/invitation.html", {"invite": None}, status=410)
+    if request.method == "POST":
+        with transaction.atomic():
+            won = Invitation.objects.filter(pk=invite.pk, accepted_at__isnull=True).update(
+                accepted_at=timezone.now(), accepted_by=request.user
+            )
+            if won:
+                Membership.objects.get_or_create(
+                    team=invite.team, user=request.user, defaults={"role": invite.role}
+                )
+                record(invite.team, request.user, Activity.Verb.JOINED, str(request.user))
+        request.session["team"] = str(invite.team.uuid)
+        return redirect("gallery:index")
+    return TemplateResponse(request, "gallery/invitation.html", {"invite": invite})
+
+
+@login_required
+@require_POST
+def team_keys(request: Request, team_uuid) -> HttpResponse:
+    """Owners set the team's own provider keys; stored encrypted, never shown whole again."""
+    team = get_team(request, team_uuid, manage=True)
+    form = KeysForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Those keys could not be saved.")
+        return redirect("gallery:team-detail", team.uuid)
+    if not secrets.configured():
+        messages.error(request, "Set FIELD_ENCRYPTION_KEY on the server to store team keys.")
+        return redirect("gallery:team-detail", team.uuid)
+    for name in ("aimlapi_key", "relay_key"):
+        if name in form.cleaned_data["clear"]:
+            setattr(team, name, "")
+        elif value := form.cleaned_data[name].strip():
+            setattr(team, name, secrets.encrypt(value))
+    team.save(update_fields=["aimlapi_key", "relay_key"])
+    messages.success(request, "Team keys saved.")
+    return redirect("gallery:team-detail", team.uuid)

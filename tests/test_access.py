@@ -1,0 +1,310 @@
+"""The permission matrix: every URL in the project, for four personas and a stranger to all.
+
+alice owns the Studio team, bob edits, carol views, dave belongs to another team. A URL added
+to the project without a row here fails `test_every_url_is_in_the_matrix`.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from gallery.models import Gallery, Generation, Invitation, Membership
+from jobs import pipeline
+from tests.factories import make_generation, make_image
+
+Status = Generation.Status
+PERSONAS = ("alice", "bob", "carol", "dave", "anonymous")
+LOGIN = "login"  # expected: redirected to the login page
+
+
+def all_url_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns, namespace=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                ns = pattern.namespace or ""
+                if ns == "admin":
+                    names.add("admin:*")
+                    continue
+                walk(pattern.url_patterns, f"{namespace}{ns}:" if ns else namespace)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                names.add(namespace + pattern.name)
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+@pytest.fixture
+def world(studio, alice, bob, carol):
+    main = studio.galleries.get()
+    second = Gallery.objects.create(team=studio, name="Second", created_by=alice)
+    done = make_generation(alice, team=studio, gallery=main, status=Status.SUCCEEDED)
+    image = make_image(done)
+    failed = make_generation(alice, team=studio, gallery=main, status=Status.FAILED)
+    running = make_generation(alice, team=studio, gallery=main, status=Status.RUNNING)
+    invitation = Invitation.objects.create(
+        team=studio, token="tok-123", role="viewer", expires_at=done.deadline_at
+    )
+    carol_membership = Membership.objects.get(team=studio, user=carol)
+    return {
+        "team": studio.uuid,
+        "gallery": main.uuid,
+        "second": second.uuid,
+        "done": done.uuid,
+        "failed": failed.uuid,
+        "running": running.uuid,
+        "image": image.uuid,
+        "invitation": invitation.pk,
+        "token": invitation.token,
+        "carol": carol_membership.pk,
+        "input_token": pipeline._public_link("image", str(image.uuid))
+        or __import__("django.core.signing", fromlist=["dumps"]).dumps(
+            ["image", str(image.uuid)], salt=pipeline.INPUT_LINK_SALT
+        ),
+    }
+
+
+# name: (method, path template, data, {persona: expected status})
+MATRIX = {
+    "gallery:index": ("get", "/", {}, dict(alice=200, bob=200, carol=200, dave=200)),
+    "gallery:generate": ("post", "/generate", {}, dict(alice=400, bob=400, carol=403, dave=400)),
+    "gallery:new-cards": (
+        "get",
+        "/new?since=2000-01-01T00:00:00Z",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=204),
+    ),
+    "gallery:model-fields": (
+        "get",
+        "/generate/fields",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
+    "gallery:generation-card": (
+        "get",
+        "/generations/{done}/card",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:generation-cancel": (
+        "post",
+        "/generations/{running}/cancel",
+        {},
+        dict(alice=302, bob=302, carol=403, dave=404),
+    ),
+    "gallery:generation-retry": (
+        "post",
+        "/generations/{failed}/retry",
+        {},
+        dict(alice=302, bob=302, carol=403, dave=404),
+    ),
+    "gallery:image-detail": (
+        "get",
+        "/images/{image}",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:image-move": (
+        "post",
+        "/images/{image}/move",
+        {"gallery": "{second}"},
+        dict(alice=302, bob=302, carol=403, dave=404),
+    ),
+    "gallery:image-comments": (
+        "get",
+        "/images/{image}/comments",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:image-comment": (
+        "post",
+        "/images/{image}/comment",
+        {"body": "nice"},
+        dict(alice=302, bob=302, carol=403, dave=404),
+    ),
+    "gallery:image-file": (
+        "get",
+        "/images/{image}/thumbnail",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    # The signed, expiring token is the access: providers fetch inputs without an account.
+    "gallery:input-link": (
+        "get",
+        "/inputs/{input_token}",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
+    ),
+    "gallery:gallery-list": (
+        "get",
+        "/galleries/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
+    "gallery:gallery-detail": (
+        "get",
+        "/galleries/{gallery}",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:notifications": (
+        "get",
+        "/notifications/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
+    "gallery:team-list": ("get", "/teams/", {}, dict(alice=200, bob=200, carol=200, dave=200)),
+    "gallery:team-switch": (
+        "post",
+        "/teams/switch",
+        {"team": "{team}"},
+        dict(alice=302, bob=302, carol=302, dave=404),
+    ),
+    "gallery:team-detail": (
+        "get",
+        "/teams/{team}/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:team-activity": (
+        "get",
+        "/teams/{team}/activity",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:team-keys": (
+        "post",
+        "/teams/{team}/keys",
+        {},
+        dict(alice=302, bob=403, carol=403, dave=404),
+    ),
+    "gallery:team-invite": (
+        "post",
+        "/teams/{team}/invitations",
+        {"role": "viewer"},
+        dict(alice=302, bob=403, carol=403, dave=404),
+    ),
+    "gallery:team-invite-revoke": (
+        "post",
+        "/teams/{team}/invitations/{invitation}/revoke",
+        {},
+        dict(alice=302, bob=403, carol=403, dave=404),
+    ),
+    "gallery:team-role": (
+        "post",
+        "/teams/{team}/members/{carol}/role",
+        {"role": "editor"},
+        dict(alice=302, bob=403, carol=403, dave=404),
+    ),
+    # Anyone may leave: carol removing herself is leaving.
+    "gallery:team-remove": (
+        "post",
+        "/teams/{team}/members/{carol}/remove",
+        {},
+        dict(alice=302, bob=403, carol=302, dave=404),
+    ),
+    "gallery:invitation": (
+        "get",
+        "/invitations/{token}",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
+    "login": ("get", "/login/", {}, dict(alice=302, bob=302, carol=302, dave=302, anonymous=200)),
+    "logout": (
+        "post",
+        "/logout/",
+        {},
+        dict(alice=302, bob=302, carol=302, dave=302, anonymous=302),
+    ),
+    "signup": ("get", "/signup/", {}, dict(alice=200, bob=200, carol=200, dave=200, anonymous=200)),
+    "password_change": (
+        "get",
+        "/password/change/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
+    "password_change_done": (
+        "get",
+        "/password/change/done/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
+    "password_reset": (
+        "get",
+        "/password/reset/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
+    ),
+    "password_reset_done": (
+        "get",
+        "/password/reset/done/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
+    ),
+    "password_reset_confirm": (
+        "get",
+        "/password/reset/MQ/bad-token/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
+    ),
+    "password_reset_complete": (
+        "get",
+        "/password/reset/complete/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
+    ),
+    # Staff only: everyone here is sent to the admin's own login.
+    "admin:*": ("get", "/admin/", {}, dict(alice=302, bob=302, carol=302, dave=302, anonymous=302)),
+    # The sandbox is a fake provider's public API; these prove only that it needs no account.
+    "sandbox:generations": (
+        "get",
+        "/sandbox/v1/images/generations",
+        {},
+        dict(alice=405, bob=405, carol=405, dave=405, anonymous=405),
+    ),
+    "sandbox:relay-generate": (
+        "get",
+        "/sandbox/v2/image/generate",
+        {},
+        dict(alice=405, bob=405, carol=405, dave=405, anonymous=405),
+    ),
+    "sandbox:relay-task": (
+        "get",
+        "/sandbox/v2/tasks/forged",
+        {},
+        dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
+    ),
+    "sandbox:file": (
+        "get",
+        "/sandbox/files/forged",
+        {},
+        dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
+    ),
+}
+
+
+def test_every_url_is_in_the_matrix():
+    assert all_url_names() == set(MATRIX)
+
+
+CASES = [(name, persona) for name in MATRIX for persona in PERSONAS]
+
+
+@pytest.mark.parametrize(("name", "persona"), CASES, ids=[f"{n}-{p}" for n, p in CASES])
+def test_the_matrix(name, persona, client, world, request):
+    method, path, data, expected = MATRIX[name]
+    if persona != "anonymous":
+        user = request.getfixturevalue(persona)
+        client.force_login(user)
+        session = client.session
+        session["team"] = str(world["team"])  # everyone works "in the Studio" if they can
+        session.save()
+    path = path.format(**world)
+    data = {k: v.format(**world) for k, v in data.items()}
+    response = getattr(client, method)(path, data)
+    want = expected.get(persona, LOGIN)
+    if want == LOGIN:
+        assert response.status_code == 302, (path, response.status_code)
+        assert response["Location"].startswith("/login/")
+    else:
+        assert response.status_code == want, (path, persona, response.status_code)

@@ -275,7 +275,7 @@ class ImageQuerySet(models.QuerySet["Image"]):
     def visible_to(self, user) -> "ImageQuerySet":
         if not user.is_authenticated:
             return self.none()
-        return self.filter(gallery__team__memberships__user=user)
+        return self.filter(team__memberships__user=user)
 
     def editable_by(self, user) -> "ImageQuerySet":
         return self.filter(gallery__in=Gallery.objects.editable_by(user))
@@ -286,6 +286,8 @@ class Image(models.Model):
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="images")
     # Where the image lives now; editors move it (or copy it) to another gallery.
     gallery = models.ForeignKey(Gallery, on_delete=models.CASCADE, related_name="images")
+    # The gallery's team, kept on the row so a team's grid is one index range scan.
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="images")
     # A copy shares its original's files and points back to it.
     copy_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
@@ -316,12 +318,25 @@ class Image(models.Model):
                 name="image_once_per_index",
             )
         ]
+        indexes = [
+            models.Index(fields=["team", "-created_at", "-uuid"], name="image_team_recent"),
+            models.Index(fields=["gallery", "-created_at", "-uuid"], name="image_gallery_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.generation_id}#{self.index}"
 
+    def save(self, *args, **kwargs) -> None:
+        if self.gallery_id:
+            self.team_id = self.gallery.team_id
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("gallery:image-detail", args=[self.uuid])
+
+    def move_to(self, gallery: "Gallery") -> None:
+        self.gallery, self.team_id = gallery, gallery.team_id
+        self.save(update_fields=["gallery", "team"])
 
     def copy_to(self, gallery: "Gallery") -> "Image":
         """A copy in another gallery, sharing the same stored files."""
@@ -507,3 +522,17 @@ def give_new_users_a_personal_space(sender, instance, created: bool, **kwargs) -
 
 def personal_team(user) -> Team:
     return Team.objects.get(personal=True, memberships__user=user)
+
+
+class Favorite(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favorites"
+    )
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="favorites")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "image"], name="favorite_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ♥ {self.image_id}"

@@ -21,6 +21,7 @@ urlpatterns = [
     ),
     path("images/<uuid:image_uuid>", views.image_detail, name="image-detail"),
     path("images/<uuid:image_uuid>/move", views.move_image, name="image-move"),
+    path("images/<uuid:image_uuid>/favorite", views.favorite_image, name="image-favorite"),
     path("images/<uuid:image_uuid>/comments", views.image_comments, name="image-comments"),
     path("images/<uuid:image_uuid>/comment", views.comment_image, name="image-comment"),
     path("images/<uuid:image_uuid>/<str:kind>", views.image_file, name="image-file"),

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from functools import partial
 
 from django import forms
@@ -6,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -14,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
+from gallery import browse
 from gallery.access import (
     Request,
     can_edit,
@@ -24,17 +27,53 @@ from gallery.access import (
 )
 from gallery.activity import add_comment, record
 from gallery.forms import GenerateForm
-from gallery.models import Activity, Gallery, Generation, Image, InputImage
+from gallery.models import Activity, Favorite, Gallery, Generation, Image, InputImage
 from gallery.ratelimit import too_many
 from jobs import catalog, pipeline, tasks
 
 GRID_SIZE = 60
 
 
-def _recent_generations(request: Request):
-    team = current_team(request)
-    generations = team.generations.select_related("owner").prefetch_related("images")
-    return generations[:GRID_SIZE]
+def _working_on(team) -> list[Generation]:
+    """What is still in flight, and what failed today: shown above the images."""
+    recent = timezone.now() - timedelta(days=1)
+    return list(
+        team.generations.filter(
+            Q(status__in=Generation.IN_FLIGHT)
+            | Q(status__in=Generation.TERMINAL, created_at__gte=recent)
+            & ~Q(status=Generation.Status.SUCCEEDED)
+        )
+        .select_related("owner")
+        .order_by("-created_at", "-id")[:GRID_SIZE]
+    )
+
+
+def _browse(request: Request, team) -> dict:
+    """One page of the team's images (or of generations, with the status filter)."""
+    filters = browse.Filters.from_query(request.GET)
+    after = request.GET.get("after")
+    if filters.status:
+        found = browse.generations(team, filters).select_related("owner")
+        items, cursor = browse.page(found.prefetch_related("images"), after)
+        return {"filters": filters, "cards": items, "tiles": [], "cursor": cursor}
+    images = browse.images(team, request.user, filters).select_related("generation__owner")
+    tiles, cursor = browse.page(images, after)
+    favorites = set(
+        request.user.favorites.filter(image__in=tiles).values_list("image_id", flat=True)
+    )
+    for tile in tiles:
+        tile.is_favorite = tile.pk in favorites
+    cards = [] if after or filters.active else _working_on(team)
+    return {"filters": filters, "cards": cards, "tiles": tiles, "cursor": cursor}
+
+
+def _choices(team) -> dict:
+    return {
+        "authors": team.memberships.select_related("user").order_by("user__username"),
+        "galleries": team.galleries.all(),
+        "models": catalog.offered(),
+        "providers": catalog.PROVIDERS,
+    }
 
 
 def _form(request: Request, *args, **kwargs) -> GenerateForm:
@@ -44,10 +83,16 @@ def _form(request: Request, *args, **kwargs) -> GenerateForm:
 @login_required
 @require_GET
 def index(request: Request) -> TemplateResponse:
-    form = _form(request, model_id=request.GET.get("model"))
-    generations = list(_recent_generations(request))
-    since = generations[0].created_at if generations else timezone.now()
-    context = {"form": form, "generations": generations, "since": since}
+    """The generate form, then the team's images, newest first, filtered by the URL."""
+    team = current_team(request)
+    context = _browse(request, team)
+    if request.htmx and "after" in request.GET:
+        return TemplateResponse(request, "gallery/index.html#grid-page", context)
+    newest = team.generations.order_by("-created_at").values_list("created_at", flat=True)
+    context |= _choices(team) | {
+        "form": _form(request, model_id=request.GET.get("model")),
+        "since": newest.first() or timezone.now(),
+    }
     return TemplateResponse(request, "gallery/index.html", context)
 
 
@@ -68,7 +113,7 @@ def new_cards(request: Request) -> HttpResponse:
     )
     if not fresh:
         return HttpResponse(status=204)
-    context = {"generations": fresh, "since": fresh[0].created_at}
+    context = {"cards": fresh, "since": fresh[0].created_at}
     return TemplateResponse(request, "gallery/index.html#new-cards", context)
 
 
@@ -94,7 +139,7 @@ def generate(request: Request) -> HttpResponse:
         if request.htmx:
             response = TemplateResponse(request, "gallery/index.html#generate-form", {"form": form})
             return reswap(retarget(response, "#generate-form"), "outerHTML")
-        context = {"form": form, "generations": _recent_generations(request)}
+        context = _browse(request, team) | _choices(team) | {"form": form}
         status = 429 if form.has_error(NON_FIELD_ERRORS) else 400
         return TemplateResponse(request, "gallery/index.html", context, status=status)
     model = form.catalog_model
@@ -258,8 +303,7 @@ def move_image(request: Request, image_uuid) -> HttpResponse:
             moved = image.copy_to(target)
             verb, said = Activity.Verb.COPIED, f"copied an image to {target.name}"
         else:
-            image.gallery = target
-            image.save(update_fields=["gallery"])
+            image.move_to(target)
             moved, verb, said = image, Activity.Verb.MOVED, f"moved an image to {target.name}"
         record(target.team, request.user, verb, said, image=moved)
     messages.success(request, said.capitalize() + ".")
@@ -299,3 +343,17 @@ def notifications(request: Request) -> HttpResponse:
         mine.filter(read_at__isnull=True).update(read_at=timezone.now())
         return redirect("gallery:notifications")
     return TemplateResponse(request, "gallery/notifications.html", {"notifications": mine[:100]})
+
+
+@login_required
+@require_POST
+def favorite_image(request: Request, image_uuid) -> HttpResponse:
+    """Toggle a favorite; anyone who can see an image may favorite it."""
+    image = get_image(request, image_uuid)
+    favorite, created = Favorite.objects.get_or_create(user=request.user, image=image)
+    if not created:
+        favorite.delete()
+    image.is_favorite = created  # type: ignore[attr-defined]
+    if request.htmx:
+        return TemplateResponse(request, "gallery/_favorite.html", {"image": image})
+    return redirect(request.POST.get("next") or image.get_absolute_url())

@@ -110,6 +110,13 @@ MATRIX = {
         {"gallery": "{second}"},
         dict(alice=302, bob=302, carol=403, dave=404),
     ),
+    # Favorites are personal: anyone who can see an image may favorite it.
+    "gallery:image-favorite": (
+        "post",
+        "/images/{image}/favorite",
+        {},
+        dict(alice=302, bob=302, carol=302, dave=404),
+    ),
     "gallery:image-comments": (
         "get",
         "/images/{image}/comments",

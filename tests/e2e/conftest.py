@@ -102,3 +102,25 @@ def wait_for(generation: Generation, timeout: float = 60) -> Generation:
             return generation
         time.sleep(0.2)
     raise AssertionError(f"still {generation.status} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the session (never a downloaded browser)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    flags = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=flags)
+        yield chromium
+        chromium.close()

@@ -4,7 +4,7 @@ and the first sees the comment, all without reloading."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_browser import browser, log_in  # noqa: F401 - browser is a fixture
+from tests.e2e.test_browser import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -15,7 +15,7 @@ def switch_to(page, team_name: str) -> None:
     expect(page.get_by_role("heading", name=team_name)).to_be_visible()
 
 
-def test_teammates_see_each_others_images_and_comments(e2e, live_server, studio, browser):  # noqa: F811
+def test_teammates_see_each_others_images_and_comments(e2e, live_server, studio, browser):
     alice_context, bob_context = browser.new_context(), browser.new_context()
     alice, bob = alice_context.new_page(), bob_context.new_page()
     try:

@@ -1,0 +1,170 @@
+"""Finding images in a team's gallery: filters held in the URL, prompt search, keyset pages.
+
+No OFFSET and no COUNT: a page is "the next N after this (created_at, uuid)", which stays
+stable while new images arrive and costs the same at any depth.
+"""
+
+import uuid
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.http import urlencode
+
+from gallery.models import Generation, Image, Team
+
+PAGE_SIZE = 48
+STATUSES = {
+    "in_flight": Generation.IN_FLIGHT,
+    "failed": (Generation.Status.FAILED,),
+    "cancelled": (Generation.Status.CANCELLED,),
+}
+
+
+@dataclass
+class Filters:
+    q: str = ""
+    by_model: str = ""
+    provider: str = ""
+    author: str = ""
+    gallery: str = ""
+    status: str = ""
+    since: date | None = None
+    until: date | None = None
+    favorites: bool = False
+
+    @classmethod
+    def from_query(cls, query: QueryDict) -> "Filters":
+        def text(name: str) -> str:
+            return query.get(name, "").strip()[:200]
+
+        gallery = text("gallery")
+        return cls(
+            q=text("q"),
+            by_model=text("by_model"),
+            provider=text("provider"),
+            author=text("author"),
+            gallery=gallery if _is_uuid(gallery) else "",
+            status=text("status") if text("status") in STATUSES else "",
+            since=parse_date(text("since")),
+            until=parse_date(text("until")),
+            favorites=query.get("favorites") in ("1", "on", "true"),
+        )
+
+    def as_query(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value:
+                values[f.name] = "1" if value is True else str(value)
+        return values
+
+    def urlencode(self, **extra: str) -> str:
+        return urlencode({**self.as_query(), **extra})
+
+    @property
+    def active(self) -> bool:
+        return bool(self.as_query())
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _day_range(filters: Filters) -> tuple[datetime | None, datetime | None]:
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(filters.since, time.min, tz) if filters.since else None
+    end = (
+        datetime.combine(filters.until + timedelta(days=1), time.min, tz) if filters.until else None
+    )
+    return start, end
+
+
+def images(team: Team, user: Any, filters: Filters) -> QuerySet[Image]:
+    """The team's images matching the filters (the team was access-checked by the caller)."""
+    qs = Image.objects.filter(team=team)
+    if filters.by_model:
+        qs = qs.filter(generation__model_id=filters.by_model)
+    if filters.provider:
+        qs = qs.filter(generation__provider=filters.provider)
+    if filters.author:
+        qs = qs.filter(generation__owner__username=filters.author)
+    if filters.gallery:
+        qs = qs.filter(gallery__uuid=filters.gallery)
+    start, end = _day_range(filters)
+    if start:
+        qs = qs.filter(created_at__gte=start)
+    if end:
+        qs = qs.filter(created_at__lt=end)
+    if filters.favorites:
+        qs = qs.filter(favorites__user=user)
+    if filters.q:
+        qs = qs.filter(generation__in=search(Generation.objects.filter(team=team), filters.q))
+    return qs
+
+
+def generations(team: Team, filters: Filters) -> QuerySet[Generation]:
+    """Generations by status (in flight, failed, cancelled), for the status filter."""
+    qs: QuerySet[Generation] = team.generations.filter(status__in=STATUSES[filters.status])
+    if filters.by_model:
+        qs = qs.filter(model_id=filters.by_model)
+    if filters.provider:
+        qs = qs.filter(provider=filters.provider)
+    if filters.author:
+        qs = qs.filter(owner__username=filters.author)
+    start, end = _day_range(filters)
+    if start:
+        qs = qs.filter(created_at__gte=start)
+    if end:
+        qs = qs.filter(created_at__lt=end)
+    if filters.q:
+        qs = search(qs, filters.q)
+    return qs
+
+
+def search(qs: QuerySet[Generation], q: str) -> QuerySet[Generation]:
+    """Prompt search: PostgreSQL full-text (GIN-indexed, web-search syntax), else every word."""
+    if connection.vendor == "postgresql":
+        vector = SearchVector("prompt", config="english")
+        query = SearchQuery(q, config="english", search_type="websearch")
+        return qs.annotate(prompt_vector=vector).filter(prompt_vector=query)
+    for word in q.split():
+        qs = qs.filter(prompt__icontains=word)
+    return qs
+
+
+def page(qs: QuerySet, after: str | None, size: int | None = None) -> tuple[list, str | None]:
+    """One page newest first, after the cursor of the previous page's last item."""
+    size = size or PAGE_SIZE
+    qs = qs.order_by("-created_at", "-uuid")
+    if cursor := decode_cursor(after):
+        created_at, last = cursor
+        qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, uuid__lt=last))
+    items = list(qs[: size + 1])
+    more = len(items) > size
+    items = items[:size]
+    return items, encode_cursor(items[-1]) if more else None
+
+
+def encode_cursor(item: Any) -> str:
+    return f"{item.created_at.isoformat()}~{item.uuid}"
+
+
+def decode_cursor(value: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not value or "~" not in value:
+        return None
+    stamp, _, ident = value.partition("~")
+    created_at = parse_datetime(stamp.replace(" ", "+"))
+    if created_at is None or not _is_uuid(ident):
+        return None
+    return created_at, uuid.UUID(ident)

@@ -68,13 +68,20 @@ def inspect(data: bytes) -> Inspected:
     return Inspected(CONTENT_TYPES[fmt], width, height, hashlib.sha256(data).hexdigest())
 
 
+def size_limit(max_bytes: int) -> str:
+    """A byte cap in words: "50 MB", "500 KB"."""
+    if max_bytes >= 1 << 20:
+        return f"{max_bytes / (1 << 20):g} MB"
+    return f"{max_bytes / 1024:g} KB"
+
+
 def decode_base64(data: str, max_bytes: int) -> bytes:
     """Decode a base64 output (with or without a `data:` prefix), checking its size first."""
     if data.startswith("data:"):
         _, _, data = data.partition(",")
     data = data.strip()
     if len(data) * 3 // 4 > max_bytes:
-        raise ImageError(f"The image is larger than the {max_bytes // 1_000_000} MB limit.")
+        raise ImageError(f"The image is larger than the {size_limit(max_bytes)} limit.")
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
@@ -132,17 +139,17 @@ def _pinned_request(client: httpx.Client, url: str, address: str | None) -> http
 
 
 def _read_capped(response: httpx.Response, max_bytes: int, give_up: float) -> bytes:
-    limit_mb = max_bytes // 1_000_000
+    limit = size_limit(max_bytes)
     if response.status_code != 200:
         raise ImageError(f"Downloading the image failed ({response.status_code}).")
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
-        raise ImageError(f"The image is larger than the {limit_mb} MB limit.")
+        raise ImageError(f"The image is larger than the {limit} limit.")
     chunks, total = [], 0
     for chunk in response.iter_bytes():
         total += len(chunk)
         if total > max_bytes:
-            raise ImageError(f"The image is larger than the {limit_mb} MB limit.")
+            raise ImageError(f"The image is larger than the {limit} limit.")
         if time.monotonic() > give_up:
             raise ImageError("Downloading the image took too long; it was stopped.")
         chunks.append(chunk)

@@ -363,7 +363,13 @@ def _store(
 
 
 def _save(name: str, data: bytes) -> str:
-    """Save under a deterministic name, replacing what an interrupted attempt left behind."""
+    """Save under a deterministic name; keep a complete earlier copy, replace a partial one.
+
+    A duplicate delivery finds the file its twin wrote and leaves it alone; an attempt cut off
+    mid-write left a shorter file, which is replaced.
+    """
     if default_storage.exists(name):
+        if default_storage.size(name) == len(data):
+            return name
         default_storage.delete(name)
     return default_storage.save(name, ContentFile(data))

@@ -1,7 +1,8 @@
 """The sandbox provider: the AI/ML API's and Relay's HTTP protocols, answered with Pillow drawings.
 
 Stateless: an async task id and a file URL carry their own signed request, so any web process
-can answer for them and nothing needs cleaning up.
+can answer for them and nothing needs cleaning up. A `[sandbox:NAME]` marker in the prompt makes
+it fail the way real providers do: see `jobs.sandbox.failures` for the list.
 """
 
 import base64
@@ -9,18 +10,19 @@ import json
 import random
 import time
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from jobs.catalog import SIZE_PRESETS
-from jobs.sandbox import draw
+from jobs.sandbox import draw, failures
 
 TASK_SALT = "atelier.sandbox.task"
 FILE_SALT = "atelier.sandbox.file"
@@ -31,16 +33,16 @@ class BadRequest(Exception):
     pass
 
 
-def sandbox_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def sandbox_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """404 when the sandbox is off; bad input becomes a 400 with a specific reason."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not settings.SANDBOX_ENABLED:
             return JsonResponse({"error": {"message": "The sandbox provider is off."}}, status=404)
         try:
             return view(request, *args, **kwargs)
-        except BadRequest as e:
+        except (BadRequest, failures.UnknownFailure) as e:
             return JsonResponse({"error": {"message": str(e)}}, status=400)
 
     return csrf_exempt(wrapper)
@@ -91,11 +93,15 @@ def _latency() -> None:
 
 
 def _file_url(request: HttpRequest, prompt: str, seed: int, w: int, h: int, fmt: str) -> str:
+    if bad := failures.output_url(prompt):
+        return bad
     token = signing.dumps([prompt, seed, w, h, fmt], salt=FILE_SALT, compress=True)
     return request.build_absolute_uri(reverse("sandbox:file", args=[token]))
 
 
 def _b64(prompt: str, seed: int, w: int, h: int, fmt: str) -> str:
+    if bad := failures.b64_image(prompt):
+        return bad
     return base64.b64encode(draw.render(prompt, seed, w, h, fmt)).decode()
 
 
@@ -104,6 +110,8 @@ def _b64(prompt: str, seed: int, w: int, h: int, fmt: str) -> str:
 def generations(request: HttpRequest) -> HttpResponse:
     """AI/ML API `POST /v1/images/generations`, in the fal-style or the OpenAI-style shape."""
     body = _body(request)
+    if (failed := failures.submit_response(body["prompt"])) is not None:
+        return failed
     model = body.get("model")
     if model == "sandbox/flux-sync":
         answer = _fal_style(request, body)
@@ -139,6 +147,8 @@ def _fal_style(request: HttpRequest, body: dict) -> dict[str, Any]:
         }
         for i in range(count)
     ]
+    if failures.empty(prompt):
+        images = []
     return {
         "images": images,
         "seed": seed,
@@ -166,6 +176,8 @@ def _openai_style(request: HttpRequest, body: dict) -> dict[str, Any]:
         else:
             item = {"b64_json": _b64(prompt, seed + i, width, height, "png")}
         data.append({**item, "revised_prompt": f"{prompt} (sandbox rendition)"})
+    if failures.empty(prompt):
+        data = []
     return {
         "created": int(time.time()),
         "data": data,
@@ -188,6 +200,8 @@ def _relay_params(body: dict) -> list[Any]:
 def relay_generate(request: HttpRequest) -> HttpResponse:
     """Relay `POST /v2/image/generate`: base64 images at once, or a task with `"async": true`."""
     body = _body(request)
+    if (failed := failures.submit_response(body["prompt"])) is not None:
+        return failed
     params = _relay_params(body)
     if body.get("async") is True:
         payload = {"params": params, "created": time.time(), "latency": settings.SANDBOX_LATENCY}
@@ -203,8 +217,12 @@ def relay_generate(request: HttpRequest) -> HttpResponse:
         )
     _latency()
     return JsonResponse(
-        {"images": [_b64(*params)], "model": RELAY_MODEL, "task_id": None, "mode": "direct"}
+        {"images": _relay_images(params), "model": RELAY_MODEL, "task_id": None, "mode": "direct"}
     )
+
+
+def _relay_images(params: list[Any]) -> list[str]:
+    return [] if failures.empty(params[0]) else [_b64(*params)]
 
 
 @sandbox_view
@@ -219,21 +237,27 @@ def relay_task(request: HttpRequest, task_id: str) -> HttpResponse:
     latency = payload["latency"]
     status = "queued" if elapsed < latency / 3 else "running" if elapsed < latency else "completed"
     answer: dict[str, Any] = {"task_id": task_id, "status": status, "elapsed_seconds": elapsed}
-    if status == "completed":
+    if status != "queued" and (
+        failed := failures.task_answer(payload["params"][0], elapsed >= latency)
+    ):
+        answer.update(failed)
+    elif status == "completed":
         answer["model"] = RELAY_MODEL
-        answer["result"] = {"images": [_b64(*payload["params"])], "model": RELAY_MODEL}
+        answer["result"] = {"images": _relay_images(payload["params"]), "model": RELAY_MODEL}
     return JsonResponse(answer)
 
 
 @sandbox_view
 @require_GET
-def file(request: HttpRequest, token: str) -> HttpResponse:
+def file(request: HttpRequest, token: str) -> HttpResponseBase:
     try:
         prompt, seed, width, height, fmt = signing.loads(token, salt=FILE_SALT)
     except (signing.BadSignature, ValueError):
         raise Http404 from None
-    response = HttpResponse(
-        draw.render(prompt, seed, width, height, fmt), content_type=draw.content_type(fmt)
-    )
+    content_type = draw.content_type(fmt)
+    picture = partial(draw.render, prompt, seed, width, height, fmt)
+    if (failed := failures.file_response(request, prompt, picture, content_type)) is not None:
+        return failed
+    response = HttpResponse(picture(), content_type=content_type)
     response["Cache-Control"] = "public, max-age=86400, immutable"
     return response

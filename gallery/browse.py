@@ -92,7 +92,7 @@ def _day_range(filters: Filters) -> tuple[datetime | None, datetime | None]:
 
 def images(team: Team, user: Any, filters: Filters) -> QuerySet[Image]:
     """The team's images matching the filters (the team was access-checked by the caller)."""
-    qs = Image.objects.filter(team=team)
+    qs = Image.objects.filter(team=team, deleted_at__isnull=True)
     if filters.by_model:
         qs = qs.filter(generation__model_id=filters.by_model)
     if filters.provider:
@@ -149,7 +149,11 @@ def page(qs: QuerySet, after: str | None, size: int | None = None) -> tuple[list
     qs = qs.order_by("-created_at", "-uuid")
     if cursor := decode_cursor(after):
         created_at, last = cursor
-        qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, uuid__lt=last))
+        # The plain `created_at <=` bound lets the index start at the cursor; the OR alone
+        # would make PostgreSQL walk the index from the top, slower the deeper the page.
+        qs = qs.filter(created_at__lte=created_at).filter(
+            Q(created_at__lt=created_at) | Q(uuid__lt=last)
+        )
     items = list(qs[: size + 1])
     more = len(items) > size
     items = items[:size]
@@ -168,3 +172,28 @@ def decode_cursor(value: str | None) -> tuple[datetime, uuid.UUID] | None:
     if created_at is None or not _is_uuid(ident):
         return None
     return created_at, uuid.UUID(ident)
+
+
+def neighbours(image: Image, user: Any, filters: Filters) -> tuple[Image | None, Image | None]:
+    """The images just newer and just older than this one in the same filtered list."""
+    qs = images(image.team, user, filters)
+    at, me = image.created_at, image.uuid
+    newer = (
+        qs.filter(Q(created_at__gt=at) | Q(created_at=at, uuid__gt=me))
+        .order_by("created_at", "uuid")
+        .first()
+    )
+    older = (
+        qs.filter(Q(created_at__lt=at) | Q(created_at=at, uuid__lt=me))
+        .order_by("-created_at", "-uuid")
+        .first()
+    )
+    return newer, older
+
+
+def uuid_or_404(value: str) -> uuid.UUID:
+    from django.http import Http404
+
+    if not _is_uuid(value):
+        raise Http404
+    return uuid.UUID(value)

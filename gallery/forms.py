@@ -109,7 +109,9 @@ class GenerateForm(forms.Form):
                 "hx-include": "this",
             },
         )
-        chosen = model_id or (self.data.get("model") if self.is_bound else None)
+        chosen = model_id or (
+            self.data.get("model") if self.is_bound else self.initial.get("model")
+        )
         self.catalog_model: Model = (
             catalog.get(chosen or "") or catalog.MODELS[catalog.DEFAULT_MODEL]
         )

@@ -275,7 +275,7 @@ class ImageQuerySet(models.QuerySet["Image"]):
     def visible_to(self, user) -> "ImageQuerySet":
         if not user.is_authenticated:
             return self.none()
-        return self.filter(team__memberships__user=user)
+        return self.filter(team__memberships__user=user, deleted_at__isnull=True)
 
     def editable_by(self, user) -> "ImageQuerySet":
         return self.filter(gallery__in=Gallery.objects.editable_by(user))
@@ -306,6 +306,8 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64)
     seed = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Deleted images stay restorable for a while (Undo), then the sweeper removes them.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     objects = ImageQuerySet.as_manager()
 

@@ -1,5 +1,7 @@
+import json
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -9,6 +11,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -29,9 +32,10 @@ from gallery.activity import add_comment, record
 from gallery.forms import GenerateForm
 from gallery.models import Activity, Favorite, Gallery, Generation, Image, InputImage
 from gallery.ratelimit import too_many
-from jobs import catalog, pipeline, tasks
+from jobs import catalog, images, pipeline, tasks
 
 GRID_SIZE = 60
+UNDO_MINUTES = 10
 
 
 def _working_on(team) -> list[Generation]:
@@ -67,6 +71,30 @@ def _browse(request: Request, team) -> dict:
     return {"filters": filters, "cards": cards, "tiles": tiles, "cursor": cursor}
 
 
+def _reuse(request: Request) -> dict:
+    """The form's initial values for "Use these settings" (?use=<generation>&new_seed=1)."""
+    if not request.GET.get("use"):
+        return {}
+    generation = get_generation(request, browse.uuid_or_404(request.GET["use"]))
+    initial: dict[str, Any] = {"model": generation.model_id, "prompt": generation.prompt}
+    for name, value in generation.params.items():
+        if name == "seed" and request.GET.get("new_seed"):
+            continue
+        if isinstance(value, dict) and {"width", "height"} <= set(value):
+            initial |= {
+                f"p_{name}": "custom",
+                f"p_{name}_width": value["width"],
+                f"p_{name}_height": value["height"],
+            }
+        elif isinstance(value, dict) and "image" in value:
+            initial[f"p_{name}_pick"] = [value["image"]]
+        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            initial[f"p_{name}_pick"] = [v["image"] for v in value if "image" in v]
+        else:
+            initial[f"p_{name}"] = value
+    return initial
+
+
 def _choices(team) -> dict:
     return {
         "authors": team.memberships.select_related("user").order_by("user__username"),
@@ -90,7 +118,7 @@ def index(request: Request) -> TemplateResponse:
         return TemplateResponse(request, "gallery/index.html#grid-page", context)
     newest = team.generations.order_by("-created_at").values_list("created_at", flat=True)
     context |= _choices(team) | {
-        "form": _form(request, model_id=request.GET.get("model")),
+        "form": _form(request, model_id=request.GET.get("model"), initial=_reuse(request)),
         "since": newest.first() or timezone.now(),
     }
     return TemplateResponse(request, "gallery/index.html", context)
@@ -201,7 +229,14 @@ def retry_generation(request: Request, generation_uuid) -> HttpResponse:
 @require_GET
 def image_detail(request: Request, image_uuid) -> TemplateResponse:
     image = get_image(request, image_uuid)
-    return TemplateResponse(request, "gallery/image_detail.html", _image_context(request, image))
+    filters = browse.Filters.from_query(request.GET)
+    newer, older = browse.neighbours(image, request.user, filters)
+    context = _image_context(request, image) | {
+        "filters": filters,
+        "newer": newer,
+        "older": older,
+    }
+    return TemplateResponse(request, "gallery/image_detail.html", context)
 
 
 def _image_context(request: Request, image: Image) -> dict:
@@ -220,7 +255,7 @@ def _image_context(request: Request, image: Image) -> dict:
 
 @login_required
 @require_GET
-def image_file(request: Request, image_uuid, kind: str) -> FileResponse:
+def image_file(request: Request, image_uuid, kind: str) -> HttpResponseBase:
     """Serve an original or a thumbnail to someone allowed to see the image, and no one else."""
     image = get_image(request, image_uuid)
     if kind == "original":
@@ -232,15 +267,63 @@ def image_file(request: Request, image_uuid, kind: str) -> FileResponse:
     else:
         raise Http404
     download = kind == "original" and "download" in request.GET
-    response = FileResponse(
-        stored.open("rb"),
-        content_type=content_type,
-        as_attachment=download,
-        filename=f"atelier-{image.uuid}.{(stored.name or '').rsplit('.', 1)[-1]}",
-    )
+    filename = f"atelier-{image.uuid}.{(stored.name or '').rsplit('.', 1)[-1]}"
+    if download and content_type == "image/png":
+        # The download carries how it was made, in PNG text chunks; the pixels are untouched.
+        with stored.open("rb") as f:
+            data = images.png_with_text(f.read(), _metadata(image))
+        response: HttpResponseBase = HttpResponse(data, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    else:
+        response = FileResponse(
+            stored.open("rb"), content_type=content_type, as_attachment=download, filename=filename
+        )
     # The file behind a uuid never changes; only its owner's browser may keep it.
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
+
+
+def _metadata(image: Image) -> dict[str, str]:
+    generation = image.generation
+    return {
+        "prompt": generation.prompt,
+        "model": generation.model_id,
+        "provider": generation.provider,
+        "parameters": json.dumps(generation.params, sort_keys=True),
+        "seed": "" if image.seed is None else str(image.seed),
+        "author": str(generation.owner),
+        "created": generation.created_at.isoformat(),
+        "software": "Atelier",
+    }
+
+
+@login_required
+@require_POST
+def delete_image(request: Request, image_uuid) -> HttpResponse:
+    """Hide an image at once; it can be restored for UNDO_MINUTES, then it is removed."""
+    image = get_image(request, image_uuid, edit=True)
+    image.deleted_at = timezone.now()
+    image.save(update_fields=["deleted_at"])
+    messages.success(request, "Image deleted.", extra_tags=f"undo:{image.uuid}")
+    return redirect("gallery:index")
+
+
+@login_required
+@require_POST
+def restore_image(request: Request, image_uuid) -> HttpResponse:
+    window = timezone.now() - timedelta(minutes=UNDO_MINUTES)
+    image = get_object_or_404(
+        Image.objects.filter(
+            team__memberships__user=request.user, deleted_at__gte=window
+        ).distinct(),
+        uuid=image_uuid,
+    )
+    if not can_edit(request.user, image.team):
+        raise PermissionDenied
+    image.deleted_at = None
+    image.save(update_fields=["deleted_at"])
+    messages.success(request, "Image restored.")
+    return redirect(image)
 
 
 @require_GET

@@ -9,7 +9,9 @@ import hashlib
 import io
 import ipaddress
 import socket
+import struct
 import time
+import zlib
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -227,3 +229,21 @@ CONTENT_TYPES_EXT = {
     "image/webp": "webp",
     "image/gif": "gif",
 }
+
+
+def png_with_text(data: bytes, text: dict[str, str]) -> bytes:
+    """The same PNG with UTF-8 text chunks (iTXt) added before IEND; pixels untouched."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n") or not data.endswith(IEND):
+        return data
+    chunks = b"".join(_itxt(key, value) for key, value in text.items())
+    return data[: -len(IEND)] + chunks + IEND
+
+
+IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _itxt(keyword: str, value: str) -> bytes:
+    body = keyword.encode("latin-1")[:79] + b"\x00\x00\x00" + b"\x00" + b"\x00" + value.encode()
+    kind = b"iTXt"
+    crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)

@@ -304,6 +304,20 @@ def fetch(generation: Generation) -> Next | None:
     return None
 
 
+def purge_deleted(before) -> int:
+    """Remove images deleted before `before` (their Undo window long over) and unshared files."""
+    purged = 0
+    for image in Image.objects.filter(deleted_at__lt=before)[:500]:
+        shared = Image.objects.filter(original=image.original.name).exclude(pk=image.pk).exists()
+        if not shared:
+            for stored in (image.original, image.thumbnail, image.thumbnail_small):
+                if stored:
+                    stored.delete(save=False)
+        image.delete()
+        purged += 1
+    return purged
+
+
 def discard_images(generation: Generation) -> None:
     """Results that arrived after a cancel: remove them and their files."""
     for image in generation.images.all():

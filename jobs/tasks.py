@@ -67,3 +67,4 @@ def sweep() -> None:
     fetching = Generation.objects.filter(status=Status.FETCHING, touched_at__lt=stale)
     for pk in fetching.values_list("pk", flat=True):
         fetch.delay(pk)
+    pipeline.purge_deleted(now - timedelta(hours=1))

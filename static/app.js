@@ -18,3 +18,29 @@
     });
   });
 })();
+
+// Keyboard shortcuts: an element with data-shortcut="KEY" is clicked when KEY is pressed,
+// unless someone is typing. On the image page: arrows browse, Esc goes back, F, D.
+document.addEventListener("keydown", function (event) {
+  var target = event.target;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+  var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  var element = document.querySelector('[data-shortcut="' + key + '"]');
+  if (element) {
+    event.preventDefault();
+    element.click();
+  }
+});
+
+// Copy buttons: data-copy="#selector" copies that element's text.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-copy]");
+  if (!button) return;
+  var source = document.querySelector(button.getAttribute("data-copy"));
+  if (source && navigator.clipboard) {
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      button.textContent = "Copied";
+    });
+  }
+});

@@ -117,6 +117,19 @@ MATRIX = {
         {},
         dict(alice=302, bob=302, carol=302, dave=404),
     ),
+    "gallery:image-delete": (
+        "post",
+        "/images/{image}/delete",
+        {},
+        dict(alice=302, bob=302, carol=403, dave=404),
+    ),
+    # Restoring needs a deleted image: the world has none, so everyone gets "not found".
+    "gallery:image-restore": (
+        "post",
+        "/images/{image}/restore",
+        {},
+        dict(alice=404, bob=404, carol=404, dave=404),
+    ),
     "gallery:image-comments": (
         "get",
         "/images/{image}/comments",

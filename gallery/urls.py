@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery import teams, views
+from gallery import bulk, teams, views
 
 app_name = "gallery"
 urlpatterns = [
@@ -28,6 +28,8 @@ urlpatterns = [
     path("images/<uuid:image_uuid>/comment", views.comment_image, name="image-comment"),
     path("images/<uuid:image_uuid>/<str:kind>", views.image_file, name="image-file"),
     path("inputs/<str:token>", views.input_link, name="input-link"),
+    path("bulk", bulk.bulk, name="bulk"),
+    path("compare", bulk.compare, name="compare"),
     path("galleries/", views.gallery_list, name="gallery-list"),
     path("galleries/<uuid:gallery_uuid>", views.gallery_detail, name="gallery-detail"),
     path("notifications/", views.notifications, name="notifications"),

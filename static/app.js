@@ -44,3 +44,25 @@ document.addEventListener("click", function (event) {
     });
   }
 });
+
+// Selecting many: "Select all on page" ticks every tile; shift-click ticks a range.
+(function () {
+  var last = null;
+  document.addEventListener("click", function (event) {
+    var all = event.target.closest && event.target.closest("[data-select-all]");
+    if (all) {
+      var boxes = document.querySelectorAll('#grid input[name="image"]');
+      var tick = Array.prototype.some.call(boxes, function (box) { return !box.checked; });
+      boxes.forEach(function (box) { box.checked = tick; });
+      return;
+    }
+    var box = event.target;
+    if (!box.matches || !box.matches('#grid input[name="image"]')) return;
+    if (event.shiftKey && last) {
+      var list = Array.prototype.slice.call(document.querySelectorAll('#grid input[name="image"]'));
+      var from = list.indexOf(last), to = list.indexOf(box);
+      list.slice(Math.min(from, to), Math.max(from, to) + 1).forEach(function (b) { b.checked = box.checked; });
+    }
+    last = box;
+  });
+})();

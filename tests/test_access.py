@@ -40,6 +40,7 @@ def world(studio, alice, bob, carol):
     second = Gallery.objects.create(team=studio, name="Second", created_by=alice)
     done = make_generation(alice, team=studio, gallery=main, status=Status.SUCCEEDED)
     image = make_image(done)
+    image2 = make_image(make_generation(alice, team=studio, gallery=main, status=Status.SUCCEEDED))
     failed = make_generation(alice, team=studio, gallery=main, status=Status.FAILED)
     running = make_generation(alice, team=studio, gallery=main, status=Status.RUNNING)
     invitation = Invitation.objects.create(
@@ -54,6 +55,7 @@ def world(studio, alice, bob, carol):
         "failed": failed.uuid,
         "running": running.uuid,
         "image": image.uuid,
+        "image2": image2.uuid,
         "invitation": invitation.pk,
         "token": invitation.token,
         "carol": carol_membership.pk,
@@ -129,6 +131,19 @@ MATRIX = {
         "/images/{image}/restore",
         {},
         dict(alice=404, bob=404, carol=404, dave=404),
+    ),
+    # Bulk actions see only what the person can see: a stranger's selection is empty.
+    "gallery:bulk": (
+        "post",
+        "/bulk",
+        {"image": "{image}", "action": "favorite"},
+        dict(alice=302, bob=302, carol=302, dave=302),
+    ),
+    "gallery:compare": (
+        "get",
+        "/compare?image={image}&image={image2}",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
     ),
     "gallery:image-comments": (
         "get",

@@ -427,3 +427,22 @@ def size_label(value: str) -> str:
         width, height = catalog.SIZE_PRESETS[value]
         return f"{value.replace('_', ' ')} ({width}×{height})"
     return value.replace("x", "×")
+
+
+def default_data(model: Model, prompt: str) -> dict[str, Any]:
+    """Bound form data that asks a model for its documented defaults."""
+    data: dict[str, Any] = {"model": model.id, "prompt": prompt}
+    for param in model.options:
+        if param.default is None or param.type in ("image", "images", "json"):
+            continue
+        if param.type == "boolean":
+            if param.default:
+                data[field_name(param)] = "on"
+            continue
+        data[field_name(param)] = param.default
+    return data
+
+
+def can_try(model: Model) -> bool:
+    """Text-to-image models that need nothing but a prompt, for "Try on several models"."""
+    return model.kind == "text-to-image" and not any(p.required for p in model.image_params)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery import bulk, teams, views
+from gallery import bulk, teams, trials, views
 
 app_name = "gallery"
 urlpatterns = [
@@ -29,6 +29,8 @@ urlpatterns = [
     path("images/<uuid:image_uuid>/<str:kind>", views.image_file, name="image-file"),
     path("inputs/<str:token>", views.input_link, name="input-link"),
     path("bulk", bulk.bulk, name="bulk"),
+    path("try", trials.try_models, name="try"),
+    path("try/<uuid:batch>", trials.try_results, name="try-results"),
     path("compare", bulk.compare, name="compare"),
     path("galleries/", views.gallery_list, name="gallery-list"),
     path("galleries/<uuid:gallery_uuid>", views.gallery_detail, name="gallery-detail"),

@@ -268,11 +268,18 @@ def image_file(request: Request, image_uuid, kind: str) -> HttpResponseBase:
         raise Http404
     download = kind == "original" and "download" in request.GET
     filename = f"atelier-{image.uuid}.{(stored.name or '').rsplit('.', 1)[-1]}"
-    if download and content_type == "image/png":
+    response: HttpResponseBase
+    if settings.MEDIA_ACCEL_REDIRECT and not (download and content_type == "image/png"):
+        # The proxy sends the file; Django only decided that this person may have it.
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = settings.MEDIA_ACCEL_REDIRECT + (stored.name or "")
+        if download:
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    elif download and content_type == "image/png":
         # The download carries how it was made, in PNG text chunks; the pixels are untouched.
         with stored.open("rb") as f:
             data = images.png_with_text(f.read(), _metadata(image))
-        response: HttpResponseBase = HttpResponse(data, content_type=content_type)
+        response = HttpResponse(data, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
     else:
         response = FileResponse(

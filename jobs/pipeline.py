@@ -261,7 +261,7 @@ def poll_interval(generation: Generation) -> float:
     """Poll briskly at first, then less often for long tasks (at most every 5 s)."""
     started = generation.submitted_at or generation.created_at
     waited = (timezone.now() - started).total_seconds()
-    return min(5.0, max(settings.POLL_INTERVAL, waited / 8))
+    return min(5.0, max(settings.POLL_INTERVAL, waited / 2))
 
 
 def _got_result(generation: Generation, from_status: str, result: Result) -> Next | None:

@@ -26,7 +26,10 @@ document.addEventListener("keydown", function (event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
   var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-  var element = document.querySelector('[data-shortcut="' + key + '"]');
+  // Only the image page answers to keys; never the grid's many tiles.
+  var scope = document.querySelector("[data-shortcuts]");
+  if (!scope) return;
+  var element = scope.querySelector('[data-shortcut="' + key + '"]');
   if (element) {
     event.preventDefault();
     element.click();

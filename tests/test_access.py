@@ -4,6 +4,8 @@ alice owns the Studio team, bob edits, carol views, dave belongs to another team
 to the project without a row here fails `test_every_url_is_in_the_matrix`.
 """
 
+import uuid
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -41,6 +43,7 @@ def world(studio, alice, bob, carol):
     done = make_generation(alice, team=studio, gallery=main, status=Status.SUCCEEDED)
     image = make_image(done)
     image2 = make_image(make_generation(alice, team=studio, gallery=main, status=Status.SUCCEEDED))
+    batch = make_generation(alice, team=studio, gallery=main, batch=uuid.uuid4()).batch
     failed = make_generation(alice, team=studio, gallery=main, status=Status.FAILED)
     running = make_generation(alice, team=studio, gallery=main, status=Status.RUNNING)
     invitation = Invitation.objects.create(
@@ -56,6 +59,7 @@ def world(studio, alice, bob, carol):
         "running": running.uuid,
         "image": image.uuid,
         "image2": image2.uuid,
+        "batch": batch,
         "invitation": invitation.pk,
         "token": invitation.token,
         "carol": carol_membership.pk,
@@ -142,6 +146,13 @@ MATRIX = {
     "gallery:compare": (
         "get",
         "/compare?image={image}&image={image2}",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:try": ("get", "/try", {}, dict(alice=200, bob=200, carol=200, dave=200)),
+    "gallery:try-results": (
+        "get",
+        "/try/{batch}",
         {},
         dict(alice=200, bob=200, carol=200, dave=404),
     ),

@@ -191,7 +191,7 @@ def test_infinite_scroll_pages_carry_the_filter_and_a_plain_link(client, alice):
     try:
         client.force_login(alice)
         html = client.get("/", {"q": "lighthouse"}).content.decode()
-        assert 'hx-trigger="revealed"' in html and "q=lighthouse&amp;after=" in html
+        assert 'hx-trigger="intersect once"' in html and "q=lighthouse&amp;after=" in html
         cursor = client.get("/", {"q": "lighthouse"}).context["cursor"]
         page2 = client.get(
             "/", {"q": "lighthouse", "after": cursor}, headers={"HX-Request": "true"}
@@ -249,3 +249,15 @@ def test_media_is_served_with_safe_headers(client, alice, dave):
     assert "immutable" in response["Cache-Control"]
     client.force_login(dave)
     assert client.get(f"/images/{image.uuid}/small").status_code == 404
+
+
+def test_media_can_be_handed_to_the_proxy_after_the_access_check(client, alice, dave, settings):
+    settings.MEDIA_ACCEL_REDIRECT = "/protected-media/"
+    image = make_image(make_generation(alice, status=Status.SUCCEEDED))
+    client.force_login(alice)
+    response = client.get(f"/images/{image.uuid}/thumbnail")
+    assert response["X-Accel-Redirect"] == f"/protected-media/{image.thumbnail.name}"
+    assert response["Content-Type"] == "image/webp" and response.content == b""
+    client.force_login(dave)
+    response = client.get(f"/images/{image.uuid}/thumbnail")
+    assert response.status_code == 404 and "X-Accel-Redirect" not in response

@@ -2,6 +2,8 @@ import os
 
 from celery import Celery
 
+import jobs.broker  # noqa: F401 - registers the atomicfs:// embedded broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 app = Celery("atelier")

@@ -11,8 +11,14 @@ from django.conf import settings
 from django.db import connection
 
 from gallery.models import Generation
+from tests.e2e.fakes import SLOW_SECONDS, FakeProviders
 
 ROOT = Path(__file__).resolve().parents[2]
+FAKE_AIMLAPI_KEY = "fake-aimlapi-key"
+FAKE_RELAY_KEY = "fake-relay-key"
+# The worker's read timeout: short, so the fakes' [fake:slow] answers arrive too late.
+WORKER_PROVIDER_TIMEOUT = 3.0
+assert SLOW_SECONDS > WORKER_PROVIDER_TIMEOUT + 1
 
 
 def test_database_url() -> str:
@@ -41,8 +47,29 @@ def worker_media(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media):
-    """Start `celery worker` against the test database; stop it (SIGTERM) at the end."""
+def fake_providers():
+    """The AI/ML API, Relay and an A1111 server, faked over real HTTP on 127.0.0.1."""
+    with FakeProviders(aimlapi_key=FAKE_AIMLAPI_KEY, relay_key=FAKE_RELAY_KEY) as fake:
+        yield fake
+
+
+def provider_settings(fake: FakeProviders) -> dict[str, str]:
+    """Where the providers live and the keys to use: the worker's env, the web's settings."""
+    return {
+        "AIMLAPI_BASE_URL": fake.aimlapi_url,
+        "AIMLAPI_API_KEY": FAKE_AIMLAPI_KEY,
+        "RELAY_BASE_URL": fake.relay_url,
+        "RELAY_API_KEY": FAKE_RELAY_KEY,
+        "A1111_BASE_URL": fake.a1111_url,
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media, fake_providers):
+    """Start `celery worker` against the test database; stop it (SIGTERM) at the end.
+
+    It talks to the fake providers, which start first and outlive it.
+    """
     with django_db_blocker.unblock():
         database_url = test_database_url()
     purge_queues()
@@ -53,7 +80,9 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media)
         "SANDBOX_BASE_URL": f"{live_server.url}/sandbox",
         "BROKER_DIR": str(settings.BROKER_DIR),
         "POLL_INTERVAL": "0.3",
+        "PROVIDER_TIMEOUT": str(WORKER_PROVIDER_TIMEOUT),
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        **provider_settings(fake_providers),
     }
     command = [
         sys.executable,
@@ -92,6 +121,17 @@ def e2e(celery_worker, transactional_db, settings, worker_media):
     settings.MEDIA_ROOT = worker_media
     settings.SANDBOX_LATENCY = 0.4
     return celery_worker
+
+
+@pytest.fixture
+def providers(e2e, settings, fake_providers) -> FakeProviders:
+    """`e2e`, with the web process configured for the fakes as the worker is.
+
+    The form refuses models whose key is missing, and lists the A1111 server's checkpoints.
+    """
+    for name, value in provider_settings(fake_providers).items():
+        setattr(settings, name, value)
+    return fake_providers
 
 
 def wait_for(generation: Generation, timeout: float = 60) -> Generation:

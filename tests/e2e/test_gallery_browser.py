@@ -1,0 +1,87 @@
+"""The gallery in Chromium: infinite scroll, filters, keyboard browsing, bulk export."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from gallery import browse
+from gallery.models import Favorite
+from tests.e2e.test_browser import log_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def seeded(e2e, alice, monkeypatch):
+    monkeypatch.setattr(browse, "PAGE_SIZE", 12)
+    call_command("seed_gallery", images=30, owner="alice", verbosity=0)
+
+
+def tiles(page):
+    return page.get_by_role("region", name="Gallery").locator("article.tile")
+
+
+def test_it_scrolls_for_more_and_filters_by_url(live_server, seeded, page):
+    log_in(page, live_server, "alice")
+    expect(tiles(page)).to_have_count(12)
+    more = page.get_by_role("link", name="Older images")
+    more.scroll_into_view_if_needed()  # reaching the end of the page loads the next one
+    expect(tiles(page)).to_have_count(24)
+    page.mouse.wheel(0, -5000)  # away and back: the new end of the page comes into view
+    more.scroll_into_view_if_needed()
+    expect(tiles(page)).to_have_count(30)  # and no more "Older images" link
+    expect(page.get_by_role("link", name="Older images")).to_have_count(0)
+
+    page.get_by_label("Search").fill("#7")
+    page.get_by_role("button", name="Apply").click()
+    expect(tiles(page)).to_have_count(1)
+    assert "q=%237" in page.url
+    page.reload()  # the filter lives in the URL
+    expect(tiles(page)).to_have_count(1)
+
+
+def test_it_browses_images_with_the_keyboard(live_server, seeded, alice, page):
+    log_in(page, live_server, "alice")
+    href = tiles(page).first.get_by_role("link").first.get_attribute("href")
+    page.goto(live_server.url + href)
+    start = page.url
+    page.wait_for_load_state()
+    page.keyboard.press("ArrowRight")
+    expect(page).not_to_have_url(start)
+    page.wait_for_load_state()  # the next page's shortcuts are ready
+    page.keyboard.press("ArrowLeft")
+    expect(page).to_have_url(start)
+    page.wait_for_load_state()
+    page.keyboard.press("f")
+    expect(page.locator("[data-shortcut=f]")).to_have_attribute("aria-pressed", "true")
+    assert Favorite.objects.filter(user=alice).count() == 1
+    with page.expect_download() as download:
+        page.keyboard.press("d")
+    assert download.value.suggested_filename.endswith(".png")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("region", name="Gallery")).to_be_visible()
+
+
+def test_it_selects_several_and_exports_a_zip(live_server, seeded, page):
+    log_in(page, live_server, "alice")
+    boxes = page.get_by_role("region", name="Gallery").get_by_role("checkbox")
+    boxes.nth(0).check()
+    boxes.nth(3).click(modifiers=["Shift"])  # a range: the 1st to the 4th
+    expect(boxes.nth(2)).to_be_checked()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export zip").click()
+    archive = zipfile.ZipFile(io.BytesIO(download.value.path().read_bytes()))
+    rows = json.loads(archive.read("metadata.json"))
+    assert len(rows) == 4 and len(archive.namelist()) == 6

@@ -90,22 +90,27 @@ def _day_range(filters: Filters) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
-def images(team: Team, user: Any, filters: Filters) -> QuerySet[Image]:
-    """The team's images matching the filters (the team was access-checked by the caller)."""
-    qs = Image.objects.filter(team=team, deleted_at__isnull=True)
+def _narrow(qs: QuerySet, filters: Filters, via: str) -> QuerySet:
+    """The filters images and generations share; `via` leads from the row to its generation."""
     if filters.by_model:
-        qs = qs.filter(generation__model_id=filters.by_model)
+        qs = qs.filter(**{f"{via}model_id": filters.by_model})
     if filters.provider:
-        qs = qs.filter(generation__provider=filters.provider)
+        qs = qs.filter(**{f"{via}provider": filters.provider})
     if filters.author:
-        qs = qs.filter(generation__owner__username=filters.author)
-    if filters.gallery:
-        qs = qs.filter(gallery__uuid=filters.gallery)
+        qs = qs.filter(**{f"{via}owner__username": filters.author})
     start, end = _day_range(filters)
     if start:
         qs = qs.filter(created_at__gte=start)
     if end:
         qs = qs.filter(created_at__lt=end)
+    return qs
+
+
+def images(team: Team, user: Any, filters: Filters) -> QuerySet[Image]:
+    """The team's images matching the filters (the team was access-checked by the caller)."""
+    qs = _narrow(Image.objects.filter(team=team, deleted_at__isnull=True), filters, "generation__")
+    if filters.gallery:
+        qs = qs.filter(gallery__uuid=filters.gallery)
     if filters.favorites:
         qs = qs.filter(favorites__user=user)
     if filters.q:
@@ -115,18 +120,7 @@ def images(team: Team, user: Any, filters: Filters) -> QuerySet[Image]:
 
 def generations(team: Team, filters: Filters) -> QuerySet[Generation]:
     """Generations by status (in flight, failed, cancelled), for the status filter."""
-    qs: QuerySet[Generation] = team.generations.filter(status__in=STATUSES[filters.status])
-    if filters.by_model:
-        qs = qs.filter(model_id=filters.by_model)
-    if filters.provider:
-        qs = qs.filter(provider=filters.provider)
-    if filters.author:
-        qs = qs.filter(owner__username=filters.author)
-    start, end = _day_range(filters)
-    if start:
-        qs = qs.filter(created_at__gte=start)
-    if end:
-        qs = qs.filter(created_at__lt=end)
+    qs = _narrow(team.generations.filter(status__in=STATUSES[filters.status]), filters, "")
     if filters.q:
         qs = search(qs, filters.q)
     return qs

@@ -8,7 +8,7 @@ An adapter builds an `httpx.Request` for a submit or a poll and turns the provid
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 
@@ -177,11 +177,8 @@ def json_body(response: httpx.Response) -> Any:
 
 
 def adapter_for(protocol: str) -> Adapter:
+    """The module that speaks a protocol: each defines the four functions of `Adapter`."""
     from jobs.providers import a1111, aimlapi, relay
 
-    adapters: dict[str, Adapter] = {
-        "aimlapi": aimlapi.ADAPTER,
-        "relay": relay.ADAPTER,
-        "a1111": a1111.ADAPTER,
-    }
-    return adapters[protocol]
+    adapters: dict[str, Any] = {"aimlapi": aimlapi, "relay": relay, "a1111": a1111}
+    return cast(Adapter, adapters[protocol])

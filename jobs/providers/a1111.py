@@ -84,13 +84,3 @@ def checkpoints(base_url: str) -> list[str]:
         titles = []
     cache.set(key, titles, 60 if titles else 10)
     return titles
-
-
-class _Adapter:
-    build_submit = staticmethod(build_submit)
-    parse_submit = staticmethod(parse_submit)
-    build_poll = staticmethod(build_poll)
-    parse_poll = staticmethod(parse_poll)
-
-
-ADAPTER = _Adapter()

@@ -119,13 +119,3 @@ def _output(item: Any, seed: int | None) -> Output | None:
         height=item.get("height") if isinstance(item.get("height"), int) else None,
         seed=seed,
     )
-
-
-class _Adapter:
-    build_submit = staticmethod(build_submit)
-    parse_submit = staticmethod(parse_submit)
-    build_poll = staticmethod(build_poll)
-    parse_poll = staticmethod(parse_poll)
-
-
-ADAPTER = _Adapter()

@@ -103,13 +103,3 @@ def _output(item: Any) -> Output | None:
     if isinstance(item, dict) and (item.get("url") or item.get("b64_json")):
         return Output(url=item.get("url"), b64=item.get("b64_json"))
     return None
-
-
-class _Adapter:
-    build_submit = staticmethod(build_submit)
-    parse_submit = staticmethod(parse_submit)
-    build_poll = staticmethod(build_poll)
-    parse_poll = staticmethod(parse_poll)
-
-
-ADAPTER = _Adapter()

@@ -47,6 +47,8 @@ from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw
 
+from jobs.catalog import SIZE_PRESETS
+
 DEFAULT_SIZE = (256, 256)
 MARKER = re.compile(r"\[fake:(\d{3})(?:x(\d+))?\]")
 SLOW_SECONDS = 5.0
@@ -68,15 +70,8 @@ CHECKPOINTS = [
         "filename": "/models/Stable-diffusion/sd_xl_base_1.0.safetensors",
     },
 ]
-# fal's image_size presets, as fal documents them.
-FAL_PRESETS = {
-    "square_hd": (1024, 1024),
-    "square": (512, 512),
-    "portrait_4_3": (768, 1024),
-    "portrait_16_9": (576, 1024),
-    "landscape_4_3": (1024, 768),
-    "landscape_16_9": (1024, 576),
-}
+# fal's image_size presets, as fal documents them (the catalog keeps the same table).
+FAL_PRESETS = SIZE_PRESETS
 FORMATS = {
     "png": ("PNG", "image/png"),
     "jpeg": ("JPEG", "image/jpeg"),

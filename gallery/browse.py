@@ -20,6 +20,8 @@ from django.utils.http import urlencode
 from gallery.models import Generation, Image, Team
 
 PAGE_SIZE = 48
+# Tiles a long scroll keeps in the page; rows above the screen beyond this are dropped.
+MAX_TILES = 480
 STATUSES = {
     "in_flight": Generation.IN_FLIGHT,
     "failed": (Generation.Status.FAILED,),

@@ -68,7 +68,13 @@ def _browse(request: Request, team) -> dict:
     for tile in tiles:
         tile.is_favorite = tile.pk in favorites
     cards = [] if after or filters.active else _working_on(team)
-    return {"filters": filters, "cards": cards, "tiles": tiles, "cursor": cursor}
+    return {
+        "filters": filters,
+        "cards": cards,
+        "tiles": tiles,
+        "cursor": cursor,
+        "max_tiles": browse.MAX_TILES,
+    }
 
 
 def _reuse(request: Request) -> dict:
@@ -236,6 +242,8 @@ def image_detail(request: Request, image_uuid) -> TemplateResponse:
         "newer": newer,
         "older": older,
     }
+    if request.htmx and request.GET.get("lightbox"):
+        return TemplateResponse(request, "gallery/_lightbox.html", context)
     return TemplateResponse(request, "gallery/image_detail.html", context)
 
 

@@ -26,12 +26,20 @@ document.addEventListener("keydown", function (event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
   var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-  // Only the image page answers to keys; never the grid's many tiles.
-  var scope = document.querySelector("[data-shortcuts]");
+  // Only the open lightbox, or the image page, answers to keys; never the grid's tiles.
+  var open = document.querySelector("dialog[open]");
+  var scope = open || document.querySelector("[data-shortcuts]");
   if (!scope) return;
   var element = scope.querySelector('[data-shortcut="' + key + '"]');
-  if (element) {
-    event.preventDefault();
+  if (!element) return;
+  event.preventDefault();
+  if (element.hasAttribute("hx-get")) {
+    // Content just swapped in may not be wired by htmx yet: ask for it directly.
+    htmx.ajax("GET", element.getAttribute("hx-get"), {
+      target: element.getAttribute("hx-target") || element,
+      swap: element.getAttribute("hx-swap") || "innerHTML",
+    });
+  } else {
     element.click();
   }
 });
@@ -69,3 +77,43 @@ document.addEventListener("click", function (event) {
     last = box;
   });
 })();
+
+// The lightbox: on the gallery, a tile opens in a dialog (its link still opens the page
+// without JavaScript, or with a modifier key). Esc closes it, as dialogs do.
+document.addEventListener("click", function (event) {
+  var close = event.target.closest && event.target.closest("[data-close-dialog]");
+  if (close) {
+    close.closest("dialog").close();
+    return;
+  }
+  var link = event.target.closest && event.target.closest("a[data-lightbox]");
+  var dialog = document.getElementById("lightbox");
+  if (!link || !dialog || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  event.preventDefault();
+  htmx.ajax("GET", link.getAttribute("data-lightbox"), { target: dialog, swap: "innerHTML" }).then(function () {
+    if (!dialog.open) dialog.showModal();
+  });
+});
+
+// A long scroll keeps the page light: past data-max-tiles, whole rows that have scrolled out
+// of sight above are dropped (the view stays put), and a link leads back to the newest.
+document.addEventListener("htmx:afterSettle", function () {
+  var grid = document.getElementById("grid");
+  if (!grid || !grid.dataset.maxTiles) return;
+  var tiles = grid.querySelectorAll("article.tile");
+  var extra = tiles.length - parseInt(grid.dataset.maxTiles, 10);
+  if (extra <= 0) return;
+  var top = tiles[0].offsetTop, columns = 0;
+  while (columns < tiles.length && tiles[columns].offsetTop === top) columns++;
+  var drop = Math.floor(extra / columns) * columns, before = document.documentElement.scrollHeight;
+  for (var i = 0; i < drop && tiles[i].getBoundingClientRect().bottom < 0; i++) tiles[i].remove();
+  window.scrollBy(0, document.documentElement.scrollHeight - before);
+  if (!document.getElementById("back-to-newest")) {
+    var back = document.createElement("a");
+    back.id = "back-to-newest";
+    back.className = "more";
+    back.href = window.location.pathname + window.location.search;
+    back.textContent = "Newer images were set aside: back to the newest";
+    grid.insertBefore(back, grid.firstChild);
+  }
+});

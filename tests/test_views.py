@@ -34,7 +34,7 @@ def test_it_shows_the_generate_form_and_the_gallery(alice_client):
     assert "Sandbox (offline)" in html
     assert '<label for="id_prompt">Prompt</label>' in html
     assert 'name="generate" id="generate-button" class="primary">Generate</button>' in html
-    assert '<section id="grid" class="grid" aria-label="Gallery">' in html
+    assert '<section id="grid" class="grid" aria-label="Gallery"' in html
     assert 'name="p_num_images"' in html and 'name="p_seed"' in html
 
 

@@ -29,6 +29,15 @@ def seeded(e2e, alice, monkeypatch):
     call_command("seed_gallery", images=30, owner="alice", verbosity=0)
 
 
+def scroll_to_end_until(page, count: int) -> None:
+    for _ in range(40):
+        if tiles(page).count() >= count:
+            break
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_timeout(250)
+    expect(tiles(page)).to_have_count(count)
+
+
 def tiles(page):
     return page.get_by_role("region", name="Gallery").locator("article.tile")
 
@@ -36,12 +45,8 @@ def tiles(page):
 def test_it_scrolls_for_more_and_filters_by_url(live_server, seeded, page):
     log_in(page, live_server, "alice")
     expect(tiles(page)).to_have_count(12)
-    more = page.get_by_role("link", name="Older images")
-    more.scroll_into_view_if_needed()  # reaching the end of the page loads the next one
-    expect(tiles(page)).to_have_count(24)
-    page.mouse.wheel(0, -5000)  # away and back: the new end of the page comes into view
-    more.scroll_into_view_if_needed()
-    expect(tiles(page)).to_have_count(30)  # and no more "Older images" link
+    scroll_to_end_until(page, 24)  # reaching the end of the page loads the next one
+    scroll_to_end_until(page, 30)
     expect(page.get_by_role("link", name="Older images")).to_have_count(0)
 
     page.get_by_label("Search").fill("#7")
@@ -85,3 +90,32 @@ def test_it_selects_several_and_exports_a_zip(live_server, seeded, page):
     archive = zipfile.ZipFile(io.BytesIO(download.value.path().read_bytes()))
     rows = json.loads(archive.read("metadata.json"))
     assert len(rows) == 4 and len(archive.namelist()) == 6
+
+
+def test_the_lightbox_opens_browses_with_arrows_and_closes_with_escape(live_server, seeded, page):
+    log_in(page, live_server, "alice")
+    tiles(page).first.get_by_role("link").first.click()
+    lightbox = page.get_by_role("dialog", name="Image viewer")
+    expect(lightbox).to_be_visible()
+    image = lightbox.get_by_role("img")
+    first = image.get_attribute("src")
+    page.keyboard.press("ArrowRight")
+    expect(image).not_to_have_attribute("src", first)
+    page.keyboard.press("ArrowLeft")
+    expect(image).to_have_attribute("src", first)
+    page.keyboard.press("Escape")
+    expect(lightbox).to_be_hidden()
+    assert page.url.rstrip("/") == live_server.url  # never left the gallery
+
+
+def test_a_long_scroll_keeps_the_page_light(live_server, seeded, page, monkeypatch):
+    monkeypatch.setattr(browse, "MAX_TILES", 12)
+    page.set_viewport_size({"width": 1280, "height": 500})
+    log_in(page, live_server, "alice")
+    for _ in range(40):  # to the very end, 30 images in pages of 12
+        if page.get_by_role("link", name="Older images").count() == 0:
+            break
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_timeout(250)
+    assert tiles(page).count() < 30  # rows out of sight above were dropped
+    expect(page.get_by_role("link", name="back to the newest")).to_be_attached()

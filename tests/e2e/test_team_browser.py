@@ -15,6 +15,11 @@ def switch_to(page, team_name: str) -> None:
     expect(page.get_by_role("heading", name=team_name)).to_be_visible()
 
 
+def open_page(page) -> None:
+    """A tile opens in the lightbox; its "Open page" link leads to the image page."""
+    page.get_by_role("dialog", name="Image viewer").get_by_role("link", name="Open page").click()
+
+
 def test_teammates_see_each_others_images_and_comments(e2e, live_server, studio, browser):
     alice_context, bob_context = browser.new_context(), browser.new_context()
     alice, bob = alice_context.new_page(), bob_context.new_page()
@@ -39,10 +44,14 @@ def test_teammates_see_each_others_images_and_comments(e2e, live_server, studio,
         alice.get_by_role("region", name="Gallery").get_by_role(
             "img", name="a shared lighthouse"
         ).click()
+        alice.get_by_role("dialog", name="Image viewer").get_by_role(
+            "link", name="Open page"
+        ).click()
         expect(alice.get_by_role("region", name="Comments")).to_be_visible()
         alice.evaluate("window.notReloaded = true")
 
         arrived.click()
+        open_page(bob)
         bob.get_by_label("Add a comment").fill("@alice love the light")
         bob.get_by_role("button", name="Comment").click()
         expect(bob.get_by_role("region", name="Comments")).to_contain_text("love the light")

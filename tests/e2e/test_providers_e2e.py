@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 from gallery.models import Generation
 from tests.e2e import fakes
 from tests.e2e.conftest import FAKE_AIMLAPI_KEY, FAKE_RELAY_KEY, wait_for
+from tests.e2e.test_generate_e2e import decode, generate
 
 pytestmark = [pytest.mark.e2e]
 
@@ -24,19 +25,6 @@ def png(width: int, height: int, mode: str = "RGB", name: str = "input.png") -> 
     colour = (0, 0, 0, 0) if mode == "RGBA" else (30, 120, 200)
     PILImage.new(mode, (width, height), colour).save(out, "PNG")
     return SimpleUploadedFile(name, out.getvalue(), content_type="image/png")
-
-
-def generate(client, **data) -> Generation:
-    response = client.post("/generate", data)
-    assert response.status_code == 302, response.content.decode()[:3000]
-    return Generation.objects.latest("created_at")
-
-
-def decode(field) -> PILImage.Image:
-    with field.open("rb") as f:
-        image = PILImage.open(io.BytesIO(f.read()))
-        image.load()
-    return image
 
 
 def assert_stored(generation: Generation, count: int, size: tuple[int, int], fmt: str = "PNG"):

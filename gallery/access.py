@@ -25,12 +25,8 @@ class Request(HttpRequest):
     user: User
 
 
-def role_in(user: Any, team: Team) -> str | None:
-    return team.role_of(user)
-
-
 def _require(user: Any, team: Team, roles: tuple[str, ...]) -> None:
-    if role_in(user, team) not in roles:
+    if team.role_of(user) not in roles:
         raise PermissionDenied
 
 
@@ -91,4 +87,4 @@ def current_team(request: HttpRequest) -> Team:
 
 
 def can_edit(user: Any, team: Team) -> bool:
-    return role_in(user, team) in EDIT_ROLES
+    return team.role_of(user) in EDIT_ROLES

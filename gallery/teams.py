@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gallery import secrets
-from gallery.access import Request, get_team, role_in
+from gallery.access import Request, get_team
 from gallery.activity import mail, record
 from gallery.models import Activity, Gallery, Invitation, Membership, Team
 
@@ -64,7 +64,7 @@ def team_list(request: Request) -> HttpResponse:
 @require_GET
 def team_detail(request: Request, team_uuid) -> TemplateResponse:
     team = get_team(request, team_uuid)
-    role = role_in(request.user, team)
+    role = team.role_of(request.user)
     context = {
         "team": team,
         "role": role,
@@ -137,7 +137,7 @@ def remove_member(request: Request, team_uuid, membership_id: int) -> HttpRespon
     """Owners remove anyone; anyone may leave. The last owner cannot go."""
     team = get_team(request, team_uuid)
     membership = get_object_or_404(team.memberships, pk=membership_id)
-    if membership.user != request.user and role_in(request.user, team) != Role.OWNER:
+    if membership.user != request.user and team.role_of(request.user) != Role.OWNER:
         raise PermissionDenied
     if team.personal:
         messages.error(request, "Your personal space cannot be left.")

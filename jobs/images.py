@@ -123,10 +123,6 @@ def resolve_download(url: str, trusted_hosts: set[str]) -> str | None:
     return addresses[0]
 
 
-def check_download_url(url: str, trusted_hosts: set[str]) -> None:
-    resolve_download(url, trusted_hosts)
-
-
 def _pinned_request(client: httpx.Client, url: str, address: str | None) -> httpx.Request:
     request = client.build_request("GET", url)
     if address is not None:

@@ -96,13 +96,13 @@ def test_it_refuses_invalid_or_oversized_base64():
 )
 def test_it_refuses_downloads_from_private_addresses(url):
     with pytest.raises(images.ImageError, match="private network"):
-        images.check_download_url(url, trusted_hosts=set())
+        images.resolve_download(url, trusted_hosts=set())
 
 
 def test_it_allows_the_providers_own_host_and_refuses_other_schemes():
-    images.check_download_url("http://127.0.0.1:8000/sandbox/files/x", {"127.0.0.1"})
+    images.resolve_download("http://127.0.0.1:8000/sandbox/files/x", {"127.0.0.1"})
     with pytest.raises(images.ImageError, match="not a web URL"):
-        images.check_download_url("file:///etc/passwd", set())
+        images.resolve_download("file:///etc/passwd", set())
 
 
 def test_it_stops_a_download_that_is_too_big():

@@ -1,5 +1,6 @@
 """A real Celery worker in a subprocess, on the same broker and test database as the live server."""
 
+import io
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from PIL import Image as PILImage
 
 from gallery.models import Generation
 from tests.e2e.fakes import SLOW_SECONDS, FakeProviders
@@ -132,6 +134,34 @@ def providers(e2e, settings, fake_providers) -> FakeProviders:
     for name, value in provider_settings(fake_providers).items():
         setattr(settings, name, value)
     return fake_providers
+
+
+def decode(field) -> PILImage.Image:
+    with field.open("rb") as f:
+        image = PILImage.open(io.BytesIO(f.read()))
+        image.load()
+    return image
+
+
+def assert_stored(
+    generation: Generation, count: int, size: tuple[int, int], fmt: str = "PNG"
+) -> list:
+    """It succeeded; every original decodes at the size asked for, every thumbnail at its own."""
+    assert generation.status == "succeeded", generation.error
+    assert generation.finished_at is not None
+    images = list(generation.images.order_by("index"))
+    assert [i.index for i in images] == list(range(count))
+    for image in images:
+        original = decode(image.original)
+        assert original.format == fmt
+        assert original.size == size == (image.width, image.height)
+        thumb = decode(image.thumbnail)
+        assert thumb.format == "WEBP"
+        assert max(thumb.size) == min(768, max(size))
+        assert thumb.size == (image.thumb_width, image.thumb_height)
+        small = decode(image.thumbnail_small)
+        assert small.format == "WEBP" and max(small.size) == min(256, max(size))
+    return images
 
 
 def wait_for(generation: Generation, timeout: float = 60) -> Generation:

@@ -1,13 +1,10 @@
 """The whole path for real: the view enqueues, a Celery worker calls the sandbox over HTTP,
 downloads or decodes the result and thumbnails it; the stored files decode at the right sizes."""
 
-import io
-
 import pytest
-from PIL import Image as PILImage
 
 from gallery.models import Generation
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import assert_stored, wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -16,29 +13,6 @@ def generate(client, **data) -> Generation:
     response = client.post("/generate", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     return Generation.objects.latest("created_at")
-
-
-def decode(field) -> PILImage.Image:
-    with field.open("rb") as f:
-        image = PILImage.open(io.BytesIO(f.read()))
-        image.load()
-    return image
-
-
-def assert_images(generation: Generation, count: int, size: tuple[int, int], fmt: str) -> None:
-    assert generation.status == "succeeded", generation.error
-    images = list(generation.images.order_by("index"))
-    assert [i.index for i in images] == list(range(count))
-    for image in images:
-        original = decode(image.original)
-        assert original.format == fmt
-        assert original.size == size == (image.width, image.height)
-        thumb = decode(image.thumbnail)
-        assert thumb.format == "WEBP"
-        assert max(thumb.size) == min(768, max(size))
-        assert thumb.size == (image.thumb_width, image.thumb_height)
-        small = decode(image.thumbnail_small)
-        assert small.format == "WEBP" and max(small.size) == min(256, max(size))
 
 
 def test_it_generates_with_a_sync_fal_style_model(e2e, client, alice):
@@ -55,7 +29,7 @@ def test_it_generates_with_a_sync_fal_style_model(e2e, client, alice):
         p_output_format="jpeg",
     )
     generation = wait_for(generation)
-    assert_images(generation, 2, (640, 384), "JPEG")
+    assert_stored(generation, 2, (640, 384), "JPEG")
     assert generation.provider_meta["seed"] == 7
     assert [i.seed for i in generation.images.order_by("index")] == [7, 7]
     assert generation.submitted_at and generation.finished_at
@@ -72,7 +46,7 @@ def test_it_generates_with_openai_style_base64(e2e, client, alice):
         p_response_format="b64_json",
     )
     generation = wait_for(generation)
-    assert_images(generation, 1, (512, 512), "PNG")
+    assert_stored(generation, 1, (512, 512), "PNG")
     assert "b64" not in generation.outputs[0]  # the row does not keep the payload
     assert generation.provider_meta["revised_prompt"]
 
@@ -89,7 +63,7 @@ def test_it_generates_with_an_async_relay_task(e2e, client, alice):
     )
     generation = wait_for(generation)
     assert generation.provider_task_id.startswith("sandbox:")
-    assert_images(generation, 1, (320, 256), "PNG")
+    assert_stored(generation, 1, (320, 256), "PNG")
 
 
 def test_it_shows_a_provider_failure_on_the_card(e2e, client, alice, settings):

@@ -14,8 +14,13 @@ from PIL import Image as PILImage
 
 from gallery.models import Generation
 from tests.e2e import fakes
-from tests.e2e.conftest import FAKE_AIMLAPI_KEY, FAKE_RELAY_KEY, wait_for
-from tests.e2e.test_generate_e2e import decode, generate
+from tests.e2e.conftest import (
+    FAKE_AIMLAPI_KEY,
+    FAKE_RELAY_KEY,
+    assert_stored,
+    wait_for,
+)
+from tests.e2e.test_generate_e2e import generate
 
 pytestmark = [pytest.mark.e2e]
 
@@ -25,23 +30,6 @@ def png(width: int, height: int, mode: str = "RGB", name: str = "input.png") -> 
     colour = (0, 0, 0, 0) if mode == "RGBA" else (30, 120, 200)
     PILImage.new(mode, (width, height), colour).save(out, "PNG")
     return SimpleUploadedFile(name, out.getvalue(), content_type="image/png")
-
-
-def assert_stored(generation: Generation, count: int, size: tuple[int, int], fmt: str = "PNG"):
-    """Every original decodes at the size asked for; every thumbnail exists and decodes."""
-    assert generation.status == "succeeded", generation.error
-    images = list(generation.images.order_by("index"))
-    assert [i.index for i in images] == list(range(count))
-    for image in images:
-        original = decode(image.original)
-        assert original.format == fmt
-        assert original.size == size == (image.width, image.height)
-        thumb = decode(image.thumbnail)
-        assert thumb.format == "WEBP"
-        assert thumb.size == (image.thumb_width, image.thumb_height)
-        assert 0 < max(thumb.size) <= max(size)
-    assert generation.finished_at is not None
-    return images
 
 
 def only(requests: list[fakes.Recorded]) -> fakes.Recorded:

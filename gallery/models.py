@@ -1,8 +1,9 @@
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -164,6 +165,8 @@ class Generation(models.Model):
     batch = models.UUIDField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # When the provider's answer with the result arrived (downloading starts).
+    result_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Last time the pipeline moved or touched it; the sweeper looks for rows left untouched.
     touched_at = models.DateTimeField(default=timezone.now)
@@ -218,13 +221,16 @@ class Generation(models.Model):
         """Move from one state to a later one by compare-and-set; False if someone else moved it."""
         assert self._is_forward(from_status, to_status), (from_status, to_status)
         fields.setdefault("touched_at", timezone.now())
-        updated = Generation.objects.filter(pk=self.pk, status=from_status).update(
-            status=to_status, **fields
-        )
-        if updated:
-            self.status = to_status
-            for name, value in fields.items():
-                setattr(self, name, value)
+        with transaction.atomic():
+            updated = Generation.objects.filter(pk=self.pk, status=from_status).update(
+                status=to_status, **fields
+            )
+            if updated:
+                self.status = to_status
+                for name, value in fields.items():
+                    setattr(self, name, value)
+                if to_status in self.TERMINAL:
+                    Usage.settle(self)
         return updated == 1
 
     def touch(self) -> None:
@@ -234,35 +240,39 @@ class Generation(models.Model):
     def mark_failed(self, reason: str) -> bool:
         """Fail from whatever in-flight state it is in; False if it had already ended."""
         now = timezone.now()
-        updated = Generation.objects.filter(pk=self.pk, status__in=self.IN_FLIGHT).update(
-            status=self.Status.FAILED, error=reason, finished_at=now
-        )
-        if updated:
-            self.status, self.error, self.finished_at = self.Status.FAILED, reason, now
+        with transaction.atomic():
+            updated = Generation.objects.filter(pk=self.pk, status__in=self.IN_FLIGHT).update(
+                status=self.Status.FAILED, error=reason, finished_at=now
+            )
+            if updated:
+                self.status, self.error, self.finished_at = self.Status.FAILED, reason, now
+                Usage.settle(self)
         return updated == 1
 
     def cancel(self) -> bool:
         """Stop it wherever it is; a result that arrives later is thrown away."""
         now = timezone.now()
-        updated = Generation.objects.filter(pk=self.pk, status__in=self.IN_FLIGHT).update(
-            status=self.Status.CANCELLED, finished_at=now, touched_at=now
-        )
-        if updated:
-            self.status, self.finished_at = self.Status.CANCELLED, now
+        with transaction.atomic():
+            updated = Generation.objects.filter(pk=self.pk, status__in=self.IN_FLIGHT).update(
+                status=self.Status.CANCELLED, finished_at=now, touched_at=now
+            )
+            if updated:
+                self.status, self.finished_at = self.Status.CANCELLED, now
+                Usage.settle(self)
         return updated == 1
 
-    def make_retry(self) -> "Generation":
-        """A new attempt with the same model, prompt and parameters."""
-        return Generation.objects.create(
-            owner=self.owner,
-            team=self.team,
-            gallery=self.gallery,
-            model_id=self.model_id,
-            provider=self.provider,
-            prompt=self.prompt,
-            params=self.params,
-            retry_of=self,
-        )
+    def retry_fields(self) -> dict:
+        """What a new attempt with the same model, prompt and parameters is made of."""
+        return {
+            "owner": self.owner,
+            "team": self.team,
+            "gallery": self.gallery,
+            "model_id": self.model_id,
+            "provider": self.provider,
+            "prompt": self.prompt,
+            "params": self.params,
+            "retry_of": self,
+        }
 
     @classmethod
     def _is_forward(cls, from_status: str, to_status: str) -> bool:
@@ -277,7 +287,9 @@ class ImageQuerySet(models.QuerySet["Image"]):
     def visible_to(self, user) -> "ImageQuerySet":
         if not user.is_authenticated:
             return self.none()
-        return self.filter(team__memberships__user=user, deleted_at__isnull=True)
+        return self.filter(
+            team__memberships__user=user, deleted_at__isnull=True, hidden_at__isnull=True
+        )
 
     def editable_by(self, user) -> "ImageQuerySet":
         return self.filter(gallery__in=Gallery.objects.editable_by(user))
@@ -310,6 +322,12 @@ class Image(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Deleted images stay restorable for a while (Undo), then the sweeper removes them.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Hidden by an admin: kept, but shown nowhere in the galleries until an admin shows it again.
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    hidden_reason = models.CharField(max_length=300, blank=True)
 
     objects = ImageQuerySet.as_manager()
 
@@ -504,6 +522,15 @@ class SiteSettings(models.Model):
     """Switches an admin flips in the admin site."""
 
     signup_enabled = models.BooleanField(default=True)
+    # Limits for every person and every team without a budget of their own (empty: no limit).
+    user_images_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Images a person may make per day, across their teams."
+    )
+    user_usd_per_month = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, help_text="US dollars per month."
+    )
+    team_images_per_day = models.PositiveIntegerField(null=True, blank=True)
+    team_usd_per_month = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "site settings"
@@ -540,3 +567,120 @@ class Favorite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ♥ {self.image_id}"
+
+
+class Price(models.Model):
+    """What one image of a model costs, for an estimate when the provider reports no figure.
+
+    `by_param` holds prices that depend on a parameter, per image: {"quality": {"high": "0.17"}}.
+    With `per_megapixel`, the price is per megapixel of the requested size instead.
+    """
+
+    model_id = models.CharField(max_length=200, unique=True)
+    usd_per_image = models.DecimalField(max_digits=10, decimal_places=6)
+    per_megapixel = models.BooleanField(default=False)
+    by_param = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=200, blank=True, help_text="Where the figure comes from.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model_id"]
+
+    def __str__(self) -> str:
+        return f"{self.model_id}: ${self.usd_per_image}"
+
+
+class Budget(models.Model):
+    """Limits for one team, or for one person across all their teams; empty means the default."""
+
+    team = models.OneToOneField(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="budget"
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="budget",
+    )
+    images_per_day = models.PositiveIntegerField(null=True, blank=True)
+    usd_per_month = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(team__isnull=True, user__isnull=False)
+                | models.Q(team__isnull=False, user__isnull=True),
+                name="budget_for_team_or_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"budget of {self.team or self.user}"
+
+
+class Usage(models.Model):
+    """The ledger: one row per generation, kept when the generation, team or person is gone.
+
+    Written when the generation is made (with the estimated cost, which counts against budgets
+    while it runs) and settled when it ends: outcome, images made, times, and the cost the
+    provider reported, or else the estimate.
+    """
+
+    class Source(models.TextChoices):
+        REPORTED = "reported", "Reported by the provider"
+        ESTIMATED = "estimated", "Estimated from the price table"
+        UNPRICED = "unpriced", "No price known"
+        FREE = "free", "Not charged"
+
+    generation = models.OneToOneField(
+        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage"
+    )
+    user_name = models.CharField(max_length=150)
+    team_name = models.CharField(max_length=100)
+    provider = models.CharField(max_length=20)
+    model_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Requested while in flight; the number made once it ends.
+    images = models.PositiveSmallIntegerField(default=1)
+    outcome = models.CharField(
+        max_length=12, choices=Generation.Status.choices, default=Generation.Status.QUEUED
+    )
+    error = models.CharField(max_length=300, blank=True)
+    queue_seconds = models.FloatField(null=True, blank=True)
+    provider_seconds = models.FloatField(null=True, blank=True)
+    download_seconds = models.FloatField(null=True, blank=True)
+    total_seconds = models.FloatField(null=True, blank=True)
+    estimated_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
+    reported_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    reported_credits = models.BigIntegerField(null=True, blank=True)
+    # What counts: the reported figure when there is one, else the estimate.
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal(0))
+    cost_source = models.CharField(max_length=10, choices=Source.choices)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "usage"
+        indexes = [
+            models.Index(fields=["created_at"], name="usage_time"),
+            models.Index(fields=["team", "created_at"], name="usage_team_time"),
+            models.Index(fields=["user", "created_at"], name="usage_user_time"),
+            models.Index(fields=["model_id", "created_at"], name="usage_model_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_name} / {self.model_id} ({self.outcome})"
+
+    @classmethod
+    def settle(cls, generation: "Generation") -> None:
+        from gallery import usage
+
+        usage.settle(generation)

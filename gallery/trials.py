@@ -1,7 +1,6 @@
 """One prompt, up to six models at once, side by side as each finishes."""
 
 import uuid
-from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,11 +11,12 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from gallery import usage
 from gallery.access import Request, can_edit, current_team
 from gallery.activity import record
 from gallery.forms import GenerateForm, can_try, default_data
 from gallery.models import Activity, Generation
-from jobs import catalog, tasks
+from jobs import catalog
 
 MOST = 6
 
@@ -49,22 +49,28 @@ def try_models(request: Request) -> HttpResponse:
         context["errors"] = [error] if error else bad
         return TemplateResponse(request, "gallery/try.html", context, status=400)
     batch = uuid.uuid4()
-    with transaction.atomic():
-        for form in forms:
-            generation = Generation.objects.create(
-                owner=request.user,
-                team=team,
-                gallery=form.cleaned_data["gallery"],
-                model_id=form.catalog_model.id,
-                provider=form.catalog_model.provider,
-                prompt=prompt,
-                params=form.params(),
-                batch=batch,
+    try:
+        with transaction.atomic():
+            for form in forms:
+                usage.start(
+                    owner=request.user,
+                    team=team,
+                    gallery=form.cleaned_data["gallery"],
+                    model_id=form.catalog_model.id,
+                    provider=form.catalog_model.provider,
+                    prompt=prompt,
+                    params=form.params(),
+                    batch=batch,
+                )
+            record(
+                team,
+                request.user,
+                Activity.Verb.GENERATED,
+                f"{prompt[:150]} (on {len(forms)} models)",
             )
-            transaction.on_commit(partial(tasks.submit.delay, generation.pk))
-        record(
-            team, request.user, Activity.Verb.GENERATED, f"{prompt[:150]} (on {len(forms)} models)"
-        )
+    except usage.OverBudget as e:
+        context["errors"] = [str(e)]
+        return TemplateResponse(request, "gallery/try.html", context, status=403)
     messages.success(request, f"Sent to {len(forms)} models.")
     return redirect("gallery:try-results", batch)
 

@@ -1,6 +1,5 @@
 import json
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from django import forms
@@ -19,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from gallery import browse
+from gallery import browse, usage
 from gallery.access import (
     Request,
     can_edit,
@@ -32,7 +31,7 @@ from gallery.activity import add_comment, record
 from gallery.forms import GenerateForm
 from gallery.models import Activity, Favorite, Gallery, Generation, Image, InputImage
 from gallery.ratelimit import too_many
-from jobs import catalog, images, pipeline, tasks
+from jobs import catalog, images, pipeline
 
 GRID_SIZE = 60
 UNDO_MINUTES = 10
@@ -177,18 +176,25 @@ def generate(request: Request) -> HttpResponse:
         status = 429 if form.has_error(NON_FIELD_ERRORS) else 400
         return TemplateResponse(request, "gallery/index.html", context, status=status)
     model = form.catalog_model
-    with transaction.atomic():
-        generation = Generation.objects.create(
-            owner=request.user,
-            team=team,
-            gallery=form.cleaned_data["gallery"],
-            model_id=model.id,
-            provider=model.provider,
-            prompt=form.cleaned_data["prompt"],
-            params=form.params(),
-        )
-        transaction.on_commit(partial(tasks.submit.delay, generation.pk))
-        record(team, request.user, Activity.Verb.GENERATED, generation.prompt[:200])
+    try:
+        with transaction.atomic():
+            generation = usage.start(
+                owner=request.user,
+                team=team,
+                gallery=form.cleaned_data["gallery"],
+                model_id=model.id,
+                provider=model.provider,
+                prompt=form.cleaned_data["prompt"],
+                params=form.params(),
+            )
+            record(team, request.user, Activity.Verb.GENERATED, generation.prompt[:200])
+    except usage.OverBudget as e:
+        form.add_error(None, str(e))
+        if request.htmx:
+            response = TemplateResponse(request, "gallery/index.html#generate-form", {"form": form})
+            return reswap(retarget(response, "#generate-form"), "outerHTML")
+        context = _browse(request, team) | _choices(team) | {"form": form}
+        return TemplateResponse(request, "gallery/index.html", context, status=403)
     if request.htmx:
         return TemplateResponse(request, "gallery/_card.html", {"generation": generation})
     return redirect("gallery:index")
@@ -223,9 +229,13 @@ def retry_generation(request: Request, generation_uuid) -> HttpResponse:
     if generation.status not in (Generation.Status.FAILED, Generation.Status.CANCELLED):
         messages.info(request, "Only a failed or cancelled generation can be retried.")
         return redirect("gallery:index")
-    with transaction.atomic():
-        retry = generation.make_retry()
-        transaction.on_commit(partial(tasks.submit.delay, retry.pk))
+    try:
+        retry = usage.start(**generation.retry_fields())
+    except usage.OverBudget as e:
+        messages.error(request, str(e))
+        if request.htmx:
+            return TemplateResponse(request, "gallery/_card.html", {"generation": generation})
+        return redirect("gallery:index")
     if request.htmx:
         return TemplateResponse(request, "gallery/_card.html", {"generation": retry})
     return redirect("gallery:index")

@@ -270,6 +270,7 @@ def _got_result(generation: Generation, from_status: str, result: Result) -> Nex
         Status.FETCHING,
         outputs=[o.as_json() for o in result.outputs],
         provider_meta=result.meta,
+        result_at=timezone.now(),
     )
     return Next("fetch") if moved else None
 

@@ -241,6 +241,9 @@ SANDBOX_LATENCY = envfloat("SANDBOX_LATENCY", 1.5)
 # Pipeline limits.
 PROVIDER_TIMEOUT = envfloat("PROVIDER_TIMEOUT", 120.0)
 GENERATION_DEADLINE = envint("GENERATION_DEADLINE", 300)
+# What one provider credit costs, to turn a reported `credits_used` into dollars. The AI/ML API's
+# documented examples that give both figures all show 2,000,000 credits per US dollar.
+USD_PER_CREDIT = {"aimlapi": envfloat("AIMLAPI_USD_PER_CREDIT", 0.0000005)}
 POLL_INTERVAL = envfloat("POLL_INTERVAL", 1.0)
 DOWNLOAD_MAX_BYTES = envint("DOWNLOAD_MAX_BYTES", 50 * 1024 * 1024)
 UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)

@@ -1,0 +1,324 @@
+"""The usage ledger, cost estimates and budgets.
+
+Every generation gets a `Usage` row in the transaction that creates it, carrying the estimated
+cost; budgets are checked there, under a lock, so two submits racing at a limit cannot both pass.
+When the generation ends, its row is settled in the same transaction as the final transition.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from gallery.models import Budget, Generation, Price, SiteSettings, Team, Usage
+from jobs import catalog, tasks
+
+Status = Generation.Status
+Source = Usage.Source
+FREE_PROVIDERS = ("sandbox", "a1111")
+CENT = Decimal("0.01")
+
+
+class OverBudget(Exception):
+    """A generation that would break a limit; the message says which, for the person."""
+
+
+# --- Estimates ------------------------------------------------------------------------------
+
+
+def images_requested(model_id: str, params: dict) -> int:
+    """How many images a request asks for (num_images, n, or batch_size x n_iter)."""
+    model = catalog.get(model_id)
+
+    def value(name: str) -> int:
+        given = params.get(name)
+        if given is None and model is not None and (param := model.param(name)):
+            given = param.default
+        return given if isinstance(given, int) and given > 0 else 1
+
+    if model is not None and model.param("batch_size"):
+        return value("batch_size") * value("n_iter")
+    for name in ("num_images", "n"):
+        if name in params or (model is not None and model.param(name)):
+            return value(name)
+    return 1
+
+
+def megapixels(model_id: str, params: dict) -> float:
+    """The requested size in megapixels, 1.0 when the request does not say."""
+    width, height = params.get("width"), params.get("height")
+    if not (isinstance(width, int) and isinstance(height, int)):
+        width = height = None
+        for name in ("image_size", "size"):
+            size = params.get(name)
+            if isinstance(size, dict):
+                width, height = size.get("width"), size.get("height")
+            elif isinstance(size, str) and size in catalog.SIZE_PRESETS:
+                width, height = catalog.SIZE_PRESETS[size]
+            elif isinstance(size, str) and "x" in size:
+                w, _, h = size.lower().partition("x")
+                if w.strip().isdigit() and h.strip().isdigit():
+                    width, height = int(w), int(h)
+            if width and height:
+                break
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width * height / 1_000_000
+    return 1.0
+
+
+def estimate(model_id: str, provider: str, params: dict) -> tuple[Decimal, str]:
+    """The expected cost of a request and what it rests on (estimated, unpriced or free)."""
+    if provider in FREE_PROVIDERS:
+        return Decimal(0), Source.FREE
+    price = Price.objects.filter(model_id=model_id).first()
+    if price is None:
+        return Decimal(0), Source.UNPRICED
+    unit = price.usd_per_image
+    for name, choices in (price.by_param or {}).items():
+        chosen = params.get(name)
+        if chosen is None and (model := catalog.get(model_id)) and (param := model.param(name)):
+            chosen = param.default
+        if isinstance(choices, dict) and str(chosen) in choices:
+            unit = Decimal(str(choices[str(chosen)]))
+            break
+    if price.per_megapixel:
+        unit *= Decimal(str(megapixels(model_id, params)))
+    total = unit * images_requested(model_id, params)
+    return total.quantize(Decimal("0.000001")), Source.ESTIMATED
+
+
+def reported_cost(provider: str, meta: dict) -> tuple[Decimal | None, int | None]:
+    """The provider's own figure: (US dollars, credits), either may be missing.
+
+    The AI/ML API reports `meta.usage` with `usd_spent` and/or `credits_used` (older models say
+    `tokens_used`, in the same unit); Relay puts the same keys at the top of its result.
+    """
+    usage = meta.get("usage")
+    figures: dict = usage if isinstance(usage, dict) else meta
+    usd, credits = figures.get("usd_spent"), figures.get("credits_used")
+    if credits is None:
+        credits = figures.get("tokens_used")
+    credits = int(credits) if isinstance(credits, int | float) and credits >= 0 else None
+    if isinstance(usd, int | float) and usd >= 0:
+        return Decimal(str(usd)), credits
+    rate = settings.USD_PER_CREDIT.get(provider)
+    if credits is not None and rate is not None:
+        return (credits * Decimal(str(rate))).quantize(Decimal("0.000001")), credits
+    return None, credits
+
+
+# --- Opening and settling ledger rows ---------------------------------------------------------
+
+
+def start(**fields) -> Generation:
+    """Make a generation, record it in the ledger and submit it once the transaction commits.
+
+    Raises OverBudget when it would break a limit; nothing is then saved.
+    """
+    with transaction.atomic():
+        generation = Generation.objects.create(**fields)
+        open_entry(generation)
+        transaction.on_commit(partial(tasks.submit.delay, generation.pk))
+    return generation
+
+
+def open_entry(generation: Generation) -> Usage:
+    """Record a new generation, refusing it (OverBudget) if it would break a limit.
+
+    Call inside the transaction that creates the generation: the lock taken here is held until
+    it commits, so the next submit for the same person or team counts this one.
+    """
+    user, team = generation.owner, generation.team
+    images = images_requested(generation.model_id, generation.params)
+    cost, source = estimate(generation.model_id, generation.provider, generation.params)
+    # Lock the person, then the team (always in that order): racing submits queue up here.
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    for limit in limits(user, team):
+        limit.check(images, cost, source)
+    return Usage.objects.create(
+        generation=generation,
+        user=user,
+        team=team,
+        user_name=user.get_username(),
+        team_name=team.name,
+        provider=generation.provider,
+        model_id=generation.model_id,
+        created_at=generation.created_at,
+        images=images,
+        estimated_usd=cost,
+        cost_usd=cost,
+        cost_source=source,
+    )
+
+
+def settle(generation: Generation) -> None:
+    """Write how a generation ended into its ledger row (called in the final transition)."""
+    entry = Usage.objects.filter(generation=generation).first()
+    if entry is None:
+        return  # made before the ledger existed
+    g = generation
+    entry.outcome = g.status
+    entry.error = g.error[:300]
+    entry.settled_at = timezone.now()
+    entry.images = g.images.filter(copy_of=None).count() if g.status == Status.SUCCEEDED else 0
+    entry.queue_seconds = _seconds(g.created_at, g.submitted_at)
+    entry.provider_seconds = _seconds(g.submitted_at, g.result_at)
+    done = g.status == Status.SUCCEEDED
+    entry.download_seconds = _seconds(g.result_at, g.finished_at) if done else None
+    entry.total_seconds = _seconds(g.created_at, g.finished_at)
+    reported, credits = reported_cost(g.provider, g.provider_meta or {})
+    entry.reported_usd, entry.reported_credits = reported, credits
+    # The provider charges for work it did: a result it delivered, or a task it had accepted
+    # when the person cancelled it. A failure before any result costs nothing.
+    charged = g.result_at is not None or (g.status == Status.CANCELLED and g.provider_task_id)
+    if reported is not None:
+        entry.cost_usd, entry.cost_source = reported, Source.REPORTED
+    elif not charged:
+        entry.cost_usd = Decimal(0)
+    else:
+        entry.cost_usd = entry.estimated_usd
+    entry.save()
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+# --- Budgets --------------------------------------------------------------------------------
+
+
+@dataclass
+class Limit:
+    """One limit and how much of it is used: images today, or dollars this month."""
+
+    whose: str  # "You" or the team's name
+    kind: str  # "images" | "usd"
+    limit: Decimal | int
+    used: Decimal | int
+
+    @property
+    def ratio(self) -> float:
+        return float(self.used) / float(self.limit) if self.limit else 1.0
+
+    @property
+    def near(self) -> bool:
+        return self.ratio >= 0.8
+
+    def __str__(self) -> str:
+        if self.kind == "images":
+            return f"{self.used} of {self.limit} images today"
+        return f"${Decimal(self.used).quantize(CENT)} of ${self.limit} this month"
+
+    def check(self, images: int, cost: Decimal, source: str) -> None:
+        owner = "You have" if self.whose == "You" else f"The team {self.whose} has"
+        if self.kind == "images" and self.used + images > self.limit:
+            left = max(0, int(self.limit) - int(self.used))
+            raise OverBudget(
+                f"{owner} made {self.used} of {self.limit} images allowed today, and this would "
+                f"make {images} more ({left} left). The count starts again at midnight "
+                f"{timezone.get_current_timezone_name()}."
+            )
+        if self.kind == "usd" and source == Source.UNPRICED:
+            raise OverBudget(
+                "This model has no price yet, and spending is limited, so it cannot be used "
+                "until an admin sets its price."
+            )
+        if self.kind == "usd" and self.used + cost > self.limit:
+            raise OverBudget(
+                f"{owner} spent ${Decimal(self.used).quantize(CENT)} of ${self.limit} allowed "
+                f"this month, and this would cost about ${cost.quantize(CENT)} more."
+            )
+
+
+def day_start(now: datetime | None = None) -> datetime:
+    now = timezone.localtime(now)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    return day_start(now).replace(day=1)
+
+
+def limits(user, team: Team) -> list[Limit]:
+    """The limits that apply to this person in this team, with what is used of each."""
+    site = SiteSettings.load()
+    found: list[Limit] = []
+    for whose, owner, budget, images_default, usd_default in (
+        ("You", Q(user=user), Budget.objects.filter(user=user).first(),
+         site.user_images_per_day, site.user_usd_per_month),
+        (team.name, Q(team=team), Budget.objects.filter(team=team).first(),
+         site.team_images_per_day, site.team_usd_per_month),
+    ):  # fmt: skip
+        images = budget.images_per_day if budget and budget.images_per_day is not None else None
+        usd = budget.usd_per_month if budget and budget.usd_per_month is not None else None
+        images = images if images is not None else images_default
+        usd = usd if usd is not None else usd_default
+        if images is not None:
+            used = _used(owner, day_start(), "images")
+            found.append(Limit(whose, "images", images, used))
+        if usd is not None:
+            found.append(Limit(whose, "usd", usd, _used(owner, month_start(), "cost_usd")))
+    return found
+
+
+def _used(owner: Q, since: datetime, field: str):
+    total = Usage.objects.filter(owner, created_at__gte=since).aggregate(total=Sum(field))["total"]
+    return total or (0 if field == "images" else Decimal(0))
+
+
+@dataclass
+class Standing:
+    """How close one person or team is to one of their limits, for the admins' overview."""
+
+    scope: str  # "user" | "team"
+    name: str
+    limit: Limit
+
+
+def standing(threshold: float = 0.8) -> list[Standing]:
+    """Every person and team at or above `threshold` of a limit, the closest first."""
+    site = SiteSettings.load()
+    User = get_user_model()
+    found: list[Standing] = []
+    scopes = (
+        ("user", User.objects.all(), "user", site.user_images_per_day, site.user_usd_per_month),
+        ("team", Team.objects.all(), "team", site.team_images_per_day, site.team_usd_per_month),
+    )
+    for scope, everyone, key, images_default, usd_default in scopes:
+        budgets = {b[key + "_id"]: b for b in Budget.objects.filter(**{key + "__isnull": False})
+                   .values(key + "_id", "images_per_day", "usd_per_month")}  # fmt: skip
+        for kind, since, field, default in (
+            ("images", day_start(), "images", images_default),
+            ("usd", month_start(), "cost_usd", usd_default),
+        ):
+            budget_field = "images_per_day" if kind == "images" else "usd_per_month"
+            used = dict(
+                Usage.objects.filter(created_at__gte=since, **{key + "__isnull": False})
+                .values_list(key + "_id")
+                .annotate(total=Sum(field))
+                .values_list(key + "_id", "total")
+            )
+            ids = set(used) | {pk for pk, b in budgets.items() if b[budget_field] is not None}
+            names = dict(everyone.filter(pk__in=ids).values_list("pk", _name_field(scope)))
+            for pk in ids:
+                limit = budgets.get(pk, {}).get(budget_field)
+                limit = default if limit is None else limit
+                if limit is None or pk not in names:
+                    continue
+                entry = Limit(names[pk], kind, limit, used.get(pk) or 0)
+                if entry.ratio >= threshold:
+                    found.append(Standing(scope, names[pk], entry))
+    return sorted(found, key=lambda s: -s.limit.ratio)
+
+
+def _name_field(scope: str) -> str:
+    return get_user_model().USERNAME_FIELD if scope == "user" else "name"

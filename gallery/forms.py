@@ -1,5 +1,6 @@
 """The generate form, built from the model catalog: each model shows exactly its own parameters."""
 
+from functools import cached_property
 from typing import Any, cast
 
 from django import forms
@@ -11,6 +12,7 @@ from django.core.validators import MaxLengthValidator
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
+from gallery import usage
 from gallery.models import Gallery, Image, InputImage, personal_team
 from jobs import catalog, images
 from jobs.catalog import PROVIDERS, Model, Param
@@ -128,6 +130,17 @@ class GenerateForm(forms.Form):
 
     def option_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith("p_")]
+
+    @cached_property
+    def limits(self) -> list[usage.Limit]:
+        """The person's and the team's limits with what is used, shown under the form."""
+        if self.team is None or self.user is None or not self.user.is_authenticated:
+            return []
+        return usage.limits(self.user, self.team)
+
+    @cached_property
+    def price(self) -> str:
+        return usage.price_note(self.catalog_model)
 
     def clean_gallery(self) -> Gallery | None:
         gallery = self.cleaned_data.get("gallery")

@@ -74,11 +74,10 @@ def megapixels(model_id: str, params: dict) -> float:
 
 def estimate(model_id: str, provider: str, params: dict) -> tuple[Decimal, str]:
     """The expected cost of a request and what it rests on (estimated, unpriced or free)."""
-    if provider in FREE_PROVIDERS:
-        return Decimal(0), Source.FREE
     price = Price.objects.filter(model_id=model_id).first()
     if price is None:
-        return Decimal(0), Source.UNPRICED
+        # The sandbox and a person's own server cost nothing, unless an admin prices them.
+        return Decimal(0), Source.FREE if provider in FREE_PROVIDERS else Source.UNPRICED
     unit = price.usd_per_image
     for name, choices in (price.by_param or {}).items():
         chosen = params.get(name)
@@ -91,6 +90,16 @@ def estimate(model_id: str, provider: str, params: dict) -> tuple[Decimal, str]:
         unit *= Decimal(str(megapixels(model_id, params)))
     total = unit * images_requested(model_id, params)
     return total.quantize(Decimal("0.000001")), Source.ESTIMATED
+
+
+def price_note(model: catalog.Model) -> str:
+    """What the generate form says a model costs."""
+    price = Price.objects.filter(model_id=model.id).first()
+    if price is None:
+        return "free" if model.provider in FREE_PROVIDERS else "no price set"
+    unit = "megapixel" if price.per_megapixel else "image"
+    figure = f"${price.usd_per_image.normalize():f}"
+    return f"about {figure} per {unit}" + (", depends on options" if price.by_param else "")
 
 
 def reported_cost(provider: str, meta: dict) -> tuple[Decimal | None, int | None]:

@@ -196,7 +196,8 @@ def generate(request: Request) -> HttpResponse:
         context = _browse(request, team) | _choices(team) | {"form": form}
         return TemplateResponse(request, "gallery/index.html", context, status=403)
     if request.htmx:
-        return TemplateResponse(request, "gallery/_card.html", {"generation": generation})
+        context = {"generation": generation, "form": form}
+        return TemplateResponse(request, "gallery/_generated.html", context)
     return redirect("gallery:index")
 
 

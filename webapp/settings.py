@@ -243,7 +243,11 @@ PROVIDER_TIMEOUT = envfloat("PROVIDER_TIMEOUT", 120.0)
 GENERATION_DEADLINE = envint("GENERATION_DEADLINE", 300)
 # What one provider credit costs, to turn a reported `credits_used` into dollars. The AI/ML API's
 # documented examples that give both figures all show 2,000,000 credits per US dollar.
-USD_PER_CREDIT = {"aimlapi": envfloat("AIMLAPI_USD_PER_CREDIT", 0.0000005)}
+# The sandbox speaks the AI/ML API's protocol and reports credits in the same unit.
+USD_PER_CREDIT = {
+    "aimlapi": envfloat("AIMLAPI_USD_PER_CREDIT", 0.0000005),
+    "sandbox": envfloat("AIMLAPI_USD_PER_CREDIT", 0.0000005),
+}
 POLL_INTERVAL = envfloat("POLL_INTERVAL", 1.0)
 DOWNLOAD_MAX_BYTES = envint("DOWNLOAD_MAX_BYTES", 50 * 1024 * 1024)
 UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)

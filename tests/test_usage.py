@@ -1,0 +1,469 @@
+"""The usage ledger, cost estimates and budgets: what a generation costs and who may make one."""
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from gallery import usage
+from gallery.models import Budget, Generation, Price, SiteSettings, Usage, personal_team
+from jobs import http, pipeline
+from tests.factories import png_bytes
+
+Status = Generation.Status
+Source = Usage.Source
+D = Decimal
+
+
+def start(user, team=None, model_id="sandbox/flux-sync", provider="sandbox", **params):
+    team = team or personal_team(user)
+    return usage.start(
+        owner=user,
+        team=team,
+        gallery=team.default_gallery(),
+        model_id=model_id,
+        provider=provider,
+        prompt="a red fox",
+        params=params or {"num_images": 1},
+    )
+
+
+# --- Estimates --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "model_id, params, expected",
+    [
+        ("sandbox/flux-sync", {"num_images": 3}, 3),
+        ("sandbox/flux-sync", {}, 1),  # the model's documented default
+        ("sandbox/openai-sync", {"n": 2}, 2),
+        ("a1111/txt2img", {"batch_size": 2, "n_iter": 3}, 6),
+        ("a1111/txt2img", {}, 1),
+        ("flux/schnell", {"num_images": 4}, 4),
+        ("no/such-model", {}, 1),
+    ],
+)
+def test_it_counts_the_images_a_request_asks_for(model_id, params, expected):
+    assert usage.images_requested(model_id, params) == expected
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"image_size": "square_hd"}, 1.048576),
+        ({"image_size": {"width": 2000, "height": 1000}}, 2.0),
+        ({"size": "1536x1024"}, 1.572864),
+        ({"width": 500, "height": 400}, 0.2),
+        ({"size": "2K"}, 1.0),  # not a size we can read: counted as one megapixel
+        ({}, 1.0),
+    ],
+)
+def test_it_reads_the_requested_size(params, expected):
+    assert usage.megapixels("any/model", params) == pytest.approx(expected)
+
+
+def test_an_unpriced_model_is_estimated_at_nothing_and_says_so(db):
+    assert usage.estimate("made/up", "aimlapi", {}) == (D(0), Source.UNPRICED)
+
+
+def test_the_sandbox_is_free_until_an_admin_prices_it(db):
+    assert usage.estimate("sandbox/flux-sync", "sandbox", {}) == (D(0), Source.FREE)
+    Price.objects.create(model_id="sandbox/flux-sync", usd_per_image=D("0.01"))
+    assert usage.estimate("sandbox/flux-sync", "sandbox", {"num_images": 3}) == (
+        D("0.03"),
+        Source.ESTIMATED,
+    )
+
+
+def test_the_price_table_is_seeded_from_the_documented_examples(db):
+    # qwen-image's example reports credits_used 91000 for one image; 2,000,000 credits = $1.
+    assert Price.objects.get(model_id="alibaba/qwen-image").usd_per_image == D("0.0455")
+    # gpt-image-2 reports usd_spent 0.0536705 directly (kept to six places).
+    assert Price.objects.get(model_id="openai/gpt-image-2").usd_per_image == D("0.053670")
+    assert Price.objects.count() == 53
+
+
+def test_a_price_can_depend_on_an_option_and_on_the_size(db):
+    Price.objects.create(
+        model_id="openai/gpt-image-1",
+        usd_per_image=D("0.04"),
+        by_param={"quality": {"high": "0.17", "low": "0.011"}},
+    )
+    estimate = lambda **p: usage.estimate("openai/gpt-image-1", "aimlapi", p)[0]  # noqa: E731
+    assert estimate(quality="high", n=2) == D("0.34")
+    assert estimate(quality="low") == D("0.011")
+    assert estimate(quality="medium") == D("0.04")  # not listed: the base price
+    Price.objects.create(model_id="flux/schnell", usd_per_image=D("0.003"), per_megapixel=True)
+    cost, _ = usage.estimate(
+        "flux/schnell", "aimlapi", {"image_size": {"width": 2000, "height": 1000}, "num_images": 2}
+    )
+    assert cost == D("0.012")
+
+
+@pytest.mark.parametrize(
+    "provider, meta, expected",
+    [
+        ("aimlapi", {"usage": {"credits_used": 78000, "usd_spent": 0.039}}, (D("0.039"), 78000)),
+        ("aimlapi", {"usage": {"credits_used": 91000}}, (D("0.0455"), 91000)),
+        ("aimlapi", {"usage": {"tokens_used": 63000}}, (D("0.0315"), 63000)),
+        ("relay", {"credits_used": 12, "usd_spent": 0.02}, (D("0.02"), 12)),
+        ("relay", {"credits_used": 12}, (None, 12)),  # no documented rate for Relay's credits
+        ("aimlapi", {"usage": {"prompt_tokens": 0}}, (None, None)),
+        ("aimlapi", {}, (None, None)),
+        ("aimlapi", {"usage": {"usd_spent": -1, "credits_used": "lots"}}, (None, None)),
+    ],
+)
+def test_it_reads_the_cost_the_provider_reports(provider, meta, expected):
+    assert usage.reported_cost(provider, meta) == expected
+
+
+# --- The ledger -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def provider(monkeypatch):
+    """Answer provider requests with the handler a test sets."""
+    state = {"handler": None}
+
+    def client(read_timeout=None):
+        return httpx.Client(transport=httpx.MockTransport(lambda r: state["handler"](r)))
+
+    monkeypatch.setattr(http, "client", client)
+    return state
+
+
+def run(generation: Generation) -> Generation:
+    """Drive the pipeline steps in turn, as the worker would."""
+    step = pipeline.submit(generation)
+    while step is not None:
+        generation.refresh_from_db()
+        step = getattr(pipeline, step.step)(generation)
+    generation.refresh_from_db()
+    return generation
+
+
+def png_answer(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, content=png_bytes(), headers={"content-type": "image/png"})
+
+
+def test_a_new_generation_is_in_the_ledger_with_its_estimate(alice):
+    Price.objects.create(model_id="sandbox/flux-sync", usd_per_image=D("0.02"))
+    generation = start(alice, num_images=2)
+    entry = generation.usage
+    assert (entry.user, entry.team, entry.user_name, entry.team_name) == (
+        alice,
+        generation.team,
+        "alice",
+        "alice",
+    )
+    assert (entry.provider, entry.model_id, entry.images, entry.outcome) == (
+        "sandbox",
+        "sandbox/flux-sync",
+        2,
+        Status.QUEUED,
+    )
+    assert (entry.estimated_usd, entry.cost_usd, entry.cost_source) == (
+        D("0.04"),
+        D("0.04"),
+        Source.ESTIMATED,
+    )
+
+
+def test_a_success_records_images_times_and_the_reported_cost(alice, provider):
+    Price.objects.create(model_id="sandbox/openai-sync", usd_per_image=D("0.05"))
+    answer = {
+        "data": [{"url": "http://127.0.0.1:8000/sandbox/files/a"}],
+        "meta": {"usage": {"credits_used": 78000, "usd_spent": 0.039}},
+    }
+
+    def handler(request):
+        if request.url.path.endswith("/generations"):
+            return httpx.Response(200, json=answer)
+        return png_answer(request)
+
+    provider["handler"] = handler
+    generation = run(start(alice, model_id="sandbox/openai-sync", n=1))
+    entry = Usage.objects.get(generation=generation)
+    assert generation.status == Status.SUCCEEDED
+    assert (entry.outcome, entry.images, entry.error) == (Status.SUCCEEDED, 1, "")
+    assert (entry.estimated_usd, entry.reported_usd, entry.reported_credits) == (
+        D("0.05"),
+        D("0.039"),
+        78000,
+    )
+    assert (entry.cost_usd, entry.cost_source) == (D("0.039"), Source.REPORTED)
+    for seconds in (entry.queue_seconds, entry.provider_seconds, entry.download_seconds):
+        assert seconds is not None and seconds >= 0
+    assert entry.total_seconds == pytest.approx(
+        (generation.finished_at - generation.created_at).total_seconds()
+    )
+    assert entry.settled_at is not None
+
+
+def test_without_a_reported_figure_the_estimate_counts(alice, provider):
+    Price.objects.create(model_id="sandbox/flux-sync", usd_per_image=D("0.02"))
+
+    def handler(request):
+        if request.url.path.endswith("/generations"):
+            return httpx.Response(200, json={"images": [{"url": "http://127.0.0.1:8000/f/a"}]})
+        return png_answer(request)
+
+    provider["handler"] = handler
+    entry = run(start(alice)).usage
+    assert (entry.reported_usd, entry.cost_usd, entry.cost_source) == (
+        None,
+        D("0.02"),
+        Source.ESTIMATED,
+    )
+
+
+def test_a_failure_before_any_result_costs_nothing(alice, provider):
+    Price.objects.create(model_id="sandbox/flux-sync", usd_per_image=D("0.02"))
+    provider["handler"] = lambda r: httpx.Response(
+        400, json={"message": "The prompt breaks the content policy."}
+    )
+    generation = run(start(alice, num_images=2))
+    entry = generation.usage
+    assert generation.status == Status.FAILED
+    assert (entry.outcome, entry.images, entry.cost_usd) == (Status.FAILED, 0, D(0))
+    assert entry.estimated_usd == D("0.04")  # kept, to compare with what was charged
+    assert "content policy" in entry.error
+    assert entry.provider_seconds is None and entry.download_seconds is None
+
+
+def test_a_cancel_costs_nothing_while_queued_and_the_estimate_once_the_provider_has_it(alice):
+    Price.objects.create(model_id="sandbox/relay-async", usd_per_image=D("0.03"))
+    queued = start(alice, model_id="sandbox/relay-async", width=64, height=64)
+    queued.cancel()
+    accepted = start(alice, model_id="sandbox/relay-async", width=64, height=64)
+    Generation.objects.filter(pk=accepted.pk).update(
+        status=Status.RUNNING, provider_task_id="t1", submitted_at=timezone.now()
+    )
+    accepted.refresh_from_db()
+    accepted.cancel()
+    assert Usage.objects.get(generation=queued).cost_usd == D(0)
+    entry = Usage.objects.get(generation=accepted)
+    assert (entry.outcome, entry.cost_usd, entry.images) == (Status.CANCELLED, D("0.03"), 0)
+
+
+def test_the_ledger_outlives_the_generation_and_the_team(alice, studio):
+    generation = start(alice, studio)
+    entry = generation.usage
+    studio.delete()
+    entry.refresh_from_db()
+    assert (entry.generation, entry.team, entry.team_name, entry.user) == (
+        None,
+        None,
+        "Studio",
+        alice,
+    )
+
+
+# --- Budgets ----------------------------------------------------------------------------------
+
+
+def test_a_person_over_their_daily_images_is_refused_with_a_clear_message(alice):
+    Budget.objects.create(user=alice, images_per_day=3)
+    start(alice, num_images=2)
+    with pytest.raises(usage.OverBudget) as refused:
+        start(alice, num_images=2)
+    assert str(refused.value).startswith(
+        "You have made 2 of 3 images allowed today, and this would make 2 more (1 left)."
+    )
+    assert Generation.objects.count() == 1 and Usage.objects.count() == 1  # nothing half-made
+    start(alice, num_images=1)  # what is left can still be used
+
+
+def test_failed_and_earlier_generations_do_not_count_against_today(alice):
+    Budget.objects.create(user=alice, images_per_day=2)
+    failed = start(alice, num_images=2)
+    failed.mark_failed("The provider is down.")
+    old = start(alice, num_images=2)
+    old.mark_failed("x")
+    Usage.objects.filter(generation=old).update(
+        images=2, created_at=usage.day_start() - timedelta(minutes=1)
+    )
+    start(alice, num_images=2)
+
+
+def test_a_team_over_its_monthly_spend_is_refused(alice, bob, studio):
+    Price.objects.create(model_id="sandbox/flux-sync", usd_per_image=D("0.40"))
+    Budget.objects.create(team=studio, usd_per_month=D("1.00"))
+    start(alice, studio, num_images=2)
+    with pytest.raises(usage.OverBudget) as refused:
+        start(bob, studio, num_images=1)  # the team's limit binds every member
+    assert str(refused.value) == (
+        "The team Studio has spent $0.80 of $1.00 allowed this month, and this would cost "
+        "about $0.40 more."
+    )
+    start(bob, num_images=1)  # bob's own team has no limit
+
+
+def test_the_reported_cost_replaces_the_estimate_in_the_monthly_sum(alice, studio):
+    Price.objects.create(model_id="sandbox/flux-sync", usd_per_image=D("0.40"))
+    Budget.objects.create(team=studio, usd_per_month=D("1.00"))
+    first = start(alice, studio, num_images=2)
+    Usage.objects.filter(generation=first).update(cost_usd=D("0.10"))  # as settled, reported
+    start(alice, studio, num_images=2)
+
+
+def test_an_unpriced_model_is_refused_under_a_spending_limit(alice):
+    SiteSettings.objects.update_or_create(pk=1, defaults={"user_usd_per_month": D("5")})
+    with pytest.raises(usage.OverBudget, match="no price yet"):
+        start(alice, model_id="flux/schnell", provider="aimlapi")
+    start(alice)  # the free sandbox is fine
+
+
+def test_site_defaults_apply_and_a_budget_of_ones_own_overrides_them(alice, bob):
+    SiteSettings.objects.update_or_create(pk=1, defaults={"user_images_per_day": 1})
+    start(alice)
+    with pytest.raises(usage.OverBudget):
+        start(alice)
+    Budget.objects.create(user=bob, images_per_day=5)
+    for _ in range(5):
+        start(bob)
+
+
+def test_the_form_shows_what_is_used_of_each_limit(alice_client, alice):
+    Budget.objects.create(user=alice, images_per_day=100)
+    team = personal_team(alice)
+    Budget.objects.create(team=team, usd_per_month=D("20"))
+    for _ in range(37):
+        Usage.objects.create(
+            user=alice, team=team, user_name="a", team_name="a", provider="x", model_id="y",
+            images=1, cost_usd=D("0.5"), cost_source=Source.ESTIMATED,
+        )  # fmt: skip
+    page = alice_client.get("/").content.decode()
+    assert "You: 37 of 100 images today" in page
+    assert '<span class="limit near">Team alice: $18.50 of $20.00 this month</span>' in page
+
+
+def test_the_generate_view_refuses_over_a_limit_and_keeps_the_form(alice_client, alice):
+    Budget.objects.create(user=alice, images_per_day=1)
+    data = {"model": "sandbox/flux-sync", "prompt": "a fox", "p_num_images": "2"}
+    response = alice_client.post("/generate", data, headers={"HX-Request": "true"})
+    page = response.content.decode()
+    assert response.headers["HX-Retarget"] == "#generate-form"
+    assert "You have made 0 of 1 images allowed today, and this would make 2 more" in page
+    assert "a fox</textarea>" in page  # what was typed is kept
+    assert not Generation.objects.exists()
+    response = alice_client.post("/generate", data | {"p_num_images": "1"})
+    assert response.status_code == 302 and Generation.objects.count() == 1
+    response = alice_client.post("/generate", data | {"p_num_images": "1"})
+    assert response.status_code == 403
+    assert "this would make 1 more (0 left)" in response.content.decode()
+
+
+def test_a_generation_made_with_htmx_updates_the_limits_shown(alice_client, alice):
+    Budget.objects.create(user=alice, images_per_day=10)
+    data = {"model": "sandbox/flux-sync", "prompt": "a fox", "p_num_images": "3"}
+    page = alice_client.post("/generate", data, headers={"HX-Request": "true"}).content.decode()
+    assert 'id="limits"' in page and 'hx-swap-oob="true"' in page
+    assert "You: 3 of 10 images today" in page
+
+
+def test_retry_and_try_models_are_held_to_the_same_limits(alice_client, alice):
+    Budget.objects.create(user=alice, images_per_day=1)
+    failed = start(alice)
+    failed.mark_failed("x")
+    start(alice)
+    response = alice_client.post(f"/generations/{failed.uuid}/retry", follow=True)
+    assert "images allowed today" in response.content.decode()
+    response = alice_client.post(
+        "/try", {"prompt": "a fox", "models": ["sandbox/flux-sync", "sandbox/openai-sync"]}
+    )
+    assert response.status_code == 403
+    assert "images allowed today" in response.content.decode()
+    assert Generation.objects.count() == 2  # neither the retry nor any of the batch
+
+
+def test_admins_see_who_is_near_a_limit(alice, bob, studio):
+    Budget.objects.create(user=alice, images_per_day=10)
+    Budget.objects.create(user=bob, images_per_day=10)
+    Budget.objects.create(team=studio, images_per_day=100)
+    for _ in range(9):
+        start(alice, studio)
+    start(bob, studio)
+    near = usage.standing()
+    assert [(s.scope, s.name, str(s.limit)) for s in near] == [
+        ("user", "alice", "9 of 10 images today")
+    ]
+    assert [s.name for s in usage.standing(threshold=0.1)] == ["alice", "bob", "Studio"]
+
+
+# --- The race ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_submits_racing_at_the_limit_one_passes_one_is_refused(alice):
+    """The first submit holds its transaction open; the second must wait for it, then count it.
+
+    Without the lock both would read "0 of 1 used" and both would pass.
+    """
+    SiteSettings.load()  # as on any running site; creating it would serialize the two by chance
+    Budget.objects.create(user=alice, images_per_day=1)
+    first_in, release = threading.Event(), threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def first():
+        try:
+            with transaction.atomic():
+                start(alice)
+                first_in.set()
+                release.wait(10)
+            outcomes["first"] = "passed"
+        finally:
+            first_in.set()
+            connection.close()
+
+    def second():
+        first_in.wait(10)
+        try:
+            start(alice)
+            outcomes["second"] = "passed"
+        except usage.OverBudget:
+            outcomes["second"] = "refused"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    threads[1].join(0.5)  # the second is waiting for the first's lock
+    still_waiting = threads[1].is_alive()
+    release.set()
+    for t in threads:
+        t.join(15)
+    assert outcomes == {"first": "passed", "second": "refused"}
+    assert still_waiting
+    assert Usage.objects.count() == 1 and Generation.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_submits_at_once_never_exceed_the_limit(alice):
+    SiteSettings.load()
+    Budget.objects.create(user=alice, images_per_day=3)
+    barrier = threading.Barrier(6)
+    passed: list[int] = []
+
+    def submit():
+        barrier.wait(10)
+        try:
+            start(alice)
+            passed.append(1)
+        except usage.OverBudget:
+            pass
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(passed) == 3
+    assert Usage.objects.filter(user=alice).count() == 3

@@ -1,9 +1,11 @@
 """The whole path for real: the view enqueues, a Celery worker calls the sandbox over HTTP,
 downloads or decodes the result and thumbnails it; the stored files decode at the right sizes."""
 
+from decimal import Decimal
+
 import pytest
 
-from gallery.models import Generation
+from gallery.models import Generation, Price, Usage
 from tests.e2e.conftest import assert_stored, wait_for
 
 pytestmark = [pytest.mark.e2e]
@@ -76,3 +78,37 @@ def test_it_shows_a_provider_failure_on_the_card(e2e, client, alice, settings):
     card = client.get(f"/generations/{generation.uuid}/card")
     assert "refused the request (404)" in card.content.decode()
     assert "hx-trigger" not in card.content.decode()
+
+
+def test_the_ledger_records_what_the_worker_did(e2e, client, alice):
+    """Through the real worker: the reported cost when the provider gives one, else the
+    estimate; the times of each stage; a failure costs nothing."""
+    Price.objects.create(model_id="sandbox/openai-sync", usd_per_image=Decimal("0.05"))
+    Price.objects.create(model_id="sandbox/relay-async", usd_per_image=Decimal("0.03"))
+    client.force_login(alice)
+    reported = generate(
+        client, model="sandbox/openai-sync", prompt="a kite", p_size="512x512", p_n="2"
+    )
+    estimated = generate(
+        client, model="sandbox/relay-async", prompt="a bridge", p_width="128", p_height="128"
+    )
+    failed = generate(client, model="sandbox/openai-sync", prompt="[sandbox:400-policy] a kite")
+    for generation in (reported, estimated, failed):
+        wait_for(generation)
+    entry = Usage.objects.get(generation=reported)
+    # The sandbox reports 1000 credits per image, at the AI/ML API's 2,000,000 per dollar.
+    assert (entry.outcome, entry.images, entry.reported_credits) == ("succeeded", 2, 2000)
+    assert (entry.cost_usd, entry.cost_source) == (Decimal("0.001"), "reported")
+    assert entry.estimated_usd == Decimal("0.1")
+    assert None not in (entry.queue_seconds, entry.provider_seconds, entry.download_seconds)
+    entry = Usage.objects.get(generation=estimated)
+    assert (entry.outcome, entry.images, entry.cost_usd, entry.cost_source) == (
+        "succeeded",
+        1,
+        Decimal("0.03"),
+        "estimated",
+    )
+    assert entry.provider_seconds > 0  # the async task was polled until it completed
+    entry = Usage.objects.get(generation=failed)
+    assert (entry.outcome, entry.images, entry.cost_usd) == ("failed", 0, Decimal(0))
+    assert entry.error

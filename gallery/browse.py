@@ -110,7 +110,7 @@ def _narrow(qs: QuerySet, filters: Filters, via: str) -> QuerySet:
 
 def images(team: Team, user: Any, filters: Filters) -> QuerySet[Image]:
     """The team's images matching the filters (the team was access-checked by the caller)."""
-    qs = _narrow(Image.objects.filter(team=team, deleted_at__isnull=True), filters, "generation__")
+    qs = _narrow(Image.objects.shown().filter(team=team), filters, "generation__")
     if filters.gallery:
         qs = qs.filter(gallery__uuid=filters.gallery)
     if filters.favorites:

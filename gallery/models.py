@@ -3,11 +3,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 
 class TeamQuerySet(models.QuerySet["Team"]):
@@ -198,6 +200,23 @@ class Generation(models.Model):
     def in_flight(self) -> bool:
         return self.status in self.IN_FLIGHT
 
+    @cached_property
+    def live_images(self) -> list["Image"]:
+        """Its images that are not deleted, hidden ones included so a card can count them.
+
+        Lists of cards prefetch these in one query with `card_images()`.
+        """
+        return list(self.images.filter(deleted_at__isnull=True))
+
+    @property
+    def shown_images(self) -> list["Image"]:
+        """What its card shows: never an image an admin has hidden."""
+        return [image for image in self.live_images if image.hidden_at is None]
+
+    @property
+    def hidden_count(self) -> int:
+        return sum(1 for image in self.live_images if image.hidden_at is not None)
+
     @property
     def step(self) -> int:
         """How far along it is, 1 to 4, for the progress indicator."""
@@ -284,12 +303,14 @@ class Generation(models.Model):
 
 
 class ImageQuerySet(models.QuerySet["Image"]):
+    def shown(self) -> "ImageQuerySet":
+        """What may appear anywhere in the galleries: neither deleted nor hidden by an admin."""
+        return self.filter(deleted_at__isnull=True, hidden_at__isnull=True)
+
     def visible_to(self, user) -> "ImageQuerySet":
         if not user.is_authenticated:
             return self.none()
-        return self.filter(
-            team__memberships__user=user, deleted_at__isnull=True, hidden_at__isnull=True
-        )
+        return self.shown().filter(team__memberships__user=user)
 
     def editable_by(self, user) -> "ImageQuerySet":
         return self.filter(gallery__in=Gallery.objects.editable_by(user))
@@ -356,6 +377,11 @@ class Image(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("gallery:image-detail", args=[self.uuid])
 
+    @property
+    def is_shown(self) -> bool:
+        """Whether links to it may be offered (feeds, notifications): not deleted, not hidden."""
+        return self.deleted_at is None and self.hidden_at is None
+
     def move_to(self, gallery: "Gallery") -> None:
         self.gallery, self.team_id = gallery, gallery.team_id
         self.save(update_fields=["gallery", "team"])
@@ -385,6 +411,13 @@ class Image(models.Model):
         """Width of the 256 px thumbnail, for srcset."""
         longest = max(self.thumb_width, self.thumb_height)
         return self.thumb_width if longest <= 256 else round(self.thumb_width * 256 / longest)
+
+
+def card_images() -> models.Prefetch:
+    """Prefetch for a list of generation cards: their live images in one query."""
+    return models.Prefetch(
+        "images", queryset=Image.objects.filter(deleted_at__isnull=True), to_attr="live_images"
+    )
 
 
 class InputImageQuerySet(models.QuerySet["InputImage"]):
@@ -590,6 +623,25 @@ class Price(models.Model):
         return f"{self.model_id}: ${self.usd_per_image}"
 
 
+def by_param_problem(value: object) -> str | None:
+    """What is wrong with a `Price.by_param` mapping, in words for the admin; None if nothing."""
+    if not isinstance(value, dict):
+        return "Write an object: {parameter: {value: price}}."
+    for name, choices in value.items():
+        if not isinstance(choices, dict) or not choices:
+            return f'"{name}" needs an object of prices by value, like {{"high": "0.17"}}.'
+        for choice, price in choices.items():
+            if isinstance(price, bool) or not isinstance(price, int | float | str):
+                return f'The price of {name}="{choice}" must be a number, like "0.17".'
+            try:
+                amount = Decimal(str(price))
+            except ArithmeticError:
+                return f'The price of {name}="{choice}" must be a number, like "0.17".'
+            if not amount.is_finite() or amount < 0:
+                return f'The price of {name}="{choice}" must be zero or more.'
+    return None
+
+
 class Budget(models.Model):
     """Limits for one team, or for one person across all their teams; empty means the default."""
 
@@ -618,6 +670,14 @@ class Budget(models.Model):
 
     def __str__(self) -> str:
         return f"budget of {self.team or self.user}"
+
+    def clean(self) -> None:
+        # The database constraint says the same, but in words no one should have to decode.
+        if (self.team_id is None) == (self.user_id is None):
+            raise ValidationError(
+                "A budget is for one team or for one person: choose either a team or a user, "
+                "not both and not neither."
+            )
 
 
 class Usage(models.Model):

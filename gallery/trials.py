@@ -15,7 +15,7 @@ from gallery import usage
 from gallery.access import Request, can_edit, current_team
 from gallery.activity import record
 from gallery.forms import GenerateForm, can_try, default_data
-from gallery.models import Activity, Generation
+from gallery.models import Activity, Generation, card_images
 from jobs import catalog
 
 MOST = 6
@@ -88,7 +88,7 @@ def try_results(request: Request, batch) -> TemplateResponse:
         Generation.objects.visible_to(request.user)
         .filter(batch=batch)
         .select_related("owner")
-        .prefetch_related("images")
+        .prefetch_related(card_images())
         .order_by("model_id")
         .distinct()
     )

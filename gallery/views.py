@@ -29,7 +29,15 @@ from gallery.access import (
 )
 from gallery.activity import add_comment, record
 from gallery.forms import GenerateForm
-from gallery.models import Activity, Favorite, Gallery, Generation, Image, InputImage
+from gallery.models import (
+    Activity,
+    Favorite,
+    Gallery,
+    Generation,
+    Image,
+    InputImage,
+    card_images,
+)
 from gallery.ratelimit import too_many
 from jobs import catalog, images, pipeline
 
@@ -57,7 +65,7 @@ def _browse(request: Request, team) -> dict:
     after = request.GET.get("after")
     if filters.status:
         found = browse.generations(team, filters).select_related("owner")
-        items, cursor = browse.page(found.prefetch_related("images"), after)
+        items, cursor = browse.page(found.prefetch_related(card_images()), after)
         return {"filters": filters, "cards": items, "tiles": [], "cursor": cursor}
     images = browse.images(team, request.user, filters).select_related("generation__owner")
     tiles, cursor = browse.page(images, after)
@@ -141,7 +149,7 @@ def new_cards(request: Request) -> HttpResponse:
     fresh = list(
         team.generations.filter(created_at__gt=since)
         .select_related("owner")
-        .prefetch_related("images")
+        .prefetch_related(card_images())
         .order_by("-created_at", "-id")[:GRID_SIZE]
     )
     if not fresh:
@@ -265,7 +273,9 @@ def _image_context(request: Request, image: Image) -> dict:
         "image": image,
         "generation": generation,
         "model": catalog.get(generation.model_id),
-        "siblings": generation.images.filter(copy_of__isnull=True),
+        "siblings": Image.objects.visible_to(user).filter(
+            generation=generation, copy_of__isnull=True
+        ),
         "comments": image.comments.select_related("author"),
         "can_edit": can_edit(user, image.gallery.team),
         "targets": Gallery.objects.editable_by(user).distinct().select_related("team"),
@@ -340,7 +350,7 @@ def restore_image(request: Request, image_uuid) -> HttpResponse:
     window = timezone.now() - timedelta(minutes=UNDO_MINUTES)
     image = get_object_or_404(
         Image.objects.filter(
-            team__memberships__user=request.user, deleted_at__gte=window
+            team__memberships__user=request.user, deleted_at__gte=window, hidden_at__isnull=True
         ).distinct(),
         uuid=image_uuid,
     )
@@ -363,7 +373,8 @@ def input_link(request: HttpRequest, token: str) -> FileResponse:
         item = get_object_or_404(InputImage, uuid=uuid)
         stored, content_type = item.file, item.content_type
     else:
-        image = get_object_or_404(Image, uuid=uuid)
+        # Not one an admin has hidden, even to a provider holding a link.
+        image = get_object_or_404(Image, uuid=uuid, hidden_at__isnull=True)
         stored, content_type = image.original, image.content_type
     return FileResponse(stored.open("rb"), content_type=content_type)
 
@@ -394,7 +405,8 @@ def gallery_list(request: Request) -> HttpResponse:
 @require_GET
 def gallery_detail(request: Request, gallery_uuid) -> TemplateResponse:
     gallery = get_gallery(request, gallery_uuid)
-    images = gallery.images.select_related("generation__owner").order_by("-created_at", "-id")
+    images = gallery.images.shown().select_related("generation__owner")
+    images = images.order_by("-created_at", "-id")
     return TemplateResponse(
         request, "gallery/gallery_detail.html", {"gallery": gallery, "images": images[:GRID_SIZE]}
     )

@@ -306,9 +306,12 @@ def fetch(generation: Generation) -> Next | None:
 
 
 def purge_deleted(before) -> int:
-    """Remove images deleted before `before` (their Undo window long over) and unshared files."""
+    """Remove images deleted before `before` (their Undo window long over) and unshared files.
+
+    An image an admin has hidden is kept for review, deleted or not.
+    """
     purged = 0
-    for image in Image.objects.filter(deleted_at__lt=before)[:500]:
+    for image in Image.objects.filter(deleted_at__lt=before, hidden_at__isnull=True)[:500]:
         shared = Image.objects.filter(original=image.original.name).exclude(pk=image.pk).exists()
         if not shared:
             for stored in (image.original, image.thumbnail, image.thumbnail_small):

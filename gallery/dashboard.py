@@ -34,7 +34,7 @@ Status = Generation.Status
 EDGES = [0.1 * 2 ** (k / 4) for k in range(57)]
 NO_REASON = "(no reason given)"
 
-# The key of each table, and the roll-up grain that answers it when nothing is filtered.
+# The key of each table.
 KEYS = {
     "day": ("day",),
     "team": ("team_id", "team_name"),
@@ -43,8 +43,16 @@ KEYS = {
     "model": ("provider", "model_id"),
     "reason": ("reason",),
 }
-GRAIN = {"day": "team", "team": "team", "user": "user", "provider": "model", "model": "model"}
 FULL = ("team_id", "team_name", "user_id", "user_name", "provider", "model_id")
+# Roll-up grains and their keys, fewest rows first: a table is read from the first grain that
+# has its key and the filtered columns ("all" has every one).
+GRAINS = {
+    "model": ("provider", "model_id"),
+    "team": ("team_id", "team_name"),
+    "user": ("user_id", "user_name"),
+    "team_model": ("team_id", "team_name", "provider", "model_id"),
+    "all": FULL,
+}
 
 
 @dataclass
@@ -230,13 +238,9 @@ def rollup(day: date) -> int:
     start, end = day_bounds(day, day)
     ledger = Usage.objects.filter(created_at__gte=start, created_at__lt=end)
     full = summarize(ledger, FULL, latency=True)
-    grains: dict[str, dict] = {"all": full}
-    for grain, keys in (("team", KEYS["team"]), ("user", KEYS["user"]), ("model", KEYS["model"])):
-        grains[grain] = _regroup(full, keys, FULL)
     rows = []
-    for grain, grouped in grains.items():
-        keys = FULL if grain == "all" else KEYS[grain]
-        for key, f in grouped.items():
+    for grain, keys in GRAINS.items():
+        for key, f in (full if grain == "all" else _regroup(full, keys, FULL)).items():
             values = {name: getattr(f, name) for name in SUMMED}
             latency = {str(b): n for b, n in sorted(f.latency.items())}
             rows.append(
@@ -328,16 +332,20 @@ class Source:
         self.ledger = Usage.objects.filter(raw, **scope.filters())
         self.rolled = UsageDay.objects.filter(day__gte=scope.first, day__lte=scope.last)
 
-    def rollups(self, grain: str) -> QuerySet:
-        if self.scope.filtered:
-            grain = "failure" if grain == "reason" else "all"
-        return self.rolled.filter(grain=grain, **self.scope.filters())
+    def rollups(self, table: str) -> QuerySet:
+        filters = self.scope.filters()
+        if table == "reason":
+            grain = "failure" if filters else "reason"
+        else:
+            needed = set(KEYS[table]) | set(filters)
+            grain = next(g for g, keys in GRAINS.items() if needed - {"day"} <= set(keys))
+        return self.rolled.filter(grain=grain, **filters)
 
     def table(self, name: str) -> dict:
         """{key tuple: Figures} for one table (see KEYS); the model table has latencies."""
         keys, latency = KEYS[name], name == "model"
         found = summarize(self.ledger, keys, latency) if self.has_raw else {}
-        rollups = self.rollups(GRAIN[name]).order_by()
+        rollups = self.rollups(name).order_by()
         if latency:  # histograms are merged here, not in SQL
             for row in rollups.values(*keys, *SUMMED, "latency"):
                 figures = _figures(row, prefix="")

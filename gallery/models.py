@@ -690,14 +690,14 @@ class UsageDay(models.Model):
     """Daily roll-ups of the ledger, so the usage dashboard need not read every row.
 
     One row per day and `grain`: "all" is keyed by team, person, provider and model (any filter
-    can be answered from it); "team", "user" and "model" keep only their own key, so the
-    unfiltered dashboard reads a few rows per day; "failure" (keyed like "all") and "reason"
-    (the reason alone) count failures by reason. Rebuilt whole, a day at a time, from the ledger
+    can be answered from it); "model", "team", "user" and "team_model" keep only those keys, so
+    most views read a few rows per day; "failure" (keyed like "all") and "reason" (the reason
+    alone) count failures by reason. Rebuilt whole, a day at a time, from the ledger
     (`gallery.dashboard.rollup`); `UsageRollup` says which days are done.
     """
 
     day = models.DateField()
-    grain = models.CharField(max_length=8)
+    grain = models.CharField(max_length=12)
     team = models.ForeignKey(
         Team,
         null=True,

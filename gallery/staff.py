@@ -118,7 +118,7 @@ def report(scope: Scope) -> dict:
     totals = Figures()
     for row in tables["day"]:
         totals.add(row["figures"])
-    reasons = sorted(source.reasons().items(), key=lambda item: (-item[1], item[0]))
+    reasons = _reasons(source)
     return {
         "totals": totals,
         "tables": tables,
@@ -126,6 +126,10 @@ def report(scope: Scope) -> dict:
         "charts": _charts(tables["day"]),
         "standing": usage.standing(used_by=used_by),
     }
+
+
+def _reasons(source: Source) -> list[tuple[str, int]]:
+    return sorted(source.reasons().items(), key=lambda item: (-item[1], item[0]))
 
 
 def _percent(value: float | None) -> str:
@@ -152,13 +156,14 @@ LATENCY_COLUMNS: list[tuple[str, Callable[[Figures], object]]] = [
 EXPORTS = ("day", "user", "team", "provider", "model", "reasons", "limits")
 
 
-def _export(name: str, data: dict) -> str:
+def _export(name: str, scope: Scope) -> str:
+    """One table as CSV: only that table is computed."""
     if name == "reasons":
-        return csv_text(["reason", "failures"], data["reasons"])
+        return csv_text(["reason", "failures"], _reasons(Source(scope)))
     if name == "limits":
         rows = [
             (s.scope, s.name, s.limit.kind, s.limit.used, s.limit.limit, _percent(s.limit.ratio))
-            for s in data["standing"]
+            for s in usage.standing(used_by=used_by)
         ]
         return csv_text(["scope", "name", "kind", "used", "limit", "used_percent"], rows)
     columns = FIGURE_COLUMNS + (LATENCY_COLUMNS if name == "model" else [])
@@ -166,7 +171,7 @@ def _export(name: str, data: dict) -> str:
         [name, *(c for c, _ in columns)],
         (
             [row["label"], *(get(row["figures"]) for _, get in columns)]
-            for row in data["tables"][name]
+            for row in _rows(Source(scope), name)
         ),
     )
 
@@ -238,7 +243,7 @@ def usage_export(request: Request, table: str) -> HttpResponse:
         raise Http404("No such table.")
     form = _form(request)
     scope = form.scope()
-    text = _export(table, report(scope))
+    text = _export(table, scope)
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     filename = f"usage-{table}-{scope.first}-{scope.last}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

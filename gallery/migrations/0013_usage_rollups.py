@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('day', models.DateField()),
-                ('grain', models.CharField(max_length=8)),
+                ('grain', models.CharField(max_length=12)),
                 ('team_name', models.CharField(blank=True, max_length=100)),
                 ('user_name', models.CharField(blank=True, max_length=150)),
                 ('provider', models.CharField(blank=True, max_length=20)),

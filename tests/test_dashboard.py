@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from gallery import dashboard
+from gallery import dashboard, usage
 from gallery.dashboard import EDGES, Figures, Scope, Source, bucket, percentile
 from gallery.models import Budget, Generation, Team, Usage, UsageDay, UsageRollup
 from jobs import pipeline, tasks
@@ -211,6 +211,19 @@ def test_the_near_a_limit_panel_lists_who_is_close(ledger, staff_client, alice, 
     response = staff_client.get("/staff/usage/")
     assert [(s.scope, s.name) for s in response.context["standing"]] == [("user", "alice")]
     assert "1 of 1 images today" in response.content.decode()
+
+
+def test_near_a_limit_reads_roll_ups_to_the_same_effect(ledger, studio, dave):
+    Budget.objects.create(team=studio, usd_per_month=Decimal("0.30"))
+    Budget.objects.create(user=dave, usd_per_month=Decimal("0.20"))
+    from_ledger = [(s.name, s.limit.used) for s in usage.standing()]
+    dashboard.rollup(A)
+    dashboard.rollup(B)
+    assert [(s.name, s.limit.used) for s in usage.standing(used_by=dashboard.used_by)] == (
+        from_ledger
+    )
+    if TODAY.day > 2:  # days A and B are in this month
+        assert [name for name, _ in from_ledger] == ["Studio", "dave"]
 
 
 # --- CSV ----------------------------------------------------------------------------------------

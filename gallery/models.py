@@ -744,3 +744,72 @@ class Usage(models.Model):
         from gallery import usage
 
         usage.settle(generation)
+
+
+class UsageDay(models.Model):
+    """Daily roll-ups of the ledger, so the usage dashboard need not read every row.
+
+    One row per day and `grain`: "all" is keyed by team, person, provider and model (any filter
+    can be answered from it); "model", "team", "user" and "team_model" keep only those keys, so
+    most views read a few rows per day; "failure" (keyed like "all") and "reason" (the reason
+    alone) count failures by reason. Rebuilt whole, a day at a time, from the ledger
+    (`gallery.dashboard.rollup`); `UsageRollup` says which days are done.
+    """
+
+    day = models.DateField()
+    grain = models.CharField(max_length=12)
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+    )
+    team_name = models.CharField(max_length=100, blank=True)
+    user_name = models.CharField(max_length=150, blank=True)
+    provider = models.CharField(max_length=20, blank=True)
+    model_id = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    generations = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+    in_flight = models.PositiveIntegerField(default=0)
+    images = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=16, decimal_places=6, default=Decimal(0))
+    reported_usd = models.DecimalField(max_digits=16, decimal_places=6, default=Decimal(0))
+    estimated_usd = models.DecimalField(max_digits=16, decimal_places=6, default=Decimal(0))
+    timed = models.PositiveIntegerField(default=0)
+    total_seconds = models.FloatField(default=0.0)
+    # Succeeded generations by total time: {"bucket index": count}, see dashboard.BUCKETS.
+    latency = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["grain", "day"], name="usageday_grain_day"),
+            models.Index(fields=["grain", "team", "day"], name="usageday_team_day"),
+            models.Index(fields=["grain", "user", "day"], name="usageday_user_day"),
+            models.Index(fields=["grain", "model_id", "day"], name="usageday_model_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.grain}"
+
+
+class UsageRollup(models.Model):
+    """A day whose roll-ups are built: the dashboard reads `UsageDay` for it, not the ledger."""
+
+    day = models.DateField(primary_key=True)
+    built_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return str(self.day)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery import bulk, teams, trials, views
+from gallery import bulk, staff, teams, trials, views
 
 app_name = "gallery"
 urlpatterns = [
@@ -57,4 +57,6 @@ urlpatterns = [
         name="team-remove",
     ),
     path("invitations/<str:token>", teams.invitation, name="invitation"),
+    path("staff/usage/", staff.usage_dashboard, name="staff-usage"),
+    path("staff/usage/export/<str:table>", staff.usage_export, name="staff-usage-export"),
 ]

@@ -293,8 +293,13 @@ class Standing:
     limit: Limit
 
 
-def standing(threshold: float = 0.8) -> list[Standing]:
-    """Every person and team at or above `threshold` of a limit, the closest first."""
+def standing(threshold: float = 0.8, used_by=None) -> list[Standing]:
+    """Every person and team at or above `threshold` of a limit, the closest first.
+
+    `used_by(key, since, field)` -> {pk: total} says what each used (the dashboard passes one
+    that reads daily roll-ups); by default the ledger is summed.
+    """
+    used_by = used_by or _used_by
     site = SiteSettings.load()
     User = get_user_model()
     found: list[Standing] = []
@@ -310,12 +315,7 @@ def standing(threshold: float = 0.8) -> list[Standing]:
             ("usd", month_start(), "cost_usd", usd_default),
         ):
             budget_field = "images_per_day" if kind == "images" else "usd_per_month"
-            used = dict(
-                Usage.objects.filter(created_at__gte=since, **{key + "__isnull": False})
-                .values_list(key + "_id")
-                .annotate(total=Sum(field))
-                .values_list(key + "_id", "total")
-            )
+            used = used_by(key, since, field)
             ids = set(used) | {pk for pk, b in budgets.items() if b[budget_field] is not None}
             names = dict(everyone.filter(pk__in=ids).values_list("pk", _name_field(scope)))
             for pk in ids:
@@ -327,6 +327,15 @@ def standing(threshold: float = 0.8) -> list[Standing]:
                 if entry.ratio >= threshold:
                     found.append(Standing(scope, names[pk], entry))
     return sorted(found, key=lambda s: -s.limit.ratio)
+
+
+def _used_by(key: str, since: datetime, field: str) -> dict:
+    return dict(
+        Usage.objects.filter(created_at__gte=since, **{key + "__isnull": False})
+        .values_list(key + "_id")
+        .annotate(total=Sum(field))
+        .values_list(key + "_id", "total")
+    )
 
 
 def _name_field(scope: str) -> str:

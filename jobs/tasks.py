@@ -68,3 +68,11 @@ def sweep() -> None:
     for pk in fetching.values_list("pk", flat=True):
         fetch.delay(pk)
     pipeline.purge_deleted(now - timedelta(hours=1))
+
+
+@shared_task
+def rollup_usage(days: int = 2) -> None:
+    """Rebuild the usage dashboard's roll-ups of the last whole days (settled late ones too)."""
+    from gallery import dashboard
+
+    dashboard.rollup_recent(days)

@@ -253,6 +253,19 @@ MATRIX = {
         {},
         dict(alice=200, bob=200, carol=200, dave=200),
     ),
+    # The usage dashboard is for staff (tests/test_dashboard.py): others are refused.
+    "gallery:staff-usage": (
+        "get",
+        "/staff/usage/",
+        {},
+        dict(alice=403, bob=403, carol=403, dave=403),
+    ),
+    "gallery:staff-usage-export": (
+        "get",
+        "/staff/usage/export/user",
+        {},
+        dict(alice=403, bob=403, carol=403, dave=403),
+    ),
     "login": ("get", "/login/", {}, dict(alice=302, bob=302, carol=302, dave=302, anonymous=200)),
     "logout": (
         "post",

@@ -216,9 +216,12 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.poll": {"queue": "provider"},
     "jobs.tasks.fetch": {"queue": "images"},
     "jobs.tasks.sweep": {"queue": "provider"},
+    "jobs.tasks.rollup_usage": {"queue": "images"},
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "jobs.tasks.sweep", "schedule": 30.0},
+    # The usage dashboard's daily roll-ups: yesterday and the day before, rebuilt hourly.
+    "rollup-usage": {"task": "jobs.tasks.rollup_usage", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

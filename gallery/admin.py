@@ -36,10 +36,25 @@ from gallery.models import (
     SiteSettings,
     Team,
     Usage,
+    UsageDay,
+    UsageRollup,
     by_param_problem,
 )
 
 NO_REASON = "No reason given."
+
+
+class ReadOnly(admin.ModelAdmin):
+    """Records that are read here, never written by hand: the ledger, its roll-ups, the log."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class ValuesInChangeMessage(admin.ModelAdmin):
@@ -515,7 +530,7 @@ class BudgetAdmin(ValuesInChangeMessage):
 
 
 @admin.register(Usage)
-class UsageAdmin(admin.ModelAdmin):
+class UsageAdmin(ReadOnly):
     """The ledger: read, filtered and searched here, never written by hand."""
 
     list_display = [
@@ -543,18 +558,26 @@ class UsageAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Usage._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
     @admin.display(description="Cost (USD)", ordering="cost_usd")
     def cost(self, entry: Usage) -> Decimal:
         return entry.cost_usd
+
+
+@admin.register(UsageDay)
+class UsageDayAdmin(ReadOnly):
+    """The dashboard's daily roll-ups, rebuilt from the ledger by `manage.py rollup_usage`."""
+
+    list_display = ["day", "grain", "team_name", "user_name", "model_id", "generations", "images"]
+    list_filter = ["grain"]
+    search_fields = ["team_name", "user_name", "model_id", "reason"]
+    show_full_result_count = False
+    date_hierarchy = "day"
+
+
+@admin.register(UsageRollup)
+class UsageRollupAdmin(ReadOnly):
+    list_display = ["day", "built_at"]
+    date_hierarchy = "day"
 
 
 @admin.register(SiteSettings)
@@ -590,7 +613,7 @@ class SiteSettingsAdmin(ValuesInChangeMessage):
 
 
 @admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
+class LogEntryAdmin(ReadOnly):
     """Django's record of every add, change and delete made here; it can only be read."""
 
     list_display = ["action_time", "user", "action_flag", "content_type", "object_repr", "message"]
@@ -612,15 +635,6 @@ class LogEntryAdmin(admin.ModelAdmin):
         "object_repr",
         "message",
     )
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Change")
     def message(self, entry: LogEntry) -> str:

@@ -18,7 +18,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery import usage
+from gallery import dashboard, usage
 from gallery.activity import add_comment
 from gallery.models import (
     Budget,
@@ -450,6 +450,10 @@ def everything(scene, studio, alice, bob, root):
         owner=alice, team=studio, model_id="sandbox/flux-sync", provider="sandbox", prompt="y"
     )
     generation.mark_failed("provider said no")
+    Usage.objects.filter(generation=generation).update(
+        created_at=timezone.now() - timezone.timedelta(days=1)
+    )
+    dashboard.rollup(timezone.localdate() - timezone.timedelta(days=1))
     Invitation.objects.create(
         team=studio, token="tok", email="x@example.com", expires_at=timezone.now()
     )

@@ -80,6 +80,10 @@ class FilterForm(forms.Form):
 
 def _form(request: Request) -> FilterForm:
     known = {k: v for k, v in request.GET.items() if k in FilterForm.base_fields}
+    if not known.get("first") and not known.get("last"):
+        # Show the default range in the date fields, not empty boxes.
+        today = timezone.localdate()
+        known |= {"first": str(today - timedelta(days=29)), "last": str(today)}
     form = FilterForm(known)
     if not form.is_valid():
         form = FilterForm({})  # unbound defaults; the errors are shown from the first form

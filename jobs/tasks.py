@@ -18,7 +18,8 @@ Status = Generation.Status
 
 
 def _load(generation_id: int) -> Generation | None:
-    return Generation.objects.filter(pk=generation_id).first()
+    # With the team (its keys) and gallery (where images go) in the same query.
+    return Generation.objects.select_related("team", "gallery").filter(pk=generation_id).first()
 
 
 def _then(next_step: pipeline.Next | None, generation_id: int) -> None:

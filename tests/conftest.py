@@ -15,6 +15,14 @@ def media_root(settings, tmp_path_factory):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def forget_expected_durations():
+    """Durations learned from one test's rows are not carried into the next."""
+    from jobs import pipeline
+
+    pipeline._expected.clear()
+
+
 def make_user(username: str):
     return get_user_model().objects.create_user(username, f"{username}@example.com", "password")
 

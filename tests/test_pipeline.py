@@ -74,6 +74,18 @@ def test_it_submits_a_sync_model_and_keeps_the_outputs(alice, provider):
     assert sent.url.path == "/sandbox/v1/images/generations"
 
 
+def test_a_claim_loses_to_one_made_after_the_row_was_loaded(alice):
+    generation = make_generation(alice)
+    stale = Generation.objects.get(pk=generation.pk)
+    assert pipeline.claim(generation)
+    # The first claim lapses before reaching the provider; the stale copy must not take it.
+    Generation.objects.filter(pk=generation.pk).update(lease_until=timezone.now())
+    assert not pipeline.claim(stale)
+    assert pipeline.claim(Generation.objects.get(pk=generation.pk))
+    generation.refresh_from_db()
+    assert generation.attempts == 2
+
+
 def test_it_never_submits_twice(alice, provider):
     provider["handler"] = lambda r: httpx.Response(200, json={"images": [{"url": "http://x/a"}]})
     generation = make_generation(alice)
@@ -112,10 +124,92 @@ def test_it_polls_until_the_task_completes(alice, provider):
             "result": {"images": [b64png()]},
         },
     )
+    # A small result is stored by the poll that got it, without a trip through the broker.
+    assert pipeline.poll(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED
+    assert generation.images.count() == 1
+    assert provider["requests"][-1].url.path == "/sandbox/v2/tasks/sandbox:t1"
+
+
+def test_it_hands_a_big_result_to_the_fetch_step(alice, provider, settings):
+    settings.INLINE_FETCH_MAX = 10
+    generation = make_generation(
+        alice, model_id="sandbox/relay-async", status=Status.RUNNING, provider_task_id="t"
+    )
+    provider["handler"] = lambda r: httpx.Response(
+        200, json={"task_id": "t", "status": "completed", "result": {"images": [b64png()]}}
+    )
     assert pipeline.poll(generation) == Next("fetch")
     generation.refresh_from_db()
     assert generation.status == Status.FETCHING
-    assert provider["requests"][-1].url.path == "/sandbox/v2/tasks/sandbox:t1"
+    assert generation.images.count() == 0
+
+
+def test_it_stores_small_url_outputs_of_a_known_size_at_once(alice, provider):
+    data = png_bytes(64, 64)
+    url = "http://127.0.0.1:8000/sandbox/files/a"
+
+    def handler(request):
+        if request.method == "POST":
+            return httpx.Response(200, json={"images": [{"url": url, "width": 64, "height": 64}]})
+        return httpx.Response(200, content=data)
+
+    provider["handler"] = handler
+    generation = make_generation(alice)
+    assert pipeline.submit(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED
+    assert generation.images.get().byte_size == len(data)
+
+
+def finished_earlier(alice, seconds: float, count: int = 3) -> None:
+    """Generations of the async sandbox model that took `seconds` from submission to the end."""
+    now = timezone.now()
+    for _ in range(count):
+        make_generation(
+            alice,
+            model_id="sandbox/relay-async",
+            status=Status.SUCCEEDED,
+            submitted_at=now - timezone.timedelta(seconds=seconds + 5),
+            finished_at=now - timezone.timedelta(seconds=5),
+        )
+
+
+def test_the_first_poll_waits_about_as_long_as_the_model_usually_takes(alice, provider):
+    finished_earlier(alice, 20)
+    provider["handler"] = lambda r: httpx.Response(
+        202, json={"task_id": "sandbox:t1", "status": "queued", "poll_url": "/v2/tasks/sandbox:t1"}
+    )
+    generation = make_generation(alice, model_id="sandbox/relay-async", params={})
+    next_step = pipeline.submit(generation)
+    assert next_step.step == "poll" and 19.0 < next_step.delay <= 19.5  # a bit early
+
+
+def test_polls_are_brisk_once_the_expected_time_has_passed(alice):
+    finished_earlier(alice, 20)
+    generation = make_generation(
+        alice,
+        model_id="sandbox/relay-async",
+        status=Status.RUNNING,
+        submitted_at=timezone.now() - timezone.timedelta(seconds=21),
+    )
+    assert pipeline.poll_interval(generation) == 1.0
+
+
+def test_a_long_expected_time_stays_a_short_countdown(alice, settings):
+    finished_earlier(alice, 600)
+    generation = make_generation(
+        alice, model_id="sandbox/relay-async", status=Status.RUNNING, submitted_at=timezone.now()
+    )
+    assert pipeline.poll_interval(generation) == settings.MAX_COUNTDOWN / 2
+
+
+def test_without_history_polls_start_briskly(alice):
+    generation = make_generation(
+        alice, model_id="sandbox/relay-async", status=Status.RUNNING, submitted_at=timezone.now()
+    )
+    assert pipeline.poll_interval(generation) == 1.0
 
 
 def test_it_fails_a_task_the_provider_failed(alice, provider):

@@ -120,7 +120,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write at once: wait for the lock instead of failing.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections are kept (conn_max_age above): closing one checkpoints the WAL, ~2 ms of
+    # every Celery task when each closed its own (bench/README.md).
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
@@ -265,6 +266,9 @@ SUBMIT_ATTEMPTS = envint("SUBMIT_ATTEMPTS", 5)
 CLAIM_LEASE = envint("CLAIM_LEASE", 180)
 # Countdowns stay far below the broker's visibility timeout; longer waits live in the row.
 MAX_COUNTDOWN = 60
+# Results up to this many bytes (base64) or pixels (URLs with a size) are stored by the task
+# that received them; bigger ones, or URLs of unknown size, go to the images queue.
+INLINE_FETCH_MAX = envint("INLINE_FETCH_MAX", 1024 * 1024)
 # Submissions in flight at once per provider.
 PROVIDER_CONCURRENCY = envint("PROVIDER_CONCURRENCY", 8)
 

@@ -433,7 +433,7 @@ def owner_fields(user) -> dict:
     return fields
 
 
-def create_generations(count: int, model_id: str, params) -> list[int]:
+def create_generations(count: int, model_id: str, params, username: str = "bench") -> list[int]:
     """Bulk-create `count` queued generations for a new user; `params(i)` gives each one's."""
     from datetime import timedelta
 
@@ -443,7 +443,7 @@ def create_generations(count: int, model_id: str, params) -> list[int]:
     from gallery.models import Generation
     from jobs import catalog
 
-    user = make_user()
+    user = make_user(username)
     owner = owner_fields(user)
     now = timezone.now()
     model = catalog.get(model_id)

@@ -182,6 +182,8 @@ class Generation(models.Model):
             models.Index(fields=["owner", "-created_at", "-id"], name="generation_owner_recent"),
             models.Index(fields=["team", "-created_at", "-id"], name="generation_team_recent"),
             models.Index(fields=["status", "created_at"], name="generation_status_age"),
+            # The model's latest generations: the "Made with" filter, the learned poll time.
+            models.Index(fields=["model_id", "-created_at"], name="generation_model_recent"),
         ]
 
     def __str__(self) -> str:

@@ -292,8 +292,9 @@ _expected: dict[str, tuple[float, float | None]] = {}
 
 
 def expected_seconds(model_id: str) -> float | None:
-    """Median time from submission to finish of the model's latest successes; None before
-    any. Kept a minute in this process, a second while there is nothing to learn from yet."""
+    """Median time from submission to the provider's result for the model's latest successes;
+    None before any. Kept a minute in this process, a second while there is nothing to learn
+    from yet."""
     now = time.monotonic()
     cached = _expected.get(model_id)
     if cached is not None and cached[0] > now:
@@ -303,9 +304,12 @@ def expected_seconds(model_id: str) -> float | None:
             status=Status.SUCCEEDED, model_id=model_id, submitted_at__isnull=False
         )
         .order_by("-created_at")
-        .values_list("submitted_at", "finished_at")[:EXPECTED_SAMPLE]
+        .values_list("submitted_at", "result_at", "finished_at")[:EXPECTED_SAMPLE]
     )
-    times = [(end - start).total_seconds() for start, end in rows if start and end]
+    # Until the provider answered with the result; rows from before result_at was kept: done.
+    times = [
+        ((result or end) - start).total_seconds() for start, result, end in rows if end and start
+    ]
     expected = statistics.median(times) if times else None
     _expected[model_id] = (now + (60.0 if expected is not None else 1.0), expected)
     return expected

@@ -13,7 +13,6 @@ Run: `.venv/bin/python bench/dashboard.py [--small 10000] [--large 1000000] [--r
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -21,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.harness.report import server_times  # noqa: E402
+
 DB = "atelier_bench_dashboard"
 GOAL = 3.0
 
@@ -121,7 +123,6 @@ def run(args) -> None:
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from gallery import dashboard
@@ -178,22 +179,7 @@ def run(args) -> None:
     default, filtered = "/staff/usage/", f"/staff/usage/?team={teams[3].pk}"
 
     def timed(*paths: str) -> list[tuple[float, int]]:
-        """Median server time and queries per path, runs interleaved so drift hits all alike."""
-        for path in paths:
-            assert client.get(path).status_code == 200  # warm
-        times: dict[str, list[float]] = {path: [] for path in paths}
-        for _ in range(args.repeat):
-            for path in paths:
-                start = time.perf_counter()
-                response = client.get(path)
-                times[path].append(time.perf_counter() - start)
-                assert response.status_code == 200
-        found = []
-        for path in paths:
-            with CaptureQueriesContext(connection) as queries:
-                client.get(path)
-            found.append((statistics.median(times[path]), len(queries)))
-        return found
+        return server_times(client, paths, args.repeat)
 
     results = {}
     for label, count in (("small", args.small), ("large", args.large - args.small)):

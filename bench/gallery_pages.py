@@ -10,14 +10,14 @@ Run: `.venv/bin/python bench/gallery_pages.py` (`--images N` to change the size)
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.harness.report import server_times  # noqa: E402
 
 
 def main() -> None:
@@ -40,7 +40,6 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     settings.ALLOWED_HOSTS = ["testserver"]
     call_command("migrate", verbosity=0)
@@ -54,23 +53,7 @@ def main() -> None:
     client.force_login(user)
 
     def timed(*paths: str) -> list[tuple[float, int]]:
-        """Median server time and query count per path, requests interleaved so drift
-        (caches, autovacuum, the other core) falls on every path alike."""
-        for path in paths:
-            client.get(path)  # warm
-        times: dict[str, list[float]] = {path: [] for path in paths}
-        for _ in range(args.repeat):
-            for path in paths:
-                start = time.perf_counter()
-                response = client.get(path)
-                times[path].append(time.perf_counter() - start)
-                assert response.status_code == 200
-        results = []
-        for path in paths:
-            with CaptureQueriesContext(connection) as queries:
-                client.get(path)
-            results.append((statistics.median(times[path]), len(queries)))
-        return results
+        return server_times(client, paths, args.repeat)
 
     small = 100
     call_command("seed_gallery", images=small, owner="bench", verbosity=0)

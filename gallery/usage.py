@@ -260,13 +260,14 @@ def month_start(now: datetime | None = None) -> datetime:
 def limits(user, team: Team) -> list[Limit]:
     """The limits that apply to this person in this team, with what is used of each."""
     site = SiteSettings.load()
+    budgets = Budget.objects.filter(Q(user=user) | Q(team=team))
+    mine = next((b for b in budgets if b.user_id == user.pk), None)
+    ours = next((b for b in budgets if b.team_id == team.pk), None)
     found: list[Limit] = []
     for whose, owner, budget, images_default, usd_default in (
-        ("You", Q(user=user), Budget.objects.filter(user=user).first(),
-         site.user_images_per_day, site.user_usd_per_month),
-        (team.name, Q(team=team), Budget.objects.filter(team=team).first(),
-         site.team_images_per_day, site.team_usd_per_month),
-    ):  # fmt: skip
+        ("You", Q(user=user), mine, site.user_images_per_day, site.user_usd_per_month),
+        (team.name, Q(team=team), ours, site.team_images_per_day, site.team_usd_per_month),
+    ):
         images = budget.images_per_day if budget and budget.images_per_day is not None else None
         usd = budget.usd_per_month if budget and budget.usd_per_month is not None else None
         images = images if images is not None else images_default

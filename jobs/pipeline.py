@@ -326,8 +326,9 @@ def _got_result(generation: Generation, from_status: str, result: Result) -> Nex
     if not moved:
         return None
     if _small(result.outputs):
-        # Stored by the task that got them: one trip through the broker less.
-        return fetch(generation)
+        # Stored by the task that got them: one trip through the broker less. It has just moved
+        # the row to fetching, so nothing of it is stored yet.
+        return fetch(generation, stored=set())
     return Next("fetch")
 
 
@@ -346,17 +347,21 @@ def _small(outputs: list[Output]) -> bool:
     return total <= settings.INLINE_FETCH_MAX
 
 
-def fetch(generation: Generation) -> Next | None:
-    """Download or decode each output, store it with its thumbnails, and finish."""
+def fetch(generation: Generation, stored: set[int] | None = None) -> Next | None:
+    """Download or decode each output, store it with its thumbnails, and finish.
+
+    `stored`: the indexes of the outputs already stored, when the caller knows (else read).
+    """
     if generation.status != Status.FETCHING:
         return None
     model = catalog.get(generation.model_id)
     trusted = _trusted_hosts(model)
-    done = set(generation.images.values_list("index", flat=True))
+    if stored is None:
+        stored = set(generation.images.values_list("index", flat=True))
     try:
         with http.client(read_timeout=30.0) as client:
             for index, raw in enumerate(generation.outputs):
-                if index not in done:
+                if index not in stored:
                     _store(generation, index, Output(**raw), client, trusted)
     except images.ImageError as e:
         generation.mark_failed(str(e))

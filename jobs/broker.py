@@ -33,8 +33,10 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise ChannelError(f"Cannot add file {path!r} to directory") from exc
 
-    # A look at the folder serves every queue for this long: a consumer that finds one queue
-    # empty asks about the next at once, and an empty queue is not listed again per message.
+    # A look at the folder serves every queue: a consumer that finds one queue empty asks about
+    # the next at once. A queue found empty is looked for again after `list_again`, or, while
+    # messages of another queue seen in the last look are still being taken, after
+    # `polling_interval`, as often as an idle worker looks: not once per message.
     list_again = 0.005
 
     def __init__(self, *args, **kwargs):
@@ -49,7 +51,9 @@ class Channel(filesystem.Channel):
         while True:
             waiting = self._waiting.get(queue)
             if not waiting:
-                if monotonic() - self._listed_at < self.list_again:
+                busy = any(self._waiting.values())
+                wait = (self.connection.polling_interval or 0) if busy else self.list_again
+                if monotonic() - self._listed_at < wait:
                     raise Empty()
                 self._look()
                 waiting = self._waiting.get(queue)

@@ -91,3 +91,22 @@ def test_celerys_django_fixup_does_not_close_connections_around_each_task():
     from django.conf import settings
 
     assert settings.CELERY_DB_REUSE_MAX >= 1000
+
+
+def test_an_empty_queue_is_not_listed_per_message_while_another_has_work(channel, monkeypatch):
+    for n in range(4):
+        channel._put("provider", {"n": n})
+    monkeypatch.setattr(channel, "list_again", 0.0)
+    monkeypatch.setattr(channel.connection, "polling_interval", 60.0)
+    looks = []
+    look = channel._look
+    monkeypatch.setattr(channel, "_look", lambda: looks.append(1) or look())
+    taken = []
+    for _ in range(3):
+        taken.append(channel._get("provider")["n"])
+        with pytest.raises(broker.Empty):
+            channel._get("images")
+    assert taken == [0, 1, 2] and len(looks) == 1
+    assert channel._get("provider")["n"] == 3
+    channel._put("images", {"n": "image"})
+    assert channel._get("images") == {"n": "image"}  # all taken: it looks again

@@ -120,8 +120,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write at once: wait for the lock instead of failing.
-    # Connections are kept (conn_max_age above): closing one checkpoints the WAL, ~2 ms of
-    # every Celery task when each closed its own (bench/README.md).
+    # Connections are kept (conn_max_age above; in the worker, see CELERY_DB_REUSE_MAX): closing
+    # one checkpoints the WAL, ~2 ms of every Celery task when each closed its own (bench/README).
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",

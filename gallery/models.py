@@ -1,4 +1,5 @@
 import uuid
+from contextlib import nullcontext
 from datetime import timedelta
 from decimal import Decimal
 
@@ -242,7 +243,9 @@ class Generation(models.Model):
         """Move from one state to a later one by compare-and-set; False if someone else moved it."""
         assert self._is_forward(from_status, to_status), (from_status, to_status)
         fields.setdefault("touched_at", timezone.now())
-        with transaction.atomic():
+        final = to_status in self.TERMINAL
+        # One UPDATE is atomic by itself; the final one shares a transaction with the ledger.
+        with transaction.atomic() if final else nullcontext():
             updated = Generation.objects.filter(pk=self.pk, status=from_status).update(
                 status=to_status, **fields
             )
@@ -250,7 +253,7 @@ class Generation(models.Model):
                 self.status = to_status
                 for name, value in fields.items():
                     setattr(self, name, value)
-                if to_status in self.TERMINAL:
+                if final:
                     Usage.settle(self)
         return updated == 1
 

@@ -13,7 +13,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from gallery.models import Budget, Generation, Price, SiteSettings, Team, Usage
@@ -168,32 +168,37 @@ def open_entry(generation: Generation) -> Usage:
 
 
 def settle(generation: Generation) -> None:
-    """Write how a generation ended into its ledger row (called in the final transition)."""
-    entry = Usage.objects.filter(generation=generation).first()
-    if entry is None:
-        return  # made before the ledger existed
+    """Write how a generation ended into its ledger row (called in the final transition).
+
+    One UPDATE, nothing read first: a generation made before the ledger existed has no row, and
+    then nothing changes.
+    """
     g = generation
-    entry.outcome = g.status
-    entry.error = g.error[:300]
-    entry.settled_at = timezone.now()
-    entry.images = g.images.filter(copy_of=None).count() if g.status == Status.SUCCEEDED else 0
-    entry.queue_seconds = _seconds(g.created_at, g.submitted_at)
-    entry.provider_seconds = _seconds(g.submitted_at, g.result_at)
     done = g.status == Status.SUCCEEDED
-    entry.download_seconds = _seconds(g.result_at, g.finished_at) if done else None
-    entry.total_seconds = _seconds(g.created_at, g.finished_at)
     reported, credits = reported_cost(g.provider, g.provider_meta or {})
-    entry.reported_usd, entry.reported_credits = reported, credits
     # The provider charges for work it did: a result it delivered, or a task it had accepted
     # when the person cancelled it. A failure before any result costs nothing.
     charged = g.result_at is not None or (g.status == Status.CANCELLED and g.provider_task_id)
+    cost: dict = {}
     if reported is not None:
-        entry.cost_usd, entry.cost_source = reported, Source.REPORTED
+        cost = {"cost_usd": reported, "cost_source": Source.REPORTED}
     elif not charged:
-        entry.cost_usd = Decimal(0)
+        cost = {"cost_usd": Decimal(0)}
     else:
-        entry.cost_usd = entry.estimated_usd
-    entry.save()
+        cost = {"cost_usd": F("estimated_usd")}
+    Usage.objects.filter(generation=g).update(
+        outcome=g.status,
+        error=g.error[:300],
+        settled_at=timezone.now(),
+        images=g.images.filter(copy_of=None).count() if done else 0,
+        queue_seconds=_seconds(g.created_at, g.submitted_at),
+        provider_seconds=_seconds(g.submitted_at, g.result_at),
+        download_seconds=_seconds(g.result_at, g.finished_at) if done else None,
+        total_seconds=_seconds(g.created_at, g.finished_at),
+        reported_usd=reported,
+        reported_credits=credits,
+        **cost,
+    )
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:

@@ -8,10 +8,9 @@ message is written under a name consumers ignore, then renamed into place whole.
 
 import os
 import shutil
-import tempfile
 import uuid
 from queue import Empty
-from time import monotonic, sleep
+from time import monotonic, monotonic_ns, sleep
 
 from kombu.exceptions import ChannelError
 from kombu.transport import TRANSPORT_ALIASES, filesystem
@@ -21,8 +20,10 @@ from kombu.utils.json import dumps, loads
 
 class Channel(filesystem.Channel):
     def _put(self, queue, payload, **kwargs):  # type: ignore[override]
-        # The name kombu would give it (ordered by time), visible only once complete.
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        # Ordered by time as kombu's names are, but to the nanosecond and zero-padded, so names
+        # sort in the order they were sent (kombu's milliseconds tie, and sort "999" after
+        # "1000"); visible only once complete.
+        name = f"{monotonic_ns():020d}_{uuid.uuid4()}.{queue}.msg"
         path = os.path.join(self.data_folder_out, name)
         partial = f"{path}.part"
         try:
@@ -32,27 +33,66 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise ChannelError(f"Cannot add file {path!r} to directory") from exc
 
+    # A look at the folder serves every queue: a consumer that finds one queue empty asks about
+    # the next at once. A queue found empty is looked for again after `list_again`, or, while
+    # messages of another queue seen in the last look are still being taken, after
+    # `polling_interval`, as often as an idle worker looks: not once per message.
+    list_again = 0.005
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._waiting: dict[str, list[str]] = {}  # per queue, newest first (popped from the end)
+        self._listed_at = float("-inf")
+
     def _get(self, queue):  # type: ignore[override]
-        # As kombu's, which sorts the whole folder and walks it name by name for every message,
-        # also for a queue with none: ~1 ms per look with a thousand messages waiting.
-        wanted = f"{queue}.msg"
-        names = sorted(n for n in os.listdir(self.data_folder_in) if n.partition(".")[2] == wanted)
-        folder = self.processed_folder if self.store_processed else tempfile.gettempdir()
-        for name in names:
+        # As kombu's, which lists and sorts the whole folder, and walks it name by name, for
+        # every message, also for a queue with none: ~1 ms per message with a thousand waiting.
+        # Here one look is kept and taken from, oldest first, until it runs out.
+        while True:
+            waiting = self._waiting.get(queue)
+            if not waiting:
+                busy = any(self._waiting.values())
+                wait = (self.connection.polling_interval or 0) if busy else self.list_again
+                if monotonic() - self._listed_at < wait:
+                    raise Empty()
+                self._look()
+                waiting = self._waiting.get(queue)
+                if not waiting:
+                    raise Empty()
+            name = waiting.pop()
+            path = os.path.join(self.data_folder_in, name)
+            # Taken by renaming it in the same folder (atomic, never a copy), under a name no
+            # consumer looks for; a name another consumer took first fails and is skipped.
+            taken = f"{path}.taken"
             try:
-                shutil.move(os.path.join(self.data_folder_in, name), folder)
+                os.rename(path, taken)
             except OSError:
-                continue  # another consumer took it
-            taken = os.path.join(folder, name)
+                continue
             try:
                 with open(taken, "rb") as f:
                     payload = f.read()
-                if not self.store_processed:
+                if self.store_processed:
+                    shutil.move(taken, os.path.join(self.processed_folder, name))
+                else:
                     os.remove(taken)
             except OSError as exc:
                 raise ChannelError(f"Cannot read file {taken!r} from queue.") from exc
             return loads(bytes_to_str(payload))
-        raise Empty()
+
+    def _look(self) -> None:
+        waiting: dict[str, list[str]] = {}
+        for name in os.listdir(self.data_folder_in):
+            # "<time>_<uuid>.<queue>.msg"; partial and taken files end otherwise.
+            if name.endswith(".msg"):
+                waiting.setdefault(name.partition(".")[2][:-4], []).append(name)
+        for names in waiting.values():
+            names.sort(reverse=True)
+        self._waiting = waiting
+        self._listed_at = monotonic()
+
+    def _purge(self, queue):  # type: ignore[override]
+        self._waiting.pop(queue, None)
+        return super()._purge(queue)
 
 
 class Transport(filesystem.Transport):

@@ -198,14 +198,19 @@ def process(data: bytes, sizes: tuple[int, ...] = (768, 256)) -> Decoded:
             if frame.mode not in ("RGB", "RGBA"):
                 frame = frame.convert("RGBA" if "A" in frame.getbands() else "RGB")
             thumbnails: dict[int, Thumbnail] = {}
+            previous: Thumbnail | None = None
             for size in sorted(sizes, reverse=True):
                 # Each smaller size is made from the previous one, not from the full image.
                 # Bilinear and WebP method 0 cost a third of Lanczos and method 4; at 768 px
                 # and below the difference does not show (bench/thumbnail.py).
                 frame.thumbnail((size, size), Image.Resampling.BILINEAR)
+                if previous is not None and frame.size == (previous.width, previous.height):
+                    # Smaller than this size too: the same picture, encoded once.
+                    thumbnails[size] = previous
+                    continue
                 out = io.BytesIO()
                 frame.save(out, "WEBP", quality=82, method=0)
-                thumbnails[size] = Thumbnail(out.getvalue(), frame.width, frame.height)
+                previous = thumbnails[size] = Thumbnail(out.getvalue(), frame.width, frame.height)
     except Image.DecompressionBombError:
         raise ImageError("The image has too many pixels to process safely.") from None
     except (OSError, SyntaxError, ValueError):

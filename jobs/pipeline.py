@@ -316,18 +316,24 @@ def expected_seconds(model_id: str) -> float | None:
 
 
 def _got_result(generation: Generation, from_status: str, result: Result) -> Next | None:
-    moved = generation.advance(
-        from_status,
-        Status.FETCHING,
-        outputs=[o.as_json() for o in result.outputs],
-        provider_meta=result.meta,
-        result_at=timezone.now(),
-    )
-    if not moved:
+    found = {
+        "outputs": [o.as_json() for o in result.outputs],
+        "provider_meta": result.meta,
+        "result_at": timezone.now(),
+    }
+    small = _small(result.outputs)
+    if small and from_status == Status.RUNNING:
+        # Polled for: the provider still holds the result, so a poll cut short asks again and
+        # nothing is lost if the row does not say "fetching" first. Stored by the task that got
+        # it, and the row goes straight to succeeded: one write less.
+        _store_all(generation, Status.RUNNING, set(), found)
         return None
-    if _small(result.outputs):
-        # Stored by the task that got them: one trip through the broker less.
-        return fetch(generation)
+    if not generation.advance(from_status, Status.FETCHING, **found):
+        return None
+    if small:
+        # Stored by the task that got them: one trip through the broker less. It has just moved
+        # the row to fetching, so nothing of it is stored yet.
+        return fetch(generation, stored=set())
     return Next("fetch")
 
 
@@ -346,34 +352,52 @@ def _small(outputs: list[Output]) -> bool:
     return total <= settings.INLINE_FETCH_MAX
 
 
-def fetch(generation: Generation) -> Next | None:
-    """Download or decode each output, store it with its thumbnails, and finish."""
+def fetch(generation: Generation, stored: set[int] | None = None) -> Next | None:
+    """Download or decode each output, store it with its thumbnails, and finish.
+
+    `stored`: the indexes of the outputs already stored, when the caller knows (else read).
+    """
     if generation.status != Status.FETCHING:
         return None
-    model = catalog.get(generation.model_id)
-    trusted = _trusted_hosts(model)
-    done = set(generation.images.values_list("index", flat=True))
+    if stored is None:
+        stored = set(generation.images.values_list("index", flat=True))
+    _store_all(generation, Status.FETCHING, stored)
+    return None
+
+
+def _store_all(
+    generation: Generation, from_status: str, stored: set[int], found: dict | None = None
+) -> None:
+    """Store every output not stored yet, then move the row from `from_status` to succeeded,
+    with `found` (the provider's answer) when the row does not hold it yet."""
+    outputs = found["outputs"] if found else generation.outputs
+    trusted = _trusted_hosts(catalog.get(generation.model_id))
     try:
         with http.client(read_timeout=30.0) as client:
-            for index, raw in enumerate(generation.outputs):
-                if index not in done:
+            for index, raw in enumerate(outputs):
+                if index not in stored:
                     _store(generation, index, Output(**raw), client, trusted)
     except images.ImageError as e:
+        if found:
+            # Keep what the provider answered (it did the work) before failing.
+            generation.advance(from_status, Status.FETCHING, **found)
         generation.mark_failed(str(e))
-        return None
+        return
     except httpx.TransportError:
         generation.touch()
-        return None  # the sweeper tries again later; what was stored is kept
+        return  # the sweeper tries again later; what was stored is kept
     # The base64 payloads are stored as files now; keep the row small.
-    outputs = [{k: v for k, v in o.items() if k != "b64"} for o in generation.outputs]
+    kept = [{k: v for k, v in o.items() if k != "b64"} for o in outputs]
     finished = generation.advance(
-        Status.FETCHING, Status.SUCCEEDED, finished_at=timezone.now(), outputs=outputs
+        from_status,
+        Status.SUCCEEDED,
+        **{**(found or {}), "outputs": kept},
+        finished_at=timezone.now(),
     )
     if not finished:
         generation.refresh_from_db()
         if generation.status == Status.CANCELLED:
             discard_images(generation)
-    return None
 
 
 def purge_deleted(before) -> int:

@@ -18,8 +18,12 @@ Status = Generation.Status
 
 
 def _load(generation_id: int) -> Generation | None:
-    # With the team (its keys) and gallery (where images go) in the same query.
-    return Generation.objects.select_related("team", "gallery").filter(pk=generation_id).first()
+    # With the team (its keys) and gallery (where images go) in the same query; `get` orders
+    # nothing (`first` would sort by the model's ordering).
+    try:
+        return Generation.objects.select_related("team", "gallery").get(pk=generation_id)
+    except Generation.DoesNotExist:
+        return None
 
 
 def _then(next_step: pipeline.Next | None, generation_id: int) -> None:

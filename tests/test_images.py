@@ -38,6 +38,22 @@ def test_it_keeps_small_images_at_their_size():
     assert (decoded.thumbnails[768].width, decoded.thumbnails[768].height) == (100, 50)
 
 
+def test_an_image_smaller_than_every_size_is_encoded_once(monkeypatch):
+    small, middling = png_bytes(100, 50), png_bytes(300, 200)
+    saves = []
+    save = PILImage.Image.save
+    monkeypatch.setattr(
+        PILImage.Image, "save", lambda im, *a, **k: saves.append(1) or save(im, *a, **k)
+    )
+    decoded = images.process(small, (768, 256))
+    assert len(saves) == 1
+    assert decoded.thumbnails[256] == decoded.thumbnails[768]
+    assert PILImage.open(io.BytesIO(decoded.thumbnails[256].data)).size == (100, 50)
+    decoded = images.process(middling, (768, 256))  # between the sizes: two
+    assert len(saves) == 3
+    assert (decoded.thumbnails[256].width, decoded.thumbnails[768].width) == (256, 300)
+
+
 def test_it_applies_exif_orientation_to_the_thumbnail():
     decoded = images.process(jpeg_bytes(1600, 800, orientation=6), (768, 256))
     assert decoded.content_type == "image/jpeg"

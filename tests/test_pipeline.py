@@ -451,3 +451,72 @@ def test_it_refuses_outputs_on_a_private_address(alice, provider):
     assert generation.status == Status.FAILED
     assert "private network" in generation.error
     assert provider["requests"] == []
+
+
+def completed(images: list[str], **extra) -> httpx.Response:
+    body = {"task_id": "t", "status": "completed", "result": {"images": images, **extra}}
+    return httpx.Response(200, json=body)
+
+
+def polled(alice, **fields) -> Generation:
+    return make_generation(
+        alice,
+        model_id="sandbox/relay-async",
+        status=Status.RUNNING,
+        provider_task_id="t",
+        poll_url="/v2/tasks/sandbox:t",
+        **fields,
+    )
+
+
+def test_a_small_polled_result_goes_from_running_to_succeeded_in_one_write(alice, provider):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    generation = polled(alice)
+    provider["handler"] = lambda r: completed([b64png()], seed=7)
+    with CaptureQueriesContext(connection) as queries:
+        assert pipeline.poll(generation) is None
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len([sql for sql in updates if "gallery_generation" in sql]) == 1
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED
+    assert generation.result_at is not None and generation.finished_at >= generation.result_at
+    assert generation.provider_meta["seed"] == 7
+    assert generation.outputs == [{}]  # the base64 is in the stored file, not the row
+    assert generation.images.count() == 1
+
+
+def test_a_broken_small_polled_result_fails_and_keeps_the_providers_answer(alice, provider):
+    generation = polled(alice)
+    junk = base64.b64encode(b"<html>not an image</html>").decode()
+    provider["handler"] = lambda r: completed([junk])
+    assert pipeline.poll(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert "not a PNG, JPEG or WebP" in generation.error
+    assert generation.result_at is not None  # the provider did the work: it counts as charged
+
+
+def test_a_small_polled_result_that_lost_to_a_cancel_is_thrown_away(alice, provider):
+    generation = polled(alice)
+    stale = Generation.objects.get(pk=generation.pk)  # loaded before the cancel
+    generation.cancel()
+    provider["handler"] = lambda r: completed([b64png()])
+    assert pipeline.poll(stale) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.CANCELLED
+    assert generation.images.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)  # the second INSERT fails, as in autocommit
+def test_a_polled_result_stored_twice_keeps_one_set(alice, provider):
+    """A poll cut short after storing (its message delivered again) stores nothing twice."""
+    generation = polled(alice)
+    twin = Generation.objects.get(pk=generation.pk)
+    provider["handler"] = lambda r: completed([b64png()])
+    assert pipeline.poll(generation) is None
+    assert pipeline.poll(twin) is None  # still loaded as running: stores, then loses the CAS
+    assert generation.images.count() == 1
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED

@@ -467,3 +467,27 @@ def test_many_submits_at_once_never_exceed_the_limit(alice):
         t.join(30)
     assert len(passed) == 3
     assert Usage.objects.filter(user=alice).count() == 3
+
+
+def test_a_step_between_states_is_one_update_and_the_last_settles_with_it(alice):
+    from django.test.utils import CaptureQueriesContext
+
+    generation = start(alice, model_id="sandbox/relay-async", width=64, height=64)
+    with CaptureQueriesContext(connection) as step:
+        assert generation.advance(Status.QUEUED, Status.SUBMITTED)
+    # No transaction (savepoint, in a test) around one UPDATE, and no ledger work.
+    assert [q["sql"].split()[0] for q in step.captured_queries] == ["UPDATE"]
+    assert Usage.objects.get(generation=generation).settled_at is None
+    with CaptureQueriesContext(connection) as last:
+        assert generation.mark_failed("no")
+    sql = [q["sql"].split()[0] for q in last.captured_queries]
+    assert sql[0] == "SAVEPOINT" and sql[-1] == "RELEASE"  # one transaction with the ledger
+    assert sql.count("UPDATE") == 2 and "SELECT" not in sql  # the row, then its entry
+    assert Usage.objects.get(generation=generation).outcome == Status.FAILED
+
+
+def test_settling_a_generation_from_before_the_ledger_changes_nothing(alice):
+    generation = start(alice, model_id="sandbox/relay-async", width=64, height=64)
+    Usage.objects.filter(generation=generation).delete()
+    assert generation.mark_failed("no")
+    assert not Usage.objects.exists()

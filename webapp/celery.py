@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 import jobs.broker  # noqa: F401 - registers the atomicfs:// embedded broker
 
@@ -9,3 +10,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 app = Celery("atelier")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["jobs"])
+
+
+@task_prerun.connect
+@task_postrun.connect
+def keep_usable_connections(task=None, **kwargs) -> None:
+    """Database connections follow CONN_MAX_AGE between tasks, as between web requests.
+
+    Celery's Django fixup closes every connection before and after each task unless
+    CELERY_DB_REUSE_MAX is set (settings set it high): a new connection per task cost ~1 ms of
+    CPU, more on SQLite, where closing one may checkpoint the WAL. Here, as Django does around a
+    request, a connection is closed only when it is past its age or broken by an error.
+    """
+    if task is not None and not getattr(task.request, "is_eager", False):
+        from django.db import close_old_connections
+
+        close_old_connections()

@@ -120,8 +120,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write at once: wait for the lock instead of failing.
-    # Connections are kept (conn_max_age above): closing one checkpoints the WAL, ~2 ms of
-    # every Celery task when each closed its own (bench/README.md).
+    # Connections are kept (conn_max_age above; in the worker, see CELERY_DB_REUSE_MAX): closing
+    # one checkpoints the WAL, ~2 ms of every Celery task when each closed its own (bench/README).
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
@@ -211,6 +211,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup would close the database connections around every task; with this it
+# does so only every this many tasks per process, and webapp/celery.py closes old or broken
+# ones (CONN_MAX_AGE, errors) around each task as Django does around a request.
+CELERY_DB_REUSE_MAX = 10_000
 CELERY_TASK_DEFAULT_QUEUE = "provider"
 CELERY_TASK_ROUTES = {
     "jobs.tasks.submit": {"queue": "provider"},

@@ -462,7 +462,39 @@ def create_generations(count: int, model_id: str, params, username: str = "bench
         for i in range(count)
     ]
     Generation.objects.bulk_create(rows, batch_size=500)
-    return list(Generation.objects.filter(owner=user).order_by("pk").values_list("pk", flat=True))
+    ids = list(Generation.objects.filter(owner=user).order_by("pk").values_list("pk", flat=True))
+    open_ledger(Generation.objects.filter(pk__in=ids))
+    return ids
+
+
+def open_ledger(generations) -> None:
+    """The ledger rows `gallery.usage.start` writes with each generation (when the schema has a
+    ledger), so the final transition settles one, as in the product."""
+    try:
+        from gallery import usage
+        from gallery.models import Usage
+    except ImportError:
+        return
+    entries = []
+    for g in generations.select_related("owner", "team"):
+        cost, source = usage.estimate(g.model_id, g.provider, g.params)
+        entries.append(
+            Usage(
+                generation=g,
+                user=g.owner,
+                team=g.team,
+                user_name=g.owner.get_username(),
+                team_name=g.team.name,
+                provider=g.provider,
+                model_id=g.model_id,
+                created_at=g.created_at,
+                images=usage.images_requested(g.model_id, g.params),
+                estimated_usd=cost,
+                cost_usd=cost,
+                cost_source=source,
+            )
+        )
+    Usage.objects.bulk_create(entries, batch_size=500)
 
 
 def enqueue_submits(ids: list[int]) -> float:

@@ -113,9 +113,11 @@ TEMPLATES = [
 ]
 
 # SQLite under var/ unless DATABASE_URL says otherwise.
+# Kept connections are checked before their first use in each request or task, so a database
+# restart costs a reconnect, not a failed task.
 DATABASES = {
     "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'atelier.sqlite3'}", conn_max_age=60
+        default=f"sqlite:///{VAR_DIR / 'atelier.sqlite3'}", conn_max_age=60, conn_health_checks=True
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

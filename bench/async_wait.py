@@ -81,10 +81,10 @@ def run(stack: Stack, args: argparse.Namespace) -> int:
         if not wait_terminal(stack, warm, args.timeout, "warm-up"):
             print("async_wait: the warm-up did not finish", file=sys.stderr)
             return 1
-        expected = pipeline.expected_seconds(MODEL)
+        expected = pipeline.ready_after(MODEL)
         print(
             f"  warm-up: {args.warm} generations in {time.time() - started:.1f} s, untimed; "
-            f"the model's learned time is now {expected or 0:.1f} s"
+            f"the first poll now aims {expected or 0:.2f} s after submission"
         )
     ids = create_generations(count, MODEL, params)
 

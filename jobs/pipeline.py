@@ -268,33 +268,37 @@ def poll(generation: Generation) -> Next | None:
 
 
 def poll_interval(generation: Generation) -> float:
-    """When to ask next: shortly before this model's recent generations were done, then
-    briskly, less often the later it gets (at most every 5 s). Without history: briskly at
-    first, less often for long tasks.
+    """When to ask next: when this model's recent results were ready, then briskly, less often
+    the later it gets (at most every 5 s). Without history: briskly at first, less often for
+    long tasks.
 
     Each poll is a task, and tasks are what a worker spends its time on: aiming at the
-    expected time makes a typical generation cost two polls instead of six.
+    expected time makes a typical generation cost one poll instead of six.
     """
     started = generation.submitted_at or generation.created_at
     waited = (timezone.now() - started).total_seconds()
-    expected = expected_seconds(generation.model_id) or 0.0
-    # Half an interval early: the learned time includes how late the result was noticed, and
-    # would otherwise grow a little with every generation.
-    early = expected - settings.POLL_INTERVAL / 2 - waited
+    ready = ready_after(generation.model_id) or 0.0
+    early = ready - waited
     if early > settings.POLL_INTERVAL:
         # Well under the countdown limit: the sweeper wakes rows untouched for a minute.
         return min(early, settings.MAX_COUNTDOWN / 2)
-    return min(5.0, max(settings.POLL_INTERVAL, (waited - expected) / 2))
+    return min(5.0, max(settings.POLL_INTERVAL, (waited - ready) / 2))
 
 
 EXPECTED_SAMPLE = 20
+# After the provider's own figure for a task (`elapsed_seconds`), so the first poll finds it done.
+READY_MARGIN = 0.25
 _expected: dict[str, tuple[float, float | None]] = {}
 
 
-def expected_seconds(model_id: str) -> float | None:
-    """Median time from submission to the provider's result for the model's latest successes;
-    None before any. Kept a minute in this process, a second while there is nothing to learn
-    from yet."""
+def ready_after(model_id: str) -> float | None:
+    """Seconds after submission that the model's latest successes were ready; None before any.
+
+    The provider's own elapsed time when it reports one (Relay does). Otherwise, the time until
+    our poll saw the result, less half a poll interval: that includes how late the result was
+    noticed, and aiming at it would let the figure creep up with every generation. Kept a minute
+    in this process, a second while there is nothing to learn from yet.
+    """
     now = time.monotonic()
     cached = _expected.get(model_id)
     if cached is not None and cached[0] > now:
@@ -304,15 +308,19 @@ def expected_seconds(model_id: str) -> float | None:
             status=Status.SUCCEEDED, model_id=model_id, submitted_at__isnull=False
         )
         .order_by("-created_at")
-        .values_list("submitted_at", "result_at", "finished_at")[:EXPECTED_SAMPLE]
+        .values_list("submitted_at", "result_at", "finished_at", "provider_meta")[:EXPECTED_SAMPLE]
     )
-    # Until the provider answered with the result; rows from before result_at was kept: done.
-    times = [
-        ((result or end) - start).total_seconds() for start, result, end in rows if end and start
-    ]
-    expected = statistics.median(times) if times else None
-    _expected[model_id] = (now + (60.0 if expected is not None else 1.0), expected)
-    return expected
+    times = []
+    for start, result, end, meta in rows:
+        timings = (meta or {}).get("timings")
+        reported = timings.get("elapsed_seconds") if isinstance(timings, dict) else None
+        if isinstance(reported, int | float) and reported >= 0:
+            times.append(reported + READY_MARGIN)
+        elif start and (seen := result or end):  # rows from before result_at was kept: done
+            times.append((seen - start).total_seconds() - settings.POLL_INTERVAL / 2)
+    ready = statistics.median(times) if times else None
+    _expected[model_id] = (now + (60.0 if ready is not None else 1.0), ready)
+    return ready
 
 
 def _got_result(generation: Generation, from_status: str, result: Result) -> Next | None:

@@ -186,6 +186,22 @@ def test_the_first_poll_waits_about_as_long_as_the_model_usually_takes(alice, pr
     assert next_step.step == "poll" and 19.0 < next_step.delay <= 19.5  # a bit early
 
 
+def test_the_first_poll_aims_just_after_the_time_the_provider_reports(alice, provider):
+    """Relay says how long a finished task took: that figure does not include how late our
+    poll came, so the first poll can aim just after it and find the task done."""
+    finished_earlier(alice, 30)  # our polls saw them late...
+    Generation.objects.filter(status=Status.SUCCEEDED).update(
+        provider_meta={"timings": {"elapsed_seconds": 20.0}}  # ...the provider took 20 s
+    )
+    provider["handler"] = lambda r: httpx.Response(
+        202, json={"task_id": "sandbox:t1", "status": "queued", "poll_url": "/v2/tasks/sandbox:t1"}
+    )
+    generation = make_generation(alice, model_id="sandbox/relay-async", params={})
+    next_step = pipeline.submit(generation)
+    assert next_step.step == "poll"
+    assert 20.0 < next_step.delay <= 20.0 + pipeline.READY_MARGIN
+
+
 def test_polls_are_brisk_once_the_expected_time_has_passed(alice):
     finished_earlier(alice, 20)
     generation = make_generation(

@@ -44,11 +44,15 @@ from gallery.models import (
 NO_REASON = "No reason given."
 
 
-class ReadOnly(admin.ModelAdmin):
-    """Records that are read here, never written by hand: the ledger, its roll-ups, the log."""
+class NoAdd(admin.ModelAdmin):
+    """Records the app makes (images, the feed, notifications, favorites): never added here."""
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+class ReadOnly(NoAdd):
+    """Records that are read here, never written by hand: the ledger, its roll-ups, the log."""
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
@@ -121,7 +125,7 @@ class ImageStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(NoAdd):
     action_form = HideForm
     actions = ["hide", "show_again"]
     list_display = ["preview", "created_at", "owner", "team", "gallery", "model_used", "state"]
@@ -161,9 +165,6 @@ class ImageAdmin(admin.ModelAdmin):
     ]
     # Nothing about an image is edited by hand; it is hidden and shown with the actions.
     readonly_fields = ABOUT + HIDDEN + FILE
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.file_view)
@@ -402,7 +403,7 @@ class CommentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(NoAdd):
     list_display = ["created_at", "team", "actor", "verb", "summary"]
     list_filter = ["verb", "team__personal"]
     search_fields = ["summary", "actor__username", "team__name"]
@@ -410,12 +411,9 @@ class ActivityAdmin(admin.ModelAdmin):
     readonly_fields = ["team", "actor", "verb", "summary", "image", "created_at"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(NoAdd):
     list_display = ["created_at", "user", "actor", "text", "read_at"]
     list_filter = [("read_at", admin.EmptyFieldListFilter)]
     search_fields = ["text", "user__username", "actor__username"]
@@ -423,20 +421,14 @@ class NotificationAdmin(admin.ModelAdmin):
     readonly_fields = ["user", "actor", "comment", "text", "created_at", "read_at"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
 
 @admin.register(Favorite)
-class FavoriteAdmin(admin.ModelAdmin):
+class FavoriteAdmin(NoAdd):
     list_display = ["created_at", "user", "image"]
     search_fields = ["user__username", "=image__uuid"]
     list_select_related = ["user", "image"]
     readonly_fields = ["user", "image", "created_at"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
 
 @admin.register(InputImage)

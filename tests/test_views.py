@@ -286,3 +286,8 @@ def test_strangers_cannot_cancel_or_retry(client, alice, dave):
     assert client.post(f"/generations/{generation.uuid}/cancel").status_code == 404
     assert client.post(f"/generations/{generation.uuid}/retry").status_code == 404
     assert client.get(f"/generations/{generation.uuid}/retry").status_code == 405
+
+
+def test_the_icon_is_found_where_browsers_look_for_it(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")

@@ -288,7 +288,10 @@ class ImageInline(admin.TabularInline):
 
 
 @admin.register(Generation)
-class GenerationAdmin(admin.ModelAdmin):
+class GenerationAdmin(NoAdd):
+    """Read here, never edited: a status changed by hand would skip the pipeline and the ledger
+    (and a form saved late could undo what the worker wrote meanwhile)."""
+
     list_display = ["created_at", "owner", "team", "model_id", "provider", "status", "short_error"]
     list_filter = ["status", "provider", "team__personal"]
     search_fields = ["prompt", "model_id", "owner__username", "team__name", "=uuid", "=batch"]
@@ -316,6 +319,9 @@ class GenerationAdmin(admin.ModelAdmin):
     ]
     inlines = [ImageInline]
     date_hierarchy = "created_at"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
     @admin.display(description="Error")
     def short_error(self, obj: Generation) -> str:

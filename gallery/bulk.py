@@ -1,6 +1,5 @@
 """Many images at once: delete, favorite, move, export as a zip, compare side by side."""
 
-import csv
 import io
 import json
 import zipfile
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from gallery.access import Request, can_edit, get_gallery
 from gallery.activity import record
 from gallery.models import Activity, Favorite, Image
+from gallery.spreadsheet import csv_text
 
 MAX_EXPORT = 500
 COMPARE = (2, 4)
@@ -120,12 +120,11 @@ def export_zip(images: list[Image]) -> HttpResponse:
             with image.original.open("rb") as f:
                 archive.writestr(row["file"], f.read())
         archive.writestr("metadata.json", json.dumps(rows, indent=2, ensure_ascii=False))
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "parameters": json.dumps(row["parameters"], sort_keys=True)})
-        archive.writestr("metadata.csv", text.getvalue())
+        table = [
+            {**row, "parameters": json.dumps(row["parameters"], sort_keys=True)}.values()
+            for row in rows
+        ]
+        archive.writestr("metadata.csv", csv_text(list(rows[0]), table))
     response = HttpResponse(buffer.getvalue(), content_type="application/zip")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="atelier-{stamp}.zip"'

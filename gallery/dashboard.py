@@ -14,11 +14,8 @@ as the upper edge of the bucket holding that rank: never below the true value, a
 above it.
 """
 
-import csv
-import io
 import math
 from bisect import bisect_right
-from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -154,7 +151,7 @@ def _timed() -> Q:
 
 
 # Named sum_*: an annotation may not shadow a field that a later sum reads.
-LEDGER_SUMS = {
+_SUMS = {
     "generations": Count("id"),
     "succeeded": Count("id", filter=Q(outcome=Status.SUCCEEDED)),
     "failed": Count("id", filter=Q(outcome=Status.FAILED)),
@@ -168,7 +165,7 @@ LEDGER_SUMS = {
     "total_seconds": Sum("total_seconds", filter=_timed()),
 }
 ROLLUP_SUMS = {"sum_" + name: Sum(name) for name in SUMMED}
-LEDGER_SUMS = {"sum_" + name: value for name, value in LEDGER_SUMS.items()}
+LEDGER_SUMS = {"sum_" + name: value for name, value in _SUMS.items()}
 BUCKET = Case(
     *(When(total_seconds__lt=edge, then=Value(k)) for k, edge in enumerate(EDGES)),
     default=Value(len(EDGES)),
@@ -330,7 +327,8 @@ class Source:
             raw |= Q(created_at__gte=start, created_at__lt=end)
         self.has_raw = len(rolled) < len(scope.days())
         self.ledger = Usage.objects.filter(raw, **scope.filters())
-        self.rolled = UsageDay.objects.filter(day__gte=scope.first, day__lte=scope.last)
+        # Exactly the days found rolled up: one finished meanwhile is read from the ledger.
+        self.rolled = UsageDay.objects.filter(day__in=sorted(rolled))
 
     def rollups(self, table: str) -> QuerySet:
         filters = self.scope.filters()
@@ -396,22 +394,3 @@ def used_by(key: str, since: datetime, name: str) -> dict:
     ):
         found[pk] = found.get(pk, 0) + (total or 0)
     return found
-
-
-# --- CSV --------------------------------------------------------------------------------------
-
-
-def csv_text(header: list[str], rows: Iterable[Iterable]) -> str:
-    """CSV with every text cell that a spreadsheet would run as a formula made inert."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_inert(value) for value in row])
-    return out.getvalue()
-
-
-def _inert(value):
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value

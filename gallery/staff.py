@@ -16,8 +16,9 @@ from django.views.decorators.http import require_GET
 
 from gallery import usage
 from gallery.access import Request
-from gallery.dashboard import Figures, Scope, Source, csv_text, used_by
+from gallery.dashboard import Figures, Scope, Source, used_by
 from gallery.models import Team
+from gallery.spreadsheet import csv_text
 from jobs import catalog
 
 MAX_DAYS = 400
@@ -28,7 +29,8 @@ def staff_required(view: Callable) -> Callable:
     @wraps(view)
     @login_required
     def wrapped(request, *args, **kwargs):
-        if not request.user.is_staff:
+        # Staff who may read the ledger in the admin: everyone's spend, names and failures.
+        if not (request.user.is_staff and request.user.has_perm("gallery.view_usage")):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 

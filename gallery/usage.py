@@ -13,7 +13,7 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from gallery.models import Budget, Generation, Price, SiteSettings, Team, Usage
@@ -170,35 +170,61 @@ def open_entry(generation: Generation) -> Usage:
 def settle(generation: Generation) -> None:
     """Write how a generation ended into its ledger row (called in the final transition).
 
-    One UPDATE, nothing read first: a generation made before the ledger existed has no row, and
-    then nothing changes.
+    Reads the row as that transition left it, in the same transaction, not the caller's copy:
+    a cancel from the web may hold a copy older than the worker's last write (the provider's
+    task id, its reported cost). A generation made before the ledger existed has no ledger row,
+    and then nothing changes.
     """
-    g = generation
-    done = g.status == Status.SUCCEEDED
+    g = Generation.objects.only(*SETTLE_FIELDS).get(pk=generation.pk)
     reported, credits = reported_cost(g.provider, g.provider_meta or {})
     # The provider charges for work it did: a result it delivered, or a task it had accepted
-    # when the person cancelled it. A failure before any result costs nothing.
+    # when the person cancelled it. A failure before any result costs nothing. A model that was
+    # free when the generation was made (the sandbox, unpriced) stays free.
     charged = g.result_at is not None or (g.status == Status.CANCELLED and g.provider_task_id)
+    free = Q(cost_source=Source.FREE)
     cost: dict = {}
     if reported is not None:
-        cost = {"cost_usd": reported, "cost_source": Source.REPORTED}
+        cost = {
+            "cost_usd": Case(When(free, then=Value(Decimal(0))), default=Value(reported)),
+            "cost_source": Case(
+                When(free, then=Value(Source.FREE)), default=Value(Source.REPORTED)
+            ),
+        }
     elif not charged:
         cost = {"cost_usd": Decimal(0)}
     else:
         cost = {"cost_usd": F("estimated_usd")}
-    Usage.objects.filter(generation=g).update(
+    # What was stored counts, also for a generation that failed after some of its pictures were
+    # kept; a cancel throws its pictures away.
+    stored = g.status != Status.CANCELLED and g.result_at is not None
+    Usage.objects.filter(generation_id=g.pk).update(
         outcome=g.status,
         error=g.error[:300],
         settled_at=timezone.now(),
-        images=g.images.filter(copy_of=None).count() if done else 0,
+        images=g.images.filter(copy_of=None).count() if stored else 0,
         queue_seconds=_seconds(g.created_at, g.submitted_at),
         provider_seconds=_seconds(g.submitted_at, g.result_at),
-        download_seconds=_seconds(g.result_at, g.finished_at) if done else None,
+        download_seconds=(
+            _seconds(g.result_at, g.finished_at) if g.status == Status.SUCCEEDED else None
+        ),
         total_seconds=_seconds(g.created_at, g.finished_at),
         reported_usd=reported,
         reported_credits=credits,
         **cost,
     )
+
+
+SETTLE_FIELDS = (
+    "status",
+    "error",
+    "provider",
+    "provider_meta",
+    "provider_task_id",
+    "created_at",
+    "submitted_at",
+    "result_at",
+    "finished_at",
+)
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:

@@ -241,9 +241,11 @@ def retry_generation(request: Request, generation_uuid) -> HttpResponse:
     try:
         retry = usage.start(**generation.retry_fields())
     except usage.OverBudget as e:
+        if request.htmx:  # the same card again, in place, saying why
+            context = {"generation": generation, "refused": str(e)}
+            response = TemplateResponse(request, "gallery/_card.html", context)
+            return reswap(retarget(response, f"#gen-{generation.uuid}"), "outerHTML")
         messages.error(request, str(e))
-        if request.htmx:
-            return TemplateResponse(request, "gallery/_card.html", {"generation": generation})
         return redirect("gallery:index")
     if request.htmx:
         return TemplateResponse(request, "gallery/_card.html", {"generation": retry})

@@ -103,12 +103,20 @@ def _resolve(value):
     return value
 
 
+INPUT_GONE = "A picture this generation starts from was deleted or hidden, so it was not sent."
+
+
 def input_file(kind: str, uuid: str) -> InputFile:
     if kind == "upload":
-        item = InputImage.objects.get(uuid=uuid)
+        item = InputImage.objects.filter(uuid=uuid).first()
+        if item is None:
+            raise images.ImageError(INPUT_GONE)
         stored, content_type, filename = item.file, item.content_type, item.filename
     else:
-        image = Image.objects.get(uuid=uuid)
+        # Not one deleted or hidden by an admin since (a retry re-sends the old parameters).
+        image = Image.objects.shown().filter(uuid=uuid).first()
+        if image is None:
+            raise images.ImageError(INPUT_GONE)
         stored, content_type = image.original, image.content_type
         filename = (stored.name or "").rsplit("/", 1)[-1]
     with stored.open("rb") as f:
@@ -176,10 +184,15 @@ def submit(generation: Generation) -> Next | None:
         generation.mark_failed(f"The model {generation.model_id} is no longer available.")
         return None
     adapter = adapter_for(model.protocol)
+    try:
+        params = request_params(generation)
+    except images.ImageError as e:
+        generation.mark_failed(str(e))
+        return None
     request = adapter.build_submit(
         connection_for(model, generation.team),
         model,
-        request_params(generation),
+        params,
         idempotency_key=str(generation.uuid),
     )
     # Relay's async submit carries an Idempotency-Key, so sending it again is safe.

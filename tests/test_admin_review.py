@@ -14,7 +14,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core import signing
 from django.core.files.base import ContentFile
+from django.db import connection
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -233,8 +235,12 @@ def test_cards_leave_out_deleted_images_too(scene, bob, client):
 def test_new_cards_count_hidden_images_in_one_query(scene, bob, client, admin_client):
     run_action(admin_client, "hide", [scene["bad"]])
     member(client, bob, scene["team"])
-    html = page(client, "/new?since=2000-01-01T00:00:00Z")
+    with CaptureQueriesContext(connection) as queries:
+        html = page(client, "/new?since=2000-01-01T00:00:00Z")
     assert "1 image was hidden by an admin." in html
+    assert html.count('class="tile') > 2  # several cards...
+    image_reads = [q for q in queries if 'FROM "gallery_image"' in q["sql"]]
+    assert len(image_reads) == 1  # ...and their images, hidden ones counted, in one query
 
 
 def test_restore_cannot_bring_back_a_hidden_image(scene, bob, client, admin_client):
@@ -331,6 +337,18 @@ def test_the_log_is_read_only(scene, admin_client):
     assert admin_client.post(f"{base}/change/", {"change_message": "forged"}).status_code == 403
     assert LogEntry.objects.get().change_message.endswith("Spam")
     assert "delete_selected" not in page(admin_client, "/admin/admin/logentry/")
+
+
+def test_a_generation_is_read_but_never_edited_in_the_admin(studio, alice, admin_client):
+    """A status set by hand would skip the pipeline and leave its ledger entry in flight."""
+    generation = usage.start(
+        owner=alice, team=studio, model_id="sandbox/flux-sync", provider="sandbox", prompt="x"
+    )
+    base = f"/admin/gallery/generation/{generation.pk}"
+    assert admin_client.post(f"{base}/change/", {"status": "succeeded"}).status_code == 403
+    assert 'name="_save"' not in page(admin_client, f"{base}/change/")
+    generation.refresh_from_db()
+    assert generation.status == "queued"
 
 
 def test_the_ledger_is_read_only(studio, alice, admin_client):

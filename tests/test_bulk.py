@@ -38,6 +38,16 @@ def test_it_exports_originals_with_metadata(client, alice):
     assert len(table) == 3 and json.loads(table[0]["parameters"]) == {"num_images": 1, "seed": 4}
 
 
+def test_the_exported_table_opens_as_text_in_a_spreadsheet(client, alice):
+    (chosen,) = images_of(alice, 1)
+    Generation.objects.filter(pk=chosen.generation_id).update(prompt='  =HYPERLINK("x")')
+    client.force_login(alice)
+    archive = zipfile.ZipFile(io.BytesIO(post(client, [chosen], "export").content))
+    (row,) = csv.DictReader(io.StringIO(archive.read("metadata.csv").decode()))
+    assert row["prompt"] == """'  =HYPERLINK("x")"""  # a formula no more
+    assert json.loads(archive.read("metadata.json"))[0]["prompt"] == '  =HYPERLINK("x")'
+
+
 def test_a_stranger_cannot_export_or_touch_what_they_cannot_see(client, alice, dave):
     theirs = images_of(alice, 2)
     client.force_login(dave)

@@ -7,10 +7,11 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.utils import timezone
 
-from gallery import dashboard, usage
+from gallery import dashboard, spreadsheet, usage
 from gallery.dashboard import EDGES, Figures, Scope, Source, bucket, percentile
 from gallery.models import Budget, Generation, Team, Usage, UsageDay, UsageRollup
 from jobs import pipeline, tasks
@@ -47,6 +48,7 @@ def staff(db):
     user = make_user("sam")
     user.is_staff = True
     user.save()
+    user.user_permissions.add(Permission.objects.get(codename="view_usage"))
     return user
 
 
@@ -214,6 +216,8 @@ def test_the_near_a_limit_panel_lists_who_is_close(ledger, staff_client, alice, 
 
 
 def test_near_a_limit_reads_roll_ups_to_the_same_effect(ledger, studio, dave):
+    if TODAY.day <= 2:
+        pytest.skip("days A and B fall in last month: no roll-up of this month to compare yet")
     Budget.objects.create(team=studio, usd_per_month=Decimal("0.30"))
     Budget.objects.create(user=dave, usd_per_month=Decimal("0.20"))
     from_ledger = [(s.name, s.limit.used) for s in usage.standing()]
@@ -222,8 +226,7 @@ def test_near_a_limit_reads_roll_ups_to_the_same_effect(ledger, studio, dave):
     assert [(s.name, s.limit.used) for s in usage.standing(used_by=dashboard.used_by)] == (
         from_ledger
     )
-    if TODAY.day > 2:  # days A and B are in this month
-        assert [name for name, _ in from_ledger] == ["Studio", "dave"]
+    assert [name for name, _ in from_ledger] == ["Studio", "dave"]
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -255,9 +258,18 @@ def test_csv_makes_formulas_inert(ledger, staff_client, studio, alice):
     entry(alice, studio, TODAY, "flux/schnell", Status.SUCCEEDED)
     teams = [r[0] for r in rows_of(staff_client.get("/staff/usage/export/team"))]
     assert "'@SUM(A1)" in teams
-    assert dashboard.csv_text(["a"], [["-1+2", 5, None, 'say "hi", go']]) == (
+    assert spreadsheet.csv_text(["a"], [["-1+2", 5, None, 'say "hi", go']]) == (
         'a\r\n\'-1+2,5,,"say ""hi"", go"\r\n'
     )
+
+
+def test_staff_without_the_ledger_permission_are_refused(client, bob):
+    bob.is_staff = True
+    bob.save()
+    client.force_login(bob)
+    assert client.get("/staff/usage/").status_code == 403
+    assert client.get("/staff/usage/export/user").status_code == 403
+    assert "/staff/usage/" not in client.get("/").content.decode()  # no link to it either
 
 
 def test_an_unknown_table_is_not_found(staff_client):
@@ -305,6 +317,7 @@ def test_a_generation_made_through_the_view_shows_once_settled(
     alice, staff = make_user("alice"), make_user("sam")
     staff.is_staff = True
     staff.save()
+    staff.user_permissions.add(Permission.objects.get(codename="view_usage"))
     client.force_login(alice)
     form = {"model": "sandbox/flux-sync", "prompt": "a fox", "p_image_size": "square"}
     form |= {"p_num_images": "2", "p_output_format": "png"}

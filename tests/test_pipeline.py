@@ -6,10 +6,10 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from gallery.models import Generation
+from gallery.models import Generation, Image
 from jobs import http, pipeline
 from jobs.pipeline import Next
-from tests.factories import make_generation, png_bytes
+from tests.factories import make_generation, make_image, png_bytes
 
 Status = Generation.Status
 
@@ -536,3 +536,17 @@ def test_a_polled_result_stored_twice_keeps_one_set(alice, provider):
     assert generation.images.count() == 1
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED
+
+
+def test_a_picture_hidden_or_deleted_since_is_not_sent(alice, provider):
+    """A retry re-sends the old parameters; a source picture gone since fails it, unsent."""
+    source = make_image(make_generation(alice, status=Status.SUCCEEDED))
+    Image.objects.filter(pk=source.pk).update(hidden_at=timezone.now())
+    provider["handler"] = lambda r: pytest.fail("nothing may be sent")
+    generation = make_generation(
+        alice, model_id="flux/dev/image-to-image", provider="aimlapi",
+        params={"image_url": {"image": str(source.uuid)}},
+    )  # fmt: skip
+    assert pipeline.submit(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED and generation.error == pipeline.INPUT_GONE

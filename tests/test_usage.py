@@ -12,7 +12,7 @@ from django.utils import timezone
 from gallery import usage
 from gallery.models import Budget, Generation, Price, SiteSettings, Usage, personal_team
 from jobs import http, pipeline
-from tests.factories import png_bytes
+from tests.factories import make_image, png_bytes
 
 Status = Generation.Status
 Source = Usage.Source
@@ -374,6 +374,13 @@ def test_retry_and_try_models_are_held_to_the_same_limits(alice_client, alice):
     response = alice_client.post(f"/generations/{failed.uuid}/retry", follow=True)
     assert "images allowed today" in response.content.decode()
     response = alice_client.post(
+        f"/generations/{failed.uuid}/retry", headers={"HX-Request": "true"}
+    )
+    # With htmx the card is replaced in place, saying why; no second copy before it.
+    assert response.headers["HX-Retarget"] == f"#gen-{failed.uuid}"
+    assert response.headers["HX-Reswap"] == "outerHTML"
+    assert "Not retried: You have made 1 of 1 images allowed today" in response.content.decode()
+    response = alice_client.post(
         "/try", {"prompt": "a fox", "models": ["sandbox/flux-sync", "sandbox/openai-sync"]}
     )
     assert response.status_code == 403
@@ -402,7 +409,8 @@ def test_admins_see_who_is_near_a_limit(alice, bob, studio):
 def test_two_submits_racing_at_the_limit_one_passes_one_is_refused(alice):
     """The first submit holds its transaction open; the second must wait for it, then count it.
 
-    Without the lock both would read "0 of 1 used" and both would pass.
+    On PostgreSQL (CI), without the row locks both would read "0 of 1 used" and both would pass
+    (checked by removing them); SQLite's IMMEDIATE transactions serialize the two anyway.
     """
     SiteSettings.load()  # as on any running site; creating it would serialize the two by chance
     Budget.objects.create(user=alice, images_per_day=1)
@@ -482,7 +490,8 @@ def test_a_step_between_states_is_one_update_and_the_last_settles_with_it(alice)
         assert generation.mark_failed("no")
     sql = [q["sql"].split()[0] for q in last.captured_queries]
     assert sql[0] == "SAVEPOINT" and sql[-1] == "RELEASE"  # one transaction with the ledger
-    assert sql.count("UPDATE") == 2 and "SELECT" not in sql  # the row, then its entry
+    # The row; reading it back as that left it (not the caller's copy); then its entry.
+    assert [q for q in sql if q in ("UPDATE", "SELECT")] == ["UPDATE", "SELECT", "UPDATE"]
     assert Usage.objects.get(generation=generation).outcome == Status.FAILED
 
 
@@ -491,3 +500,39 @@ def test_settling_a_generation_from_before_the_ledger_changes_nothing(alice):
     Usage.objects.filter(generation=generation).delete()
     assert generation.mark_failed("no")
     assert not Usage.objects.exists()
+
+
+def test_a_cancel_from_an_old_copy_still_charges_for_a_task_the_provider_accepted(alice):
+    """The web's copy was loaded before the worker stored the task id; the ledger reads the row."""
+    Price.objects.create(model_id="sandbox/relay-async", usd_per_image=D("0.03"))
+    generation = start(alice, model_id="sandbox/relay-async", width=64, height=64)
+    stale = Generation.objects.get(pk=generation.pk)
+    Generation.objects.filter(pk=generation.pk).update(
+        status=Status.RUNNING, provider_task_id="t1", submitted_at=timezone.now()
+    )
+    assert stale.provider_task_id == "" and stale.cancel()
+    assert Usage.objects.get(generation=generation).cost_usd == D("0.03")
+
+
+def test_a_free_model_stays_free_whatever_it_reports(alice, provider):
+    answer = {
+        "data": [{"url": "http://127.0.0.1:8000/f/a"}],
+        "meta": {"usage": {"credits_used": 9}},
+    }
+    provider["handler"] = lambda r: (
+        httpx.Response(200, json=answer) if r.url.path.endswith("/generations") else png_answer(r)
+    )
+    entry = run(start(alice, model_id="sandbox/openai-sync", n=1)).usage
+    assert (entry.cost_usd, entry.cost_source, entry.reported_credits) == (D(0), Source.FREE, 9)
+
+
+def test_pictures_kept_from_a_generation_that_failed_later_are_counted(alice):
+    Price.objects.create(model_id="sandbox/flux-sync", usd_per_image=D("0.02"))
+    generation = start(alice, num_images=2)
+    Generation.objects.filter(pk=generation.pk).update(
+        status=Status.FETCHING, result_at=timezone.now(), submitted_at=timezone.now()
+    )
+    make_image(generation, 0)  # the first was stored, the second was a broken file
+    generation.mark_failed("The provider's second picture could not be read.")
+    entry = Usage.objects.get(generation=generation)
+    assert (entry.outcome, entry.images, entry.cost_usd) == (Status.FAILED, 1, D("0.04"))

@@ -130,7 +130,6 @@ def report(scope: Scope) -> dict:
         "tables": tables,
         "reasons": reasons,
         "charts": _charts(tables["day"]),
-        "standing": usage.standing(used_by=used_by),
     }
 
 
@@ -236,10 +235,11 @@ def usage_dashboard(request: Request) -> TemplateResponse:
     shown = FilterForm(request.GET) if request.GET else form
     query = urlencode({k: v for k, v in form.data.items() if v})
     context = {"form": shown, "query": query, **data}
-    template = "staff/usage.html"
     if request.htmx and not request.htmx.history_restore_request:
-        template += "#results"
-    return TemplateResponse(request, template, context)
+        return TemplateResponse(request, "staff/usage.html#results", context)
+    # Outside the filtered results: who is near a limit now, whatever the filters.
+    context["standing"] = usage.standing(used_by=used_by)
+    return TemplateResponse(request, "staff/usage.html", context)
 
 
 @staff_required

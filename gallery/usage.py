@@ -288,6 +288,20 @@ def month_start(now: datetime | None = None) -> datetime:
     return day_start(now).replace(day=1)
 
 
+# Each kind of limit: the budget's field, and since when (and what) is summed against it.
+KINDS = {
+    "images": ("images_per_day", day_start, "images"),
+    "usd": ("usd_per_month", month_start, "cost_usd"),
+}
+
+
+def _limit(kind: str, scope: str, budget: Budget | None, site: SiteSettings):
+    """A person's or team's own limit of this kind, else the site's default for everyone."""
+    field = KINDS[kind][0]
+    own = getattr(budget, field, None)
+    return getattr(site, f"{scope}_{field}") if own is None else own
+
+
 def limits(user, team: Team) -> list[Limit]:
     """The limits that apply to this person in this team, with what is used of each."""
     site = SiteSettings.load()
@@ -295,19 +309,14 @@ def limits(user, team: Team) -> list[Limit]:
     mine = next((b for b in budgets if b.user_id == user.pk), None)
     ours = next((b for b in budgets if b.team_id == team.pk), None)
     found: list[Limit] = []
-    for whose, owner, budget, images_default, usd_default in (
-        ("You", Q(user=user), mine, site.user_images_per_day, site.user_usd_per_month),
-        (team.name, Q(team=team), ours, site.team_images_per_day, site.team_usd_per_month),
+    for whose, scope, owner, budget in (
+        ("You", "user", Q(user=user), mine),
+        (team.name, "team", Q(team=team), ours),
     ):
-        images = budget.images_per_day if budget and budget.images_per_day is not None else None
-        usd = budget.usd_per_month if budget and budget.usd_per_month is not None else None
-        images = images if images is not None else images_default
-        usd = usd if usd is not None else usd_default
-        if images is not None:
-            used = _used(owner, day_start(), "images")
-            found.append(Limit(whose, "images", images, used))
-        if usd is not None:
-            found.append(Limit(whose, "usd", usd, _used(owner, month_start(), "cost_usd")))
+        for kind, (_, since, summed) in KINDS.items():
+            limit = _limit(kind, scope, budget, site)
+            if limit is not None:
+                found.append(Limit(whose, kind, limit, _used(owner, since(), summed)))
     return found
 
 
@@ -333,26 +342,16 @@ def standing(threshold: float = 0.8, used_by=None) -> list[Standing]:
     """
     used_by = used_by or _used_by
     site = SiteSettings.load()
-    User = get_user_model()
     found: list[Standing] = []
-    scopes = (
-        ("user", User.objects.all(), "user", site.user_images_per_day, site.user_usd_per_month),
-        ("team", Team.objects.all(), "team", site.team_images_per_day, site.team_usd_per_month),
-    )
-    for scope, everyone, key, images_default, usd_default in scopes:
-        budgets = {b[key + "_id"]: b for b in Budget.objects.filter(**{key + "__isnull": False})
-                   .values(key + "_id", "images_per_day", "usd_per_month")}  # fmt: skip
-        for kind, since, field, default in (
-            ("images", day_start(), "images", images_default),
-            ("usd", month_start(), "cost_usd", usd_default),
-        ):
-            budget_field = "images_per_day" if kind == "images" else "usd_per_month"
-            used = used_by(key, since, field)
-            ids = set(used) | {pk for pk, b in budgets.items() if b[budget_field] is not None}
+    for scope, everyone in (("user", get_user_model().objects.all()), ("team", Team.objects.all())):
+        budgets = {getattr(b, scope + "_id"): b for b in Budget.objects.exclude(**{scope: None})}
+        for kind, (field, since, summed) in KINDS.items():
+            used = used_by(scope, since(), summed)
+            own = {pk for pk, b in budgets.items() if getattr(b, field) is not None}
+            ids = set(used) | own
             names = dict(everyone.filter(pk__in=ids).values_list("pk", _name_field(scope)))
             for pk in ids:
-                limit = budgets.get(pk, {}).get(budget_field)
-                limit = default if limit is None else limit
+                limit = _limit(kind, scope, budgets.get(pk), site)
                 if limit is None or pk not in names:
                     continue
                 entry = Limit(names[pk], kind, limit, used.get(pk) or 0)

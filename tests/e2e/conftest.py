@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from PIL import Image as PILImage
 
 from gallery.models import Generation
 from tests.e2e.fakes import SLOW_SECONDS, FakeProviders
+from tests.e2e.started import StartedApp, started_app
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_AIMLAPI_KEY = "fake-aimlapi-key"
@@ -194,3 +196,22 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=flags)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def start_app(transactional_db, tmp_path):
+    """Start Atelier as an operator would (gunicorn, real defaults) with only the given env.
+
+    `start_app({"SANDBOX_ENABLED": "1"})` returns a `StartedApp`; every app started is stopped
+    at the end of the test. It shares the test database, so rows made here are seen there.
+    """
+    with ExitStack() as stack:
+        count = 0
+
+        def start(env: dict[str, str] | None = None, **kwargs) -> StartedApp:
+            nonlocal count
+            count += 1
+            var_dir = tmp_path / f"app-{count}"
+            return stack.enter_context(started_app(test_database_url(), var_dir, env, **kwargs))
+
+        yield start

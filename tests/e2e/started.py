@@ -1,0 +1,131 @@
+"""Atelier as an operator starts it: gunicorn in a subprocess, the environment the README gives.
+
+Tests that must hold for the app *as started* (not as the test settings configure it) use
+`started_app`: a fresh VAR_DIR, the test database, and only the variables the test names.
+Nothing of the test process's own settings reaches it, so its defaults are the real defaults.
+"""
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+# Variables the app reads; none of them leaks from the test process into a started app.
+APP_VARIABLES = (
+    "SANDBOX_ENABLED",
+    "SANDBOX_FAULTS",
+    "SANDBOX_FAILURE",
+    "SANDBOX_BASE_URL",
+    "SANDBOX_LATENCY",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "HTTPS",
+    "SECURE_COOKIES",
+    "MEDIA_ROOT",
+    "BROKER_DIR",
+    "VAR_DIR",
+    "PORT",
+    "AIMLAPI_API_KEY",
+    "RELAY_API_KEY",
+    "A1111_BASE_URL",
+    "PROXY_HOPS",
+)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StartedApp:
+    def __init__(self, base_url: str, var_dir: Path, process: subprocess.Popen) -> None:
+        self.base_url = base_url
+        self.var_dir = var_dir
+        self.process = process
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def client(self, **kwargs) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)
+
+    def log(self) -> str:
+        path = self.var_dir / "web.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextmanager
+def started_app(
+    database_url: str, var_dir: Path, env: dict[str, str] | None = None, *, workers: int = 1
+) -> Iterator[StartedApp]:
+    """gunicorn serving `webapp.wsgi` on a free port until the block ends.
+
+    `database_url` is the test database (already migrated by pytest-django); `env` holds the
+    only settings the test chooses, e.g. {"SANDBOX_ENABLED": "1"}.
+    """
+    port = free_port()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    base = {k: v for k, v in os.environ.items() if k not in APP_VARIABLES}
+    child_env = {
+        **base,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "DATABASE_URL": database_url,
+        "VAR_DIR": str(var_dir),
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "webapp.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        "4",
+        "--no-control-socket",
+    ]
+    log = open(var_dir / "web.log", "w")  # noqa: SIM115 - the child keeps it
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT
+    )
+    log.close()
+    app = StartedApp(f"http://127.0.0.1:{port}", var_dir, process)
+    try:
+        _wait_until_up(app)
+        yield app
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_up(app: StartedApp) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if app.process.poll() is not None:
+            raise AssertionError(f"gunicorn exited with {app.process.returncode}:\n{app.log()}")
+        try:
+            if httpx.get(app.url("/login/"), timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"gunicorn did not answer within 60 s:\n{app.log()}")

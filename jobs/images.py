@@ -12,6 +12,8 @@ import socket
 import struct
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -20,14 +22,26 @@ from PIL import Image, ImageOps
 
 # What Atelier accepts from providers; anything else (SVG, HTML, TIFF…) is refused.
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+# Every format name those plugins report, by the family it belongs to. Phone cameras write MPO:
+# a JPEG with more pictures after the first, which every JPEG reader shows as its first. (APNG,
+# animated WebP and GIF report their own family's name.)
+FAMILIES = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WEBP", "GIF": "GIF"}
 CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 # The largest models make 4096 x 4096 (16.8 MP); allow some headroom, refuse bombs before decoding.
 MAX_PIXELS = 64_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+TOO_MANY_PIXELS = "The image has too many pixels to process safely."
+DAMAGED = (
+    "The image could not be read: its data is damaged or uses a feature Atelier does not support."
+)
 
 
 class ImageError(Exception):
     """A problem with an output, in words a person understands."""
+
+
+class UnreadableImage(ImageError):
+    """A decoder failure of a kind nobody expected; the original error is its __cause__, to log."""
 
 
 @dataclass
@@ -55,19 +69,44 @@ class Inspected:
     sha256: str
 
 
+@contextmanager
+def _decoding(not_an_image: str) -> Iterator[None]:
+    """Turn every way Pillow can fail on hostile bytes into an ImageError.
+
+    Its parsers raise more than OSError on damaged files (struct.error, KeyError, TypeError,
+    AttributeError from metadata…); to a person they all mean the picture cannot be read. The
+    unexpected kinds keep their cause, so the caller can log it.
+    """
+    try:
+        yield
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(TOO_MANY_PIXELS) from None
+    except (OSError, SyntaxError, ValueError):
+        raise ImageError(not_an_image) from None
+    except Exception as e:
+        raise UnreadableImage(DAMAGED) from e
+
+
+def _family(im: Image.Image) -> str:
+    family = FAMILIES.get(im.format or "")
+    if family is None:  # a variant a newer Pillow reports: refused until it is known here
+        raise ImageError(f"Images in the {im.format} format are not accepted.")
+    if im.width * im.height > MAX_PIXELS:
+        raise ImageError(TOO_MANY_PIXELS)
+    return family
+
+
 def inspect(data: bytes) -> Inspected:
     """Check that bytes are a picture Atelier accepts, without decoding every pixel."""
-    try:
-        with Image.open(io.BytesIO(data), formats=FORMATS) as im:
-            fmt, (width, height) = im.format or "", im.size
-            if width * height > MAX_PIXELS:
-                raise ImageError("The image has too many pixels to process safely.")
-            im.verify()
-    except Image.DecompressionBombError:
-        raise ImageError("The image has too many pixels to process safely.") from None
-    except (OSError, SyntaxError, ValueError):
-        raise ImageError("This is not a PNG, JPEG or WebP image.") from None
-    return Inspected(CONTENT_TYPES[fmt], width, height, hashlib.sha256(data).hexdigest())
+    with (
+        _decoding("This is not a PNG, JPEG or WebP image."),
+        Image.open(io.BytesIO(data), formats=FORMATS) as im,
+    ):
+        family, (width, height) = _family(im), im.size
+        im.verify()
+    return Inspected(CONTENT_TYPES[family], width, height, hashlib.sha256(data).hexdigest())
 
 
 def size_limit(max_bytes: int) -> str:
@@ -181,44 +220,38 @@ def download(
 def process(data: bytes, sizes: tuple[int, ...] = (768, 256)) -> Decoded:
     """Decode once, check it is a real image, and make every WebP thumbnail from that decode.
 
+    A file of several frames (MPO, APNG, animated WebP or GIF) is shown by its first.
     Metadata is not carried into thumbnails; the original is kept byte for byte elsewhere.
     """
     largest = max(sizes)
-    try:
-        with Image.open(io.BytesIO(data), formats=FORMATS) as im:
-            fmt = im.format or ""
-            width, height = im.size
-            if width * height > MAX_PIXELS:
-                raise ImageError("The image has too many pixels to process safely.")
-            if fmt == "JPEG":
-                # Let libjpeg scale down while decoding: far less work for big JPEGs.
-                im.draft("RGB", (largest, largest))
-            im.seek(0)
-            frame = ImageOps.exif_transpose(im)
-            if frame.mode not in ("RGB", "RGBA"):
-                frame = frame.convert("RGBA" if "A" in frame.getbands() else "RGB")
-            thumbnails: dict[int, Thumbnail] = {}
-            previous: Thumbnail | None = None
-            for size in sorted(sizes, reverse=True):
-                # Each smaller size is made from the previous one, not from the full image.
-                # Bilinear and WebP method 0 cost a third of Lanczos and method 4; at 768 px
-                # and below the difference does not show (bench/thumbnail.py).
-                frame.thumbnail((size, size), Image.Resampling.BILINEAR)
-                if previous is not None and frame.size == (previous.width, previous.height):
-                    # Smaller than this size too: the same picture, encoded once.
-                    thumbnails[size] = previous
-                    continue
-                out = io.BytesIO()
-                frame.save(out, "WEBP", quality=82, method=0)
-                previous = thumbnails[size] = Thumbnail(out.getvalue(), frame.width, frame.height)
-    except Image.DecompressionBombError:
-        raise ImageError("The image has too many pixels to process safely.") from None
-    except (OSError, SyntaxError, ValueError):
-        raise ImageError(
-            "The provider sent something that is not a PNG, JPEG or WebP image."
-        ) from None
+    with (
+        _decoding("The provider sent something that is not a PNG, JPEG or WebP image."),
+        Image.open(io.BytesIO(data), formats=FORMATS) as im,
+    ):
+        family, (width, height) = _family(im), im.size
+        if family == "JPEG":
+            # Let libjpeg scale down while decoding: far less work for big JPEGs.
+            im.draft("RGB", (largest, largest))
+        im.seek(0)
+        frame = ImageOps.exif_transpose(im)
+        if frame.mode not in ("RGB", "RGBA"):
+            frame = frame.convert("RGBA" if "A" in frame.getbands() else "RGB")
+        thumbnails: dict[int, Thumbnail] = {}
+        previous: Thumbnail | None = None
+        for size in sorted(sizes, reverse=True):
+            # Each smaller size is made from the previous one, not from the full image.
+            # Bilinear and WebP method 0 cost a third of Lanczos and method 4; at 768 px
+            # and below the difference does not show (bench/thumbnail.py).
+            frame.thumbnail((size, size), Image.Resampling.BILINEAR)
+            if previous is not None and frame.size == (previous.width, previous.height):
+                # Smaller than this size too: the same picture, encoded once.
+                thumbnails[size] = previous
+                continue
+            out = io.BytesIO()
+            frame.save(out, "WEBP", quality=82, method=0)
+            previous = thumbnails[size] = Thumbnail(out.getvalue(), frame.width, frame.height)
     return Decoded(
-        content_type=CONTENT_TYPES[fmt],
+        content_type=CONTENT_TYPES[family],
         width=width,
         height=height,
         sha256=hashlib.sha256(data).hexdigest(),

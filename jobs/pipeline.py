@@ -470,7 +470,12 @@ def _store(
         )
     else:
         raise images.ImageError("The provider's answer listed an image without any data.")
-    decoded = images.process(data, settings.THUMBNAIL_SIZES)
+    try:
+        decoded = images.process(data, settings.THUMBNAIL_SIZES)
+    except images.UnreadableImage:
+        # Failed with a plain message; the decoder's own error is kept here for whoever looks.
+        log.exception("generation %s: output %s could not be decoded", generation.uuid, index)
+        raise
     large, small = (decoded.thumbnails[size] for size in settings.THUMBNAIL_SIZES)
     image = Image(
         generation=generation,

@@ -1,5 +1,6 @@
 import base64
 import io
+import struct
 
 import pytest
 from PIL import Image as PILImage
@@ -130,3 +131,75 @@ def test_it_stops_a_download_that_is_too_big():
     client = httpx.Client(transport=httpx.MockTransport(handler))
     with pytest.raises(images.ImageError, match="larger than"):
         images.download(client, "http://cdn.test/x", max_bytes=1000, trusted_hosts={"cdn.test"})
+
+
+# --- formats Pillow reports, and decoder errors of every kind ------------------------------------
+
+
+def mpo_bytes(width: int = 64, height: int = 48) -> bytes:
+    """What phone cameras write: a JPEG (red) with a second picture (blue) after it."""
+    out = io.BytesIO()
+    first, second = (PILImage.new("RGB", (width, height), c) for c in ("red", "blue"))
+    first.save(out, "MPO", save_all=True, append_images=[second])
+    return out.getvalue()
+
+
+def frames(fmt: str) -> bytes:
+    """A two-frame file of a format that has frames (APNG is Pillow's "PNG")."""
+    out = io.BytesIO()
+    first, second = (PILImage.new("RGB", (40, 30), c) for c in ("red", "blue"))
+    first.save(out, fmt, save_all=True, append_images=[second])
+    return out.getvalue()
+
+
+def bad_exif_jpeg() -> bytes:
+    """A JPEG whose EXIF turns it (Orientation 6) and calls its description a FLOAT.
+
+    Pillow reads that, then fails to write it back while turning the picture, with an
+    AttributeError: one of the many errors its metadata code raises besides OSError.
+    """
+    entries = [(0x010E, 11, 1, b"\x3f\x80\x00\x00"), (0x0112, 3, 1, b"\x00\x06\x00\x00")]
+    ifd = struct.pack(">H", len(entries))
+    ifd += b"".join(struct.pack(">HHI", tag, kind, n) + v for tag, kind, n, v in entries)
+    exif = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08" + ifd + b"\x00\x00\x00\x00"
+    out = io.BytesIO()
+    PILImage.new("RGB", (40, 30), "red").save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_it_reads_an_mpo_as_a_jpeg_by_its_first_picture():
+    data = mpo_bytes(2000, 1000)
+    assert PILImage.open(io.BytesIO(data)).format == "MPO"
+    decoded = images.process(data, (768, 256))
+    assert decoded.content_type == "image/jpeg"
+    assert (decoded.width, decoded.height) == (2000, 1000)
+    thumb = PILImage.open(io.BytesIO(decoded.thumbnails[768].data)).convert("RGB")
+    assert thumb.size == (768, 384)
+    red, green, blue = thumb.getpixel((10, 10))
+    assert red > 200 and green < 50 and blue < 50  # the first picture, not the second
+    assert images.inspect(data).content_type == "image/jpeg"
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        (png_bytes(), "image/png"),
+        (frames("PNG"), "image/png"),  # APNG
+        (jpeg_bytes(40, 30), "image/jpeg"),
+        (mpo_bytes(), "image/jpeg"),
+        (frames("WEBP"), "image/webp"),
+        (frames("GIF"), "image/gif"),
+    ],
+    ids=["png", "apng", "jpeg", "mpo", "animated-webp", "animated-gif"],
+)
+def test_every_variant_of_an_accepted_format_is_accepted_as_its_family(data, content_type):
+    assert images.inspect(data).content_type == content_type
+    assert images.process(data).content_type == content_type
+    assert set(images.FAMILIES.values()) == set(images.FORMATS)
+
+
+def test_an_unexpected_decoder_error_is_a_plain_image_error_keeping_its_cause():
+    with pytest.raises(images.UnreadableImage, match="could not be read") as caught:
+        images.process(bad_exif_jpeg())
+    assert isinstance(caught.value, images.ImageError)
+    assert isinstance(caught.value.__cause__, AttributeError)  # kept for the log

@@ -1,15 +1,18 @@
 """Pipeline steps over a Generation row, with provider HTTP faked at the one client seam."""
 
 import base64
+import logging
 
 import httpx
 import pytest
 from django.utils import timezone
+from PIL import Image as PILImage
 
 from gallery.models import Generation, Image
-from jobs import http, pipeline
+from jobs import http, images, pipeline
 from jobs.pipeline import Next
 from tests.factories import make_generation, make_image, png_bytes
+from tests.test_images import bad_exif_jpeg, mpo_bytes
 
 Status = Generation.Status
 
@@ -550,3 +553,52 @@ def test_a_picture_hidden_or_deleted_since_is_not_sent(alice, provider):
     assert pipeline.submit(generation) is None
     generation.refresh_from_db()
     assert generation.status == Status.FAILED and generation.error == pipeline.INPUT_GONE
+
+
+# --- what comes back: MPO, and decoder errors of any kind --------------------------------------
+
+
+def test_it_stores_an_mpo_from_a_provider_as_a_jpeg_with_thumbnails(alice, provider):
+    data = mpo_bytes(900, 600)
+    provider["handler"] = lambda r: httpx.Response(200, content=data)
+    generation = make_generation(
+        alice, status=Status.FETCHING, outputs=[{"url": "http://127.0.0.1:8000/sandbox/files/a"}]
+    )
+    pipeline.fetch(generation)
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED, generation.error
+    image = generation.images.get()
+    assert image.content_type == "image/jpeg"
+    assert image.original.name == f"originals/{generation.uuid}/0.jpg"
+    assert (image.width, image.height, image.thumb_width, image.thumb_height) == (
+        900,
+        600,
+        768,
+        512,
+    )
+    with image.original.open("rb") as f:
+        assert f.read() == data  # kept as it is, both pictures
+    with image.thumbnail.open("rb") as f:
+        assert PILImage.open(f).format == "WEBP"
+
+
+def test_an_unexpected_decoder_error_fails_the_generation_and_is_logged(alice, provider, caplog):
+    encoded = base64.b64encode(bad_exif_jpeg()).decode()
+    generation = make_generation(alice, status=Status.FETCHING, outputs=[{"b64": encoded}])
+    with caplog.at_level(logging.ERROR, logger="jobs.pipeline"):
+        assert pipeline.fetch(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED  # not left fetching, to be downloaded again
+    assert generation.error == images.DAMAGED
+    assert generation.images.count() == 0
+    [record] = caplog.records
+    assert str(generation.uuid) in record.getMessage()
+    assert isinstance(record.exc_info[1].__cause__, AttributeError)
+
+
+def test_an_unexpected_decoder_error_in_a_polled_result_fails_too(alice, provider):
+    generation = polled(alice)
+    provider["handler"] = lambda r: completed([base64.b64encode(bad_exif_jpeg()).decode()])
+    assert pipeline.poll(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED and generation.error == images.DAMAGED

@@ -291,3 +291,26 @@ def test_strangers_cannot_cancel_or_retry(client, alice, dave):
 def test_the_icon_is_found_where_browsers_look_for_it(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+def test_it_takes_a_phone_cameras_mpo_upload_as_a_jpeg(alice_client, alice, settings, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from gallery.models import InputImage
+    from jobs import catalog, pipeline, tasks
+    from tests.test_catalog import default_input
+    from tests.test_images import mpo_bytes
+
+    settings.AIMLAPI_API_KEY = "aimlapi-key"
+    monkeypatch.setattr(tasks.submit, "delay", lambda pk: None)
+    data, _ = default_input(catalog.MODELS["flux/dev/image-to-image"])
+    photo = mpo_bytes()
+    picture = SimpleUploadedFile("IMG_0001.JPG", photo, "image/jpeg")
+    response = alice_client.post("/generate", {**data, "p_image_url": picture})
+    assert response.status_code == 302
+    item = InputImage.objects.get(owner=alice)
+    assert item.content_type == "image/jpeg" and item.file.name.endswith(".jpg")
+    with item.file.open("rb") as f:
+        assert f.read() == photo  # kept as it is
+    sent = pipeline.request_params(Generation.objects.get())["image_url"]
+    assert (sent.content_type, sent.data) == ("image/jpeg", photo)

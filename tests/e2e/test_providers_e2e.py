@@ -21,6 +21,7 @@ from tests.e2e.conftest import (
     wait_for,
 )
 from tests.e2e.test_generate_e2e import generate
+from tests.test_images import mpo_bytes
 
 pytestmark = [pytest.mark.e2e]
 
@@ -192,6 +193,24 @@ def test_it_sends_an_upload_as_a_data_url_to_a_json_edit_model(providers, client
     assert sent.json["model"] == "flux/dev/image-to-image"
     assert sent.json["image_url"] == "data:image/png;base64," + b64(picture)
     assert sent.json["strength"] == 0.6
+
+
+def test_it_sends_a_phone_cameras_mpo_upload_as_a_jpeg(providers, client, alice):
+    client.force_login(alice)
+    prompt = "json edit: a phone photo at dusk"
+    photo = mpo_bytes(288, 192)
+    generation = generate(
+        client,
+        model="flux/dev/image-to-image",
+        prompt=prompt,
+        p_image_url=SimpleUploadedFile("IMG_0001.JPG", photo, content_type="image/jpeg"),
+        p_num_images="1",
+    )
+    generation = wait_for(generation)
+    assert_stored(generation, 1, (288, 192))
+
+    sent = only(providers.find(prompt=prompt))
+    assert sent.json["image_url"] == "data:image/jpeg;base64," + base64.b64encode(photo).decode()
 
 
 # Relay

@@ -8,14 +8,15 @@ import binascii
 import hashlib
 import io
 import ipaddress
+import re
 import socket
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from typing import NamedTuple
 
 import httpx
 from PIL import Image, ImageOps
@@ -129,46 +130,123 @@ def decode_base64(data: str, max_bytes: int) -> bytes:
         raise ImageError("The provider sent image data that is not valid base64.") from None
 
 
+# IPv6 ranges that carry an IPv4 address in their last 32 bits, and reach that IPv4 host
+# (through a translator, or the host itself): judged by the IPv4 address, whatever the IPv6
+# rules say (Python's `is_global` calls several of them global, 64:ff9b::7f00:1 among them).
+IPV4_IN_LAST_32_BITS = tuple(
+    ipaddress.IPv6Network(net)
+    for net in (
+        "::ffff:0:0/96",  # IPv4-mapped
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
+        "64:ff9b::/96",  # NAT64, the well-known prefix
+        "::/96",  # IPv4-compatible (deprecated); also :: and ::1
+    )
+)
+# NAT64 for local use (RFC 8215): the IPv4 address sits where the operator's prefix length
+# puts it, so there is no one place to judge it from; refused outright.
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def is_public_address(address: str) -> bool:
+    """Whether an address is on the public internet, IPv4 inside IPv6 judged as the IPv4 it is."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _public(ip)
+    if ip in LOCAL_NAT64:
+        return False
+    if any(ip in net for net in IPV4_IN_LAST_32_BITS):
+        return _public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.sixtofour is not None:  # 6to4, 2002::/16
+        return _public(ip.sixtofour)
+    if ip.teredo is not None:  # Teredo, 2001::/32: its relay server and the client behind it
+        return all(_public(v4) for v4 in ip.teredo)
+    return _public(ip)
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    # `is_global` is the base; the rest is what some Python versions still count as global.
+    special = ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback
+    site_local = isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local
+    return ip.is_global and not (special or site_local or ip.is_link_local or ip.is_private)
 
 
 MAX_REDIRECTS = 3
 
 
-def resolve_download(url: str, trusted_hosts: set[str]) -> str | None:
+class Origin(NamedTuple):
+    """Where a URL connects. Trust is given to exactly this, never to a host on any port."""
+
+    scheme: str
+    host: str
+    port: int
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+HOST_NAME = re.compile(r"[a-z0-9_.-]+")
+NOT_A_WEB_URL = "The provider gave an image address that is not a valid web URL."
+
+
+def web_url(url: str | httpx.URL) -> httpx.URL:
+    """An image address as httpx will send it, or a clear refusal of anything but plain http(s).
+
+    The URL checked is the URL sent (one parser for both), so the two cannot disagree.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        raise ImageError(NOT_A_WEB_URL) from None
+    if parsed.scheme not in DEFAULT_PORTS or not parsed.raw_host:
+        raise ImageError(NOT_A_WEB_URL)
+    if parsed.userinfo:
+        raise ImageError("The image address carries a user name or password; refused.")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ImageError(f"The image address has a port out of range ({parsed.port}); refused.")
+    host = parsed.raw_host.decode("ascii").lower()
+    if ":" in host:  # an IPv6 literal
+        if "%" in host:
+            raise ImageError("The image address names a network interface (an IPv6 zone); refused.")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ImageError(NOT_A_WEB_URL) from None
+    elif not HOST_NAME.fullmatch(host):
+        raise ImageError(NOT_A_WEB_URL)
+    return parsed
+
+
+def origin_of(url: str | httpx.URL) -> Origin:
+    parsed = web_url(url)
+    host = parsed.raw_host.decode("ascii").lower()
+    if ":" in host:
+        host = str(ipaddress.IPv6Address(host))  # one spelling for one address
+    return Origin(parsed.scheme, host, parsed.port or DEFAULT_PORTS[parsed.scheme])
+
+
+def resolve_download(url: str | httpx.URL, trusted: Collection[Origin]) -> str | None:
     """Check an output URL against the trust rule; return the address to connect to.
 
-    The provider's own host and configured hosts are trusted as they are (None: connect by
-    name). Any other host must resolve only to public addresses, and the connection then goes
-    to the address that was checked, so a second DNS answer cannot point somewhere else.
+    A trusted origin (exactly its scheme, host and port) is connected to by name (None). Any
+    other must resolve only to public addresses, and the connection then goes to the address
+    that was checked, so a second DNS answer cannot point somewhere else.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ImageError("The provider gave an image address that is not a web URL.")
-    host = parts.hostname.lower()
-    if host in trusted_hosts:
+    origin = origin_of(url)
+    if origin in trusted:
         return None
     try:
-        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise ImageError(f"The image host {host} could not be found.") from None
+        infos = socket.getaddrinfo(origin.host, origin.port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise ImageError(f"The image host {origin.host} could not be found.") from None
     addresses = [str(info[4][0]) for info in infos]
     if not addresses or not all(is_public_address(a) for a in addresses):
-        raise ImageError(f"The image address points to a private network ({host}); refused.")
+        raise ImageError(f"The image address points to a private network ({origin.host}); refused.")
     return addresses[0]
 
 
-def _pinned_request(client: httpx.Client, url: str, address: str | None) -> httpx.Request:
+def _pinned_request(client: httpx.Client, url: httpx.URL, address: str | None) -> httpx.Request:
     request = client.build_request("GET", url)
     if address is not None:
         host = request.url.host
-        ip = ipaddress.ip_address(address)
-        pinned = f"[{ip}]" if ip.version == 6 else str(ip)
-        request.url = request.url.copy_with(host=pinned.strip("[]"))
+        request.url = request.url.copy_with(host=str(ipaddress.ip_address(address)))
         request.headers["Host"] = request.headers.get("Host") or host
         # TLS still checks the certificate against the real name.
         request.extensions["sni_hostname"] = host
@@ -183,14 +261,38 @@ def _read_capped(response: httpx.Response, max_bytes: int, give_up: float) -> by
     if length.isdigit() and int(length) > max_bytes:
         raise ImageError(f"The image is larger than the {limit} limit.")
     chunks, total = [], 0
-    for chunk in response.iter_bytes():
-        total += len(chunk)
-        if total > max_bytes:
-            raise ImageError(f"The image is larger than the {limit} limit.")
-        if time.monotonic() > give_up:
-            raise ImageError("Downloading the image took too long; it was stopped.")
-        chunks.append(chunk)
+    try:
+        for chunk in response.iter_bytes():
+            total += len(chunk)
+            if total > max_bytes:
+                raise ImageError(f"The image is larger than the {limit} limit.")
+            if time.monotonic() > give_up:
+                raise ImageError("Downloading the image took too long; it was stopped.")
+            chunks.append(chunk)
+    except httpx.DecodingError:
+        raise ImageError("The image arrived damaged (its compression is broken).") from None
     return b"".join(chunks)
+
+
+def _send(client: httpx.Client, request: httpx.Request) -> httpx.Response:
+    try:
+        return client.send(request, stream=True)
+    except httpx.RemoteProtocolError as e:
+        # httpx parses a redirect's Location even when it does not follow it; a bad one is the
+        # server's answer, not a broken connection worth trying again.
+        if str(e).startswith("Invalid URL in location header"):
+            raise ImageError(BAD_REDIRECT) from None
+        raise
+
+
+BAD_REDIRECT = "The image address redirected to an address that is not valid."
+
+
+def _redirect(url: httpx.URL, location: str) -> httpx.URL:
+    try:
+        return url.join(location)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        raise ImageError(BAD_REDIRECT) from None
 
 
 def download(
@@ -198,18 +300,25 @@ def download(
     url: str,
     *,
     max_bytes: int,
-    trusted_hosts: set[str],
+    trusted: Collection[Origin],
     deadline: float = 120.0,
 ) -> bytes:
-    """Stream an output: size-capped, time-boxed, redirects followed by hand and re-checked."""
+    """Stream an output: size-capped, time-boxed, redirects followed by hand and re-checked.
+
+    Trust holds only along a chain of trusted origins: after one hop that was not trusted, every
+    later hop must be a public address too, so no outside server can send us to the provider's
+    own private host. A trusted origin's redirect elsewhere is judged by where it goes.
+    """
     give_up = time.monotonic() + deadline
+    target = web_url(url)
     for _hop in range(MAX_REDIRECTS + 1):
-        address = resolve_download(url, trusted_hosts)
-        request = _pinned_request(client, url, address)
-        response = client.send(request, stream=True)
+        address = resolve_download(target, trusted)
+        if address is not None:
+            trusted = ()  # an untrusted hop vouches for nothing after it
+        response = _send(client, _pinned_request(client, target, address))
         try:
             if response.is_redirect and "location" in response.headers:
-                url = urljoin(url, response.headers["location"])
+                target = _redirect(target, response.headers["location"])
                 continue
             return _read_capped(response, max_bytes, give_up)
         finally:

@@ -392,8 +392,8 @@ def _store_all(
     """Store every output not stored yet, then move the row from `from_status` to succeeded,
     with `found` (the provider's answer) when the row does not hold it yet."""
     outputs = found["outputs"] if found else generation.outputs
-    trusted = _trusted_hosts(catalog.get(generation.model_id))
     try:
+        trusted = _trusted_origins(catalog.get(generation.model_id))
         with http.client(read_timeout=30.0) as client:
             for index, raw in enumerate(outputs):
                 if index not in stored:
@@ -447,15 +447,21 @@ def discard_images(generation: Generation) -> None:
         image.delete()
 
 
-def _trusted_hosts(model: catalog.Model | None) -> set[str]:
-    hosts = {h.lower() for h in settings.PROVIDER_DOWNLOAD_HOSTS}
-    if model is not None and (host := httpx.URL(connection_for(model).base_url).host):
-        hosts.add(host.lower())
-    return hosts
+def _trusted_origins(model: catalog.Model | None) -> set[images.Origin]:
+    """Where outputs may come from without the public-address check: exactly the provider's
+    own scheme, host and port, and the origins in PROVIDER_DOWNLOAD_HOSTS."""
+    urls = list(settings.PROVIDER_DOWNLOAD_HOSTS)
+    if model is not None:
+        urls.append(connection_for(model).base_url)
+    return {images.origin_of(url) for url in urls if url}
 
 
 def _store(
-    generation: Generation, index: int, output: Output, client: httpx.Client, trusted: set[str]
+    generation: Generation,
+    index: int,
+    output: Output,
+    client: httpx.Client,
+    trusted: set[images.Origin],
 ) -> None:
     max_bytes = settings.DOWNLOAD_MAX_BYTES
     if output.b64:
@@ -465,7 +471,7 @@ def _store(
             client,
             output.url,
             max_bytes=max_bytes,
-            trusted_hosts=trusted,
+            trusted=trusted,
             deadline=settings.DOWNLOAD_DEADLINE,
         )
     else:

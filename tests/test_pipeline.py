@@ -602,3 +602,43 @@ def test_an_unexpected_decoder_error_in_a_polled_result_fails_too(alice, provide
     assert pipeline.poll(generation) is None
     generation.refresh_from_db()
     assert generation.status == Status.FAILED and generation.error == images.DAMAGED
+
+
+# --- where outputs may come from ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:6379/x.png", "private network"),  # the provider's host, another port
+        ("http://127.0.0.1:99999/x.png", "port out of range"),
+        ("http://user:pw@127.0.0.1:8000/sandbox/files/a", "user name or password"),
+    ],
+)
+def test_it_fails_an_output_address_it_may_not_fetch(alice, provider, settings, url, message):
+    settings.SANDBOX_BASE_URL = "http://127.0.0.1:8000/sandbox"
+    provider["handler"] = lambda r: httpx.Response(200, content=png_bytes())
+    generation = make_generation(alice, status=Status.FETCHING, outputs=[{"url": url}])
+    pipeline.fetch(generation)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert message in generation.error
+    assert provider["requests"] == []
+
+
+def test_it_fetches_from_a_configured_download_origin_only(alice, provider, settings):
+    settings.PROVIDER_DOWNLOAD_HOSTS = ["http://10.1.2.3:9000"]
+    provider["handler"] = lambda r: httpx.Response(200, content=png_bytes())
+    generation = make_generation(
+        alice, status=Status.FETCHING, outputs=[{"url": "http://10.1.2.3:9000/bucket/a.png"}]
+    )
+    pipeline.fetch(generation)
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED
+    other_port = make_generation(
+        alice, status=Status.FETCHING, outputs=[{"url": "http://10.1.2.3:22/a.png"}]
+    )
+    pipeline.fetch(other_port)
+    other_port.refresh_from_db()
+    assert other_port.status == Status.FAILED and "private network" in other_port.error
+    assert len(provider["requests"]) == 1

@@ -3,6 +3,7 @@
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +46,39 @@ def envfloat(name: str, default: float) -> float:
 
 def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def envorigins(name: str) -> list[str]:
+    """Web origins, as `scheme://host:port`, from `host`, `host:port` or `scheme://host[:port]`.
+
+    Trust goes to exact origins, never to every port of a host. A bare host means its two web
+    ports (https on 443, http on 80): what a person naming a web host means, and a CDN that
+    redirects from one to the other still works. `host:port` means that one port over either
+    scheme (it is one server whichever it speaks); a scheme given narrows it to that scheme.
+    """
+    origins = []
+    for entry in envlist(name):
+        parts = urlsplit(entry if "://" in entry else f"//{entry}")
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if (
+            parts.scheme not in ("", "http", "https")
+            or not parts.hostname
+            or port == 0
+            or "@" in parts.netloc
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise ImproperlyConfigured(
+                f"{name}: {entry!r} is not host, host:port or http(s)://host[:port]"
+            )
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        for scheme in [parts.scheme] if parts.scheme else ["https", "http"]:
+            origins.append(f"{scheme}://{host}:{port or (443 if scheme == 'https' else 80)}")
+    return origins
 
 
 def _secret_key() -> str:
@@ -239,7 +273,7 @@ RELAY_API_KEY = os.environ.get("RELAY_API_KEY", "")
 RELAY_BASE_URL = os.environ.get("RELAY_BASE_URL", "https://relay.opengpu.network").rstrip("/")
 A1111_BASE_URL = os.environ.get("A1111_BASE_URL", "").rstrip("/")
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
-PROVIDER_DOWNLOAD_HOSTS = envlist("PROVIDER_DOWNLOAD_HOSTS")
+PROVIDER_DOWNLOAD_HOSTS = envorigins("PROVIDER_DOWNLOAD_HOSTS")
 
 # The built-in offline provider, served by this app under /sandbox/ and always reached over HTTP.
 SANDBOX_ENABLED = envbool("SANDBOX_ENABLED", True)

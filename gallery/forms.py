@@ -1,5 +1,6 @@
 """The generate form, built from the model catalog: each model shows exactly its own parameters."""
 
+import json
 from functools import cached_property
 from typing import Any, cast
 
@@ -126,7 +127,7 @@ class GenerateForm(forms.Form):
             self.fields["prompt"].validators.append(MaxLengthValidator(prompt.max_length))
             self.fields["prompt"].widget.attrs["maxlength"] = prompt.max_length
         for param in self.catalog_model.options:
-            self.fields.update(build_fields(param, user))
+            self.fields.update(build_fields(param, user, team))
 
     def option_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith("p_")]
@@ -285,12 +286,12 @@ class PickImages(forms.CheckboxSelectMultiple):
     template_name = "gallery/widgets/pick_images.html"
 
 
-def _pick_field(param: Param, user: Any) -> forms.Field:
-    recent = (
-        Image.objects.visible_to(user).select_related("generation").order_by("-created_at")[:24]
-        if user is not None
-        else Image.objects.none()
-    )
+def _pick_field(param: Param, user: Any, team: Any) -> forms.Field:
+    shown = Image.objects.visible_to(user) if user is not None else Image.objects.none()
+    if team is not None:
+        # The worker sends only the generation's own team's pictures: offer only those.
+        shown = shown.filter(team=team)
+    recent = shown.select_related("generation").order_by("-created_at")[:24]
     return forms.TypedMultipleChoiceField(
         label=f"{param.title} from your gallery",
         required=False,
@@ -300,7 +301,9 @@ def _pick_field(param: Param, user: Any) -> forms.Field:
     )
 
 
-def _image_fields(param: Param, common: dict[str, Any], user: Any) -> dict[str, forms.Field]:
+def _image_fields(
+    param: Param, common: dict[str, Any], user: Any, team: Any
+) -> dict[str, forms.Field]:
     name = field_name(param)
     most = 1 if param.type == "image" else param.max_items
     help_text = param.help + (f" Up to {most}." if most and most > 1 else "")
@@ -310,7 +313,7 @@ def _image_fields(param: Param, common: dict[str, Any], user: Any) -> dict[str, 
         required=False,
         help_text=help_text.strip(),
     )
-    return {name: upload, f"{name}_pick": _pick_field(param, user)}
+    return {name: upload, f"{name}_pick": _pick_field(param, user, team)}
 
 
 def _at_most_items(most: int):
@@ -329,7 +332,26 @@ def _multiple_of(step: int):
     return check
 
 
-def build_fields(param: Param, user: Any = None) -> dict[str, forms.Field]:
+def _no_picture_references(value: Any) -> None:
+    # Pictures go only through the picture fields, where the worker checks whose they are.
+    if catalog.holds_picture_reference(value):
+        raise ValidationError(
+            'A picture cannot be named here ({"image": …} or {"upload": …}); '
+            "use the picture fields."
+        )
+
+
+class JSONDecoder(json.JSONDecoder):
+    """Invalid JSON, not a server error, for a value nested deeper than Python's stack."""
+
+    def decode(self, s: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().decode(s, *args, **kwargs)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply", s, 0) from None
+
+
+def build_fields(param: Param, user: Any = None, team: Any = None) -> dict[str, forms.Field]:
     """The form field(s) for one documented parameter, with its limits as validators."""
     name = field_name(param)
     common: dict[str, Any] = {
@@ -341,9 +363,10 @@ def build_fields(param: Param, user: Any = None) -> dict[str, forms.Field]:
     if param.type == "size":
         return _size_fields(param, common)
     if param.type in ("image", "images"):
-        return _image_fields(param, common, user)
+        return _image_fields(param, common, user, team)
     if param.type == "json":
-        json_field = forms.JSONField(**common)
+        json_field = forms.JSONField(decoder=JSONDecoder, **common)
+        json_field.validators.append(_no_picture_references)
         if param.max_items:
             json_field.validators.append(_at_most_items(param.max_items))
         return {name: json_field}

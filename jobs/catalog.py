@@ -108,6 +108,29 @@ class Model:
         return tuple(p for p in self.params if p.name != "prompt")
 
 
+# How a generation's parameters name a picture: {"image": <gallery image uuid>} or
+# {"upload": <uploaded picture uuid>}. Only a model's image/images parameters may hold one.
+PICTURE_REFERENCES = ("image", "upload")
+
+
+def is_picture_reference(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in PICTURE_REFERENCES
+
+
+def holds_picture_reference(value: Any) -> bool:
+    """Whether a picture reference appears anywhere in a JSON value, at any depth."""
+    pending = [value]
+    while pending:  # by hand, not recursion: a deeply nested value cannot overflow the stack
+        item = pending.pop()
+        if is_picture_reference(item):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def _sandbox_models() -> list[Model]:
     prompt = Param("prompt", "string", required=True, max_length=2000, help="What to draw.")
     seed = Param("seed", "integer", min=0, max=2**32 - 1, help="Same seed, same picture.")

@@ -467,3 +467,46 @@ def test_it_renders_a_json_param_as_a_textarea(alice_client):
 def test_it_renders_a_negative_prompt_as_a_textarea(alice_client):
     tags = fields_html(alice_client, "alibaba/qwen-image-3")
     assert tags.one("p_negative_prompt", "textarea")["maxlength"] == "500"
+
+
+@pytest.mark.parametrize(
+    ("model_id", "field", "value"),
+    [
+        ("blackforestlabs/flux-2-lora", "p_loras", [{"path": {"image": "{uuid}"}, "scale": 1}]),
+        ("blackforestlabs/flux-2-lora-edit", "p_loras", [{"a": [[{"upload": "{uuid}"}]]}]),
+        ("recraft-v3", "p_colors", [{"rgb": [1, 2, 3]}, {"image": "{uuid}"}]),
+    ],
+)
+def test_it_refuses_a_picture_named_in_a_json_field(alice, keys, model_id, field, value):
+    mine = make_image(make_generation(alice, status=Status.SUCCEEDED))
+    text = json.dumps(value).replace("{uuid}", str(mine.uuid))
+    form = bound_form(model_id, alice, {field: text})
+    assert errors(form, field) == [
+        'A picture cannot be named here ({"image": …} or {"upload": …}); use the picture fields.'
+    ]
+
+
+def test_it_refuses_json_nested_too_deeply_without_a_server_error(alice_client, keys):
+    deep = "[" * 100_000 + "]" * 100_000
+    data = {"model": "recraft-v3", "prompt": "x", "p_image_size": "square_hd", "p_colors": deep}
+    response = alice_client.post("/generate", data)
+    assert response.status_code == 400
+    assert response.context["form"].errors["p_colors"] == ["Enter a valid JSON."]
+
+
+def test_it_offers_and_takes_pictures_of_the_generating_team_only(studio, alice, keys):
+    """Alice sees the Studio's pictures, but generating in her own team, she may not use them."""
+    studios = make_image(make_generation(alice, team=studio, status=Status.SUCCEEDED))
+    mine = make_image(make_generation(alice, status=Status.SUCCEEDED))
+    form = bound_form(
+        "flux/dev/image-to-image",
+        alice,
+        {"p_image_url_pick": [str(studios.uuid)]},
+        files=MultiValueDict(),
+    )
+    assert errors(form, "p_image_url_pick") == [
+        f"Select a valid choice. {studios.uuid} is not one of the available choices."
+    ]
+    in_studio = GenerateForm(model_id="flux/dev/image-to-image", user=alice, team=studio)
+    offered = [value for value, _ in in_studio.fields["p_image_url_pick"].choices]
+    assert offered == [str(studios.uuid)] and str(mine.uuid) not in offered

@@ -1,14 +1,16 @@
 """Pipeline steps over a Generation row, with provider HTTP faked at the one client seam."""
 
 import base64
+import json
 import logging
 
 import httpx
 import pytest
+from django.core.files.base import ContentFile
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from gallery.models import Generation, Image
+from gallery.models import Generation, Image, InputImage, personal_team
 from jobs import http, images, pipeline
 from jobs.pipeline import Next
 from tests.factories import make_generation, make_image, png_bytes
@@ -553,6 +555,96 @@ def test_a_picture_hidden_or_deleted_since_is_not_sent(alice, provider):
     assert pipeline.submit(generation) is None
     generation.refresh_from_db()
     assert generation.status == Status.FAILED and generation.error == pipeline.INPUT_GONE
+
+
+# --- which pictures a generation may send ------------------------------------------------------
+
+
+EDIT = {"model_id": "flux/dev/image-to-image", "provider": "aimlapi"}
+
+
+def upload_by(owner) -> InputImage:
+    data = png_bytes()
+    item = InputImage(
+        owner=owner, content_type="image/png", width=64, height=48, byte_size=len(data)
+    )
+    item.file.save(f"inputs/{item.uuid}.png", ContentFile(data), save=False)
+    item.save()
+    return item
+
+
+def picture_in(team, owner) -> Image:
+    return make_image(make_generation(owner, team=team, status=Status.SUCCEEDED))
+
+
+def refused(generation: Generation, provider, message: str) -> None:
+    """It fails with the message, and nothing at all reaches the provider."""
+    provider["handler"] = lambda r: pytest.fail("nothing may be sent")
+    assert pipeline.submit(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert generation.error == message
+    assert provider["requests"] == []
+
+
+def test_it_does_not_send_a_picture_of_another_team(alice, dave, provider):
+    theirs = picture_in(personal_team(dave), dave)
+    generation = make_generation(alice, **EDIT, params={"image_url": {"image": str(theirs.uuid)}})
+    refused(generation, provider, pipeline.INPUT_NOT_ALLOWED)
+
+
+def test_it_does_not_send_someone_elses_upload_even_a_teammates(studio, alice, bob, provider):
+    bobs = upload_by(bob)
+    generation = make_generation(
+        alice, **EDIT, team=studio, params={"image_url": {"upload": str(bobs.uuid)}}
+    )
+    refused(generation, provider, pipeline.INPUT_NOT_ALLOWED)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "params"),
+    [
+        ("blackforestlabs/flux-2-lora", lambda ref: {"loras": [{"path": ref, "scale": 1}]}),
+        ("recraft-v3", lambda ref: {"colors": [{"rgb": [1, 2, 3]}, ref]}),
+    ],
+    ids=["loras", "colors"],
+)
+def test_it_does_not_send_a_picture_named_inside_a_json_field(alice, provider, model_id, params):
+    mine = upload_by(alice)  # even one's own: only a picture field may name a picture
+    generation = make_generation(
+        alice, model_id=model_id, provider="aimlapi", params=params({"upload": str(mine.uuid)})
+    )
+    name = next(iter(params(None)))
+    refused(generation, provider, pipeline.MISPLACED_PICTURE.format(name=name))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"image": "../../etc/passwd"},
+        {"upload": 7},
+        {"image": {"upload": "x"}},
+        "http://169.254.169.254/latest/meta-data",
+        [{"image": "not-a-list-field"}],
+    ],
+    ids=["path", "number", "nested", "plain-url", "list-for-one"],
+)
+def test_a_picture_field_holding_anything_but_a_reference_fails_cleanly(alice, provider, value):
+    generation = make_generation(alice, **EDIT, params={"image_url": value})
+    refused(generation, provider, pipeline.INPUT_NOT_ALLOWED)
+
+
+def test_it_sends_a_teammates_picture_and_ones_own_upload(studio, alice, bob, provider):
+    provider["handler"] = lambda r: httpx.Response(200, json={"images": [{"url": "http://x/a"}]})
+    alices = picture_in(studio, alice)
+    bobs = upload_by(bob)
+    for ref in ({"image": str(alices.uuid)}, {"upload": str(bobs.uuid)}):
+        generation = make_generation(bob, **EDIT, team=studio, params={"image_url": ref})
+        assert pipeline.submit(generation) == Next("fetch")
+        sent = json.loads(provider["requests"][-1].content)
+        assert (
+            sent["image_url"] == "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+        )
 
 
 # --- what comes back: MPO, and decoder errors of any kind --------------------------------------

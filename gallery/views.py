@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
@@ -479,4 +480,13 @@ def favorite_image(request: Request, image_uuid) -> HttpResponse:
     image.is_favorite = created  # type: ignore[attr-defined]
     if request.htmx:
         return TemplateResponse(request, "gallery/_favorite.html", {"image": image})
-    return redirect(request.POST.get("next") or image.get_absolute_url())
+    return redirect(_safe_next(request) or image.get_absolute_url())
+
+
+def _safe_next(request: Request) -> str | None:
+    """The `next` page asked for, only when it is on this site (never an open redirect)."""
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if allowed else None

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from gallery import throttle
 from gallery.access import Request, can_edit, get_gallery
 from gallery.activity import record
 from gallery.models import Activity, Favorite, Image
@@ -57,6 +58,9 @@ def bulk(request: Request) -> HttpResponseBase:
     action = request.POST.get("action", "")
     if not images:
         messages.error(request, "Select one or more images first.")
+        return redirect("gallery:index")
+    if refused := throttle.refusal(request.user, "export" if action == "export" else "bulk"):
+        messages.error(request, refused)
         return redirect("gallery:index")
     if action == "export":
         return export_zip(images)

@@ -285,19 +285,6 @@ class Generation(models.Model):
                 Usage.settle(self)
         return updated == 1
 
-    def retry_fields(self) -> dict:
-        """What a new attempt with the same model, prompt and parameters is made of."""
-        return {
-            "owner": self.owner,
-            "team": self.team,
-            "gallery": self.gallery,
-            "model_id": self.model_id,
-            "provider": self.provider,
-            "prompt": self.prompt,
-            "params": self.params,
-            "retry_of": self,
-        }
-
     @classmethod
     def _is_forward(cls, from_status: str, to_status: str) -> bool:
         if from_status not in cls.IN_FLIGHT:

@@ -328,6 +328,14 @@ CACHES = {
 
 # Rate limits: (requests, seconds).
 GENERATE_RATE = (envint("GENERATE_RATE_COUNT", 30), 60)
+# Per person, (times, seconds), for what costs no provider call but takes server work. Far above
+# what a person does by hand; GENERATE_RATE is the one to tune (a retry, and each model of a
+# try, count against it).
+ACTION_RATES = {
+    "cancel": (60, 60),
+    "bulk": (30, 60),  # delete, move, favorite, compare on a selection
+    "export": (10, 60),  # zip exports, up to 500 originals each
+}
 LOGIN_RATE = (envint("LOGIN_RATE_COUNT", 10), 300)
 INVITATION_DAYS = envint("INVITATION_DAYS", 7)
 

@@ -3,19 +3,22 @@
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import Http404, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from gallery import throttle
 from gallery.access import Request, can_edit, get_gallery
 from gallery.activity import record
 from gallery.models import Activity, Favorite, Image
@@ -50,11 +53,14 @@ def _looks_like_uuid(value: str) -> bool:
 
 @login_required
 @require_POST
-def bulk(request: Request) -> HttpResponse:
+def bulk(request: Request) -> HttpResponseBase:
     images = selected(request, request.POST.getlist("image"))
     action = request.POST.get("action", "")
     if not images:
         messages.error(request, "Select one or more images first.")
+        return redirect("gallery:index")
+    if refused := throttle.refusal(request.user, "export" if action == "export" else "bulk"):
+        messages.error(request, refused)
         return redirect("gallery:index")
     if action == "export":
         return export_zip(images)
@@ -111,24 +117,66 @@ def metadata(image: Image) -> dict[str, Any]:
     }
 
 
-def export_zip(images: list[Image]) -> HttpResponse:
-    """The originals byte for byte, with metadata.json and metadata.csv beside them."""
-    buffer = io.BytesIO()
+def export_zip(images: list[Image]) -> StreamingHttpResponse:
+    """The originals byte for byte, with metadata.json and metadata.csv beside them.
+
+    Streamed: each original is read in chunks and sent as it is read, so memory stays flat
+    whatever the selection (500 originals of 50 MB would be 25 GB held at once otherwise).
+    """
     rows = [metadata(image) for image in images]
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+    response = StreamingHttpResponse(zip_chunks(images, rows), content_type="application/zip")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="atelier-{stamp}.zip"'
+    return response
+
+
+ZIP_CHUNK = 256 * 1024
+
+
+class _Pipe(io.RawIOBase):
+    """Where zipfile writes; the generator hands on what was written since it last looked.
+
+    It cannot seek, so zipfile writes each entry's sizes and CRC after its data (a data
+    descriptor) instead of going back to its header.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self.pending.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data, self.pending = b"".join(self.pending), []
+        return data
+
+
+def zip_chunks(images: list[Image], rows: list[dict[str, Any]]) -> Iterator[bytes]:
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_STORED) as archive:
         for image, row in zip(images, rows, strict=True):
-            with image.original.open("rb") as f:
-                archive.writestr(row["file"], f.read())
+            with image.original.open("rb") as f, archive.open(_entry(image, row), "w") as out:
+                while chunk := f.read(ZIP_CHUNK):
+                    out.write(chunk)
+                    yield pipe.take()
         archive.writestr("metadata.json", json.dumps(rows, indent=2, ensure_ascii=False))
         table = [
             {**row, "parameters": json.dumps(row["parameters"], sort_keys=True)}.values()
             for row in rows
         ]
         archive.writestr("metadata.csv", csv_text(list(rows[0]), table))
-    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
-    stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="atelier-{stamp}.zip"'
-    return response
+    yield pipe.take()  # the central directory, written when the archive closes
+
+
+def _entry(image: Image, row: dict[str, Any]) -> zipfile.ZipInfo:
+    entry = zipfile.ZipInfo(row["file"], date_time=image.created_at.timetuple()[:6])
+    entry.file_size = image.byte_size  # known ahead, so zipfile picks ZIP64 only when needed
+    entry.external_attr = 0o644 << 16  # a readable file once unpacked
+    return entry
 
 
 @login_required

@@ -160,7 +160,9 @@ _SUMS = {
     "images": Sum("images"),
     "cost_usd": Sum("cost_usd"),
     "reported_usd": Sum("cost_usd", filter=Q(cost_source=Usage.Source.REPORTED)),
-    "estimated_usd": Sum("cost_usd", filter=Q(cost_source=Usage.Source.ESTIMATED)),
+    "estimated_usd": Sum(
+        "cost_usd", filter=Q(cost_source__in=(Usage.Source.ESTIMATED, Usage.Source.FAMILY))
+    ),
     "timed": Count("id", filter=_timed()),
     "total_seconds": Sum("total_seconds", filter=_timed()),
 }

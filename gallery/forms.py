@@ -1,6 +1,7 @@
 """The generate form, built from the model catalog: each model shows exactly its own parameters."""
 
 import json
+import uuid
 from functools import cached_property
 from typing import Any, cast
 
@@ -83,12 +84,15 @@ class GenerateForm(forms.Form):
         user: Any = None,
         team: Any = None,
         model_id: str | None = None,
+        kept: dict[str, list[InputImage | None]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         if team is None and user is not None and user.is_authenticated:
             team = personal_team(user)
         self.user, self.team = user, team
+        # Uploads an earlier generation sent, by parameter, sent again (None: one that is gone).
+        self.kept = kept or {}
         galleries = Gallery.objects.editable_by(user).distinct() if user else Gallery.objects.none()
         if team is not None:
             galleries = galleries.filter(team=team)
@@ -181,11 +185,18 @@ class GenerateForm(forms.Form):
 
     def _clean_images(self, param: Param) -> None:
         name = field_name(param)
-        count = len(self.cleaned_data.get(name) or []) + len(
-            self.cleaned_data.get(f"{name}_pick") or []
+        kept = self.kept.get(param.name, [])
+        count = (
+            len(kept)
+            + len(self.cleaned_data.get(name) or [])
+            + len(self.cleaned_data.get(f"{name}_pick") or [])
         )
         most = 1 if param.type == "image" else param.max_items
         least = int(param.min or 1) if param.required else 0
+        if None in kept:
+            self.add_error(
+                name, "A picture it starts from was deleted, so it cannot be sent again."
+            )
         if name in self.errors:
             return  # an upload was refused; its own message says why
         if count < least:
@@ -219,6 +230,11 @@ class GenerateForm(forms.Form):
     def _image_refs(self, param: Param) -> list[dict[str, str]]:
         name = field_name(param)
         refs = [
+            {"upload": str(share_upload(item, self.user).uuid)}
+            for item in self.kept.get(param.name, [])
+            if item is not None
+        ]
+        refs += [
             {"upload": str(save_upload(self.user, upload).uuid)}
             for upload in self.cleaned_data.get(name) or []
         ]
@@ -247,6 +263,18 @@ def save_upload(owner: Any, upload: UploadedFile) -> InputImage:
     item.file.save(f"inputs/{item.uuid}.{ext}", ContentFile(data), save=False)
     item.save()
     return item
+
+
+def share_upload(item: InputImage, user: Any) -> InputImage:
+    """An upload as `user` owns it: itself, or a new row for them sharing the stored file.
+
+    An upload is sent only for its own owner, so someone retrying another person's generation
+    sends their own reference to the same picture (stored once, as copies of an image are).
+    """
+    if item.owner_id == user.pk:
+        return item
+    fields = ("file", "filename", "content_type", "width", "height", "byte_size", "sha256")
+    return InputImage.objects.create(owner=user, **{f: getattr(item, f) for f in fields})
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -286,13 +314,36 @@ class PickImages(forms.CheckboxSelectMultiple):
     template_name = "gallery/widgets/pick_images.html"
 
 
+class PickField(forms.TypedMultipleChoiceField):
+    """Ticks among the recent pictures; an older one the person may use is accepted too (a
+    retry or "Use these settings" carries the pictures a generation started from)."""
+
+    def __init__(self, *, usable: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.usable = usable
+
+    def valid_value(self, value: Any) -> bool:
+        if super().valid_value(value):
+            return True
+        return _is_uuid(value) and self.usable.filter(uuid=value).exists()
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def _pick_field(param: Param, user: Any, team: Any) -> forms.Field:
-    shown = Image.objects.visible_to(user) if user is not None else Image.objects.none()
+    usable = Image.objects.visible_to(user) if user is not None else Image.objects.none()
     if team is not None:
         # The worker sends only the generation's own team's pictures: offer only those.
-        shown = shown.filter(team=team)
-    recent = shown.select_related("generation").order_by("-created_at")[:24]
-    return forms.TypedMultipleChoiceField(
+        usable = usable.filter(team=team)
+    recent = usable.select_related("generation").order_by("-created_at")[:24]
+    return PickField(
+        usable=usable,
         label=f"{param.title} from your gallery",
         required=False,
         coerce=str,
@@ -463,6 +514,71 @@ def size_label(value: str) -> str:
         width, height = catalog.SIZE_PRESETS[value]
         return f"{value.replace('_', ' ')} ({width}×{height})"
     return value.replace("x", "×")
+
+
+def form_values(model: Model, params: dict[str, Any]) -> dict[str, Any]:
+    """The form's values for stored parameters: "Use these settings" shows them as the form's
+    initial values, a retry sends them as its data. Uploads are not form values (see `kept`)."""
+    values: dict[str, Any] = {}
+    for param in model.options:
+        if param.name not in params:
+            continue
+        value, name = params[param.name], field_name(param)
+        if param.type in ("image", "images"):
+            refs = value if isinstance(value, list) else [value]
+            values[f"{name}_pick"] = [
+                r["image"] for r in refs if isinstance(r, dict) and "image" in r
+            ]
+        elif param.type == "size" and isinstance(value, dict):
+            values |= {
+                name: CUSTOM,
+                f"{name}_width": value.get("width"),
+                f"{name}_height": value.get("height"),
+            }
+        else:
+            values[name] = value
+    return values
+
+
+def kept_uploads(model: Model, params: dict[str, Any], owner: Any) -> dict[str, list]:
+    """The uploads a generation's image inputs name, by parameter; None for one that is gone
+    (or was never its owner's)."""
+    kept: dict[str, list] = {}
+    for param in model.image_params:
+        value = params.get(param.name)
+        refs = value if isinstance(value, list) else [value]
+        wanted = [str(r["upload"]) for r in refs if isinstance(r, dict) and "upload" in r]
+        found = {
+            str(item.uuid): item
+            for item in InputImage.objects.filter(
+                owner=owner, uuid__in=[u for u in wanted if _is_uuid(u)]
+            )
+        }
+        if wanted:
+            kept[param.name] = [found.get(u) for u in wanted]
+    return kept
+
+
+def retry_form(user: Any, generation: Any) -> GenerateForm:
+    """The generate form sent again with a generation's model, prompt and parameters, as `user`
+    in the generation's team: checked as a new generation would be."""
+    model = catalog.get(generation.model_id)
+    data: dict[str, Any] = {"model": generation.model_id, "prompt": generation.prompt}
+    if generation.gallery_id:
+        data["gallery"] = str(generation.gallery.uuid)
+    kept = None
+    if model is not None:
+        data |= form_values(model, generation.params)
+        kept = kept_uploads(model, generation.params, generation.owner)
+    return GenerateForm(data, user=user, team=generation.team, kept=kept)
+
+
+def first_problem(form: GenerateForm) -> str:
+    """The form's first error in one sentence, naming the field it is about."""
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else None
+        return f"{label}: {errors[0]}" if label else str(errors[0])
+    return ""
 
 
 def default_data(model: Model, prompt: str) -> dict[str, Any]:

@@ -285,19 +285,6 @@ class Generation(models.Model):
                 Usage.settle(self)
         return updated == 1
 
-    def retry_fields(self) -> dict:
-        """What a new attempt with the same model, prompt and parameters is made of."""
-        return {
-            "owner": self.owner,
-            "team": self.team,
-            "gallery": self.gallery,
-            "model_id": self.model_id,
-            "provider": self.provider,
-            "prompt": self.prompt,
-            "params": self.params,
-            "retry_of": self,
-        }
-
     @classmethod
     def _is_forward(cls, from_status: str, to_status: str) -> bool:
         if from_status not in cls.IN_FLIGHT:
@@ -629,13 +616,21 @@ class Price(models.Model):
 
 
 def by_param_problem(value: object) -> str | None:
-    """What is wrong with a `Price.by_param` mapping, in words for the admin; None if nothing."""
+    """What is wrong with a `Price.by_param` mapping, in words for the admin; None if nothing.
+
+    A value may hold a second mapping instead of a price, for a price that depends on two
+    options: {"quality": {"high": {"size": {"1024x1536": "0.25"}}}}.
+    """
     if not isinstance(value, dict):
         return "Write an object: {parameter: {value: price}}."
     for name, choices in value.items():
         if not isinstance(choices, dict) or not choices:
             return f'"{name}" needs an object of prices by value, like {{"high": "0.17"}}.'
         for choice, price in choices.items():
+            if isinstance(price, dict):
+                if problem := by_param_problem(price):
+                    return problem
+                continue
             if isinstance(price, bool) or not isinstance(price, int | float | str):
                 return f'The price of {name}="{choice}" must be a number, like "0.17".'
             try:
@@ -696,6 +691,7 @@ class Usage(models.Model):
     class Source(models.TextChoices):
         REPORTED = "reported", "Reported by the provider"
         ESTIMATED = "estimated", "Estimated from the price table"
+        FAMILY = "family", "Estimated at the highest price of its family"
         UNPRICED = "unpriced", "No price known"
         FREE = "free", "Not charged"
 

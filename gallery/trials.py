@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from gallery import usage
+from gallery import throttle, usage
 from gallery.access import Request, can_edit, current_team
 from gallery.activity import record
 from gallery.forms import GenerateForm, can_try, default_data
@@ -48,6 +48,10 @@ def try_models(request: Request) -> HttpResponse:
     if error or bad:
         context["errors"] = [error] if error else bad
         return TemplateResponse(request, "gallery/try.html", context, status=400)
+    # Each model tried is a generation, and counts against the generate limit as one.
+    if refused := throttle.refusal(request.user, "generate", times=len(forms)):
+        context["errors"] = [refused]
+        return TemplateResponse(request, "gallery/try.html", context, status=429)
     batch = uuid.uuid4()
     try:
         with transaction.atomic():

@@ -73,33 +73,116 @@ def megapixels(model_id: str, params: dict) -> float:
 
 
 def estimate(model_id: str, provider: str, params: dict) -> tuple[Decimal, str]:
-    """The expected cost of a request and what it rests on (estimated, unpriced or free)."""
+    """The expected cost of a request and what it rests on: its own price (estimated), its
+    family's highest (family), none known (unpriced), or nothing to pay (free)."""
     price = Price.objects.filter(model_id=model_id).first()
-    if price is None:
+    if price is not None:
+        unit, source = unit_price(price, model_id, params), Source.ESTIMATED
+    elif provider in FREE_PROVIDERS:
         # The sandbox and a person's own server cost nothing, unless an admin prices them.
-        return Decimal(0), Source.FREE if provider in FREE_PROVIDERS else Source.UNPRICED
-    unit = price.usd_per_image
-    for name, choices in (price.by_param or {}).items():
-        chosen = params.get(name)
-        if chosen is None and (model := catalog.get(model_id)) and (param := model.param(name)):
-            chosen = param.default
-        if isinstance(choices, dict) and str(chosen) in choices:
-            unit = Decimal(str(choices[str(chosen)]))
-            break
+        return Decimal(0), Source.FREE
+    elif (highest := family_price(model_id, params)) is not None:
+        # Never $0 for a model that costs money: what its dearest relative would cost.
+        unit, source = highest, Source.FAMILY
+    else:
+        return Decimal(0), Source.UNPRICED
+    total = unit * images_requested(model_id, params)
+    return total.quantize(Decimal("0.000001")), source
+
+
+def unit_price(price: Price, model_id: str, params: dict) -> Decimal:
+    """What one image of this request costs at this price: by its options, by its size."""
+    unit = _by_param(price.by_param or {}, model_id, params)
+    unit = price.usd_per_image if unit is None else unit
     if price.per_megapixel:
         unit *= Decimal(str(megapixels(model_id, params)))
-    total = unit * images_requested(model_id, params)
-    return total.quantize(Decimal("0.000001")), Source.ESTIMATED
+    return unit
+
+
+def _by_param(table: dict, model_id: str, params: dict) -> Decimal | None:
+    """The price an option picks: {"quality": {"high": "0.17"}}, or, for a price that depends
+    on two options, {"quality": {"high": {"size": {"1024x1536": "0.25"}}}}. None: not listed."""
+    for name, choices in table.items():
+        chosen = str(_chosen(model_id, params, name))
+        if not isinstance(choices, dict) or chosen not in choices:
+            continue
+        found = choices[chosen]
+        return (
+            _by_param(found, model_id, params) if isinstance(found, dict) else Decimal(str(found))
+        )
+    return None
+
+
+def _chosen(model_id: str, params: dict, name: str):
+    """A parameter as asked, or the model's documented default when the request leaves it out."""
+    chosen = params.get(name)
+    if chosen is None and (model := catalog.get(model_id)) and (param := model.param(name)):
+        chosen = param.default
+    return chosen
+
+
+def family(model: catalog.Model) -> list[str]:
+    """The models priced like this one: the same developer's, from any provider that charges.
+
+    A maker's models cost alike wherever they are sold (a gpt-image model on the AI/ML API or on
+    Relay), and a model new to the catalog is most often its maker's next one; a provider's
+    whole list would mix a $0.003 Flux with a $0.25 GPT image and say little.
+    """
+    return [
+        m.id
+        for m in catalog.MODELS.values()
+        if m.developer == model.developer and m.provider not in FREE_PROVIDERS and m.id != model.id
+    ]
+
+
+def family_price(model_id: str, params: dict) -> Decimal | None:
+    """The highest price per image in a model's family, for this request's size; None if no
+    model of its family has a price."""
+    model = catalog.get(model_id)
+    if model is None:
+        return None
+    mp = Decimal(str(megapixels(model_id, params)))
+    figures = [
+        _highest(price) * (mp if price.per_megapixel else 1)
+        for price in Price.objects.filter(model_id__in=family(model))
+    ]
+    return max(figures, default=None)
+
+
+def _highest(price: Price) -> Decimal:
+    """The dearest figure a price holds, over every option it lists."""
+
+    def figures(table: dict):
+        for choices in table.values():
+            for found in choices.values() if isinstance(choices, dict) else ():
+                yield from figures(found) if isinstance(found, dict) else [Decimal(str(found))]
+
+    return max([price.usd_per_image, *figures(price.by_param or {})])
 
 
 def price_note(model: catalog.Model) -> str:
-    """What the generate form says a model costs."""
+    """What the generate form says a model costs, at its default options."""
     price = Price.objects.filter(model_id=model.id).first()
     if price is None:
-        return "free" if model.provider in FREE_PROVIDERS else "no price set"
+        if model.provider in FREE_PROVIDERS:
+            return "free"
+        highest = family_price(model.id, {})
+        if highest is None:
+            return "no price set"
+        return (
+            f"no price set; counted at {_dollars(highest)} per image, the highest of its family, "
+            "against dollar budgets"
+        )
     unit = "megapixel" if price.per_megapixel else "image"
-    figure = f"${price.usd_per_image.normalize():f}"
-    return f"about {figure} per {unit}" + (", depends on options" if price.by_param else "")
+    at_defaults = _by_param(price.by_param or {}, model.id, {})
+    figure = price.usd_per_image if at_defaults is None else at_defaults
+    return f"about {_dollars(figure)} per {unit}" + (
+        ", depends on options" if price.by_param else ""
+    )
+
+
+def _dollars(amount: Decimal) -> str:
+    return f"${amount.normalize():f}"
 
 
 def reported_cost(provider: str, meta: dict) -> tuple[Decimal | None, int | None]:

@@ -15,10 +15,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from gallery import browse, usage
+from gallery import browse, throttle, usage
 from gallery.access import (
     Request,
     can_edit,
@@ -28,7 +29,7 @@ from gallery.access import (
     get_image,
 )
 from gallery.activity import add_comment, record
-from gallery.forms import GenerateForm
+from gallery.forms import GenerateForm, first_problem, form_values, retry_form
 from gallery.models import (
     Activity,
     Favorite,
@@ -90,21 +91,11 @@ def _reuse(request: Request) -> dict:
         return {}
     generation = get_generation(request, browse.uuid_or_404(request.GET["use"]))
     initial: dict[str, Any] = {"model": generation.model_id, "prompt": generation.prompt}
-    for name, value in generation.params.items():
-        if name == "seed" and request.GET.get("new_seed"):
-            continue
-        if isinstance(value, dict) and {"width", "height"} <= set(value):
-            initial |= {
-                f"p_{name}": "custom",
-                f"p_{name}_width": value["width"],
-                f"p_{name}_height": value["height"],
-            }
-        elif isinstance(value, dict) and "image" in value:
-            initial[f"p_{name}_pick"] = [value["image"]]
-        elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
-            initial[f"p_{name}_pick"] = [v["image"] for v in value if "image" in v]
-        else:
-            initial[f"p_{name}"] = value
+    params = dict(generation.params)
+    if request.GET.get("new_seed"):
+        params.pop("seed", None)
+    if model := catalog.get(generation.model_id):
+        initial |= form_values(model, params)
     return initial
 
 
@@ -222,6 +213,8 @@ def generation_card(request: Request, generation_uuid) -> TemplateResponse:
 def cancel_generation(request: Request, generation_uuid) -> HttpResponse:
     """Stop a generation that is queued or in flight; a late result is thrown away."""
     generation = get_generation(request, generation_uuid, edit=True)
+    if refused := throttle.refusal(request.user, "cancel"):
+        return _card_refused(request, generation, f"Not cancelled: {refused}")
     if not generation.cancel() and generation.status != Generation.Status.CANCELLED:
         messages.info(request, "That generation had already finished.")
     generation.refresh_from_db()
@@ -233,22 +226,59 @@ def cancel_generation(request: Request, generation_uuid) -> HttpResponse:
 @login_required
 @require_POST
 def retry_generation(request: Request, generation_uuid) -> HttpResponse:
-    """Run a failed or cancelled generation again, as a new attempt."""
+    """Run a failed or cancelled generation again, as a new one made by whoever presses Retry."""
     generation = get_generation(request, generation_uuid, edit=True)
     if generation.status not in (Generation.Status.FAILED, Generation.Status.CANCELLED):
         messages.info(request, "Only a failed or cancelled generation can be retried.")
         return redirect("gallery:index")
     try:
-        retry = usage.start(**generation.retry_fields())
-    except usage.OverBudget as e:
-        if request.htmx:  # the same card again, in place, saying why
-            context = {"generation": generation, "refused": str(e)}
-            response = TemplateResponse(request, "gallery/_card.html", context)
-            return reswap(retarget(response, f"#gen-{generation.uuid}"), "outerHTML")
-        messages.error(request, str(e))
-        return redirect("gallery:index")
+        retry = _start_retry(request.user, generation)
+    except Refused as e:
+        return _card_refused(request, generation, f"Not retried: {e}")
     if request.htmx:
         return TemplateResponse(request, "gallery/_card.html", {"generation": retry})
+    return redirect("gallery:index")
+
+
+class Refused(Exception):
+    """Why something was not done, in words for the person."""
+
+
+def _start_retry(user, generation: Generation) -> Generation:
+    """A new generation from an old one's settings, checked as a new generation is: the
+    person's rate limit, the model still offered and usable, the parameters through the form,
+    and their budgets and the team's. Raises Refused, with nothing saved."""
+    if refused := throttle.refusal(user, "generate"):
+        raise Refused(refused)
+    model = catalog.get(generation.model_id)
+    if model is None or not model.offered:
+        raise Refused(f"{model.name if model else generation.model_id} is not offered any more.")
+    form = retry_form(user, generation)
+    if not form.is_valid():
+        raise Refused(first_problem(form))
+    try:
+        with transaction.atomic():
+            return usage.start(
+                owner=user,
+                team=generation.team,
+                gallery=form.cleaned_data["gallery"],
+                model_id=form.catalog_model.id,
+                provider=form.catalog_model.provider,
+                prompt=form.cleaned_data["prompt"],
+                params=form.params(),
+                retry_of=generation,
+            )
+    except usage.OverBudget as e:
+        raise Refused(str(e)) from None
+
+
+def _card_refused(request: Request, generation: Generation, refused: str) -> HttpResponse:
+    """The same card again, in place, saying why; or the message, without htmx."""
+    if request.htmx:
+        context = {"generation": generation, "refused": refused}
+        response = TemplateResponse(request, "gallery/_card.html", context)
+        return reswap(retarget(response, f"#gen-{generation.uuid}"), "outerHTML")
+    messages.error(request, refused)
     return redirect("gallery:index")
 
 
@@ -479,4 +509,13 @@ def favorite_image(request: Request, image_uuid) -> HttpResponse:
     image.is_favorite = created  # type: ignore[attr-defined]
     if request.htmx:
         return TemplateResponse(request, "gallery/_favorite.html", {"image": image})
-    return redirect(request.POST.get("next") or image.get_absolute_url())
+    return redirect(_safe_next(request) or image.get_absolute_url())
+
+
+def _safe_next(request: Request) -> str | None:
+    """The `next` page asked for, only when it is on this site (never an open redirect)."""
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if allowed else None

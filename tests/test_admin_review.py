@@ -125,7 +125,7 @@ def bulk_post(client, images, action, **extra):
 
 def zip_names(response) -> set[str]:
     assert response["Content-Type"] == "application/zip"
-    return set(zipfile.ZipFile(io.BytesIO(response.content)).namelist())
+    return set(zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist())
 
 
 # Each check answers: does `bad` show up there for bob, who made it?

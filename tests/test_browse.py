@@ -261,3 +261,21 @@ def test_media_can_be_handed_to_the_proxy_after_the_access_check(client, alice, 
     client.force_login(dave)
     response = client.get(f"/images/{image.uuid}/thumbnail")
     assert response.status_code == 404 and "X-Accel-Redirect" not in response
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"],
+)
+def test_a_favorite_never_redirects_off_the_site(client, alice, target):
+    image = make_image(make_generation(alice, status=Status.SUCCEEDED))
+    client.force_login(alice)
+    response = client.post(f"/images/{image.uuid}/favorite", {"next": target})
+    assert response.status_code == 302 and response["Location"] == image.get_absolute_url()
+
+
+def test_a_favorite_returns_to_a_page_of_this_site(client, alice):
+    image = make_image(make_generation(alice, status=Status.SUCCEEDED))
+    client.force_login(alice)
+    response = client.post(f"/images/{image.uuid}/favorite", {"next": "/?favorites=1"})
+    assert response["Location"] == "/?favorites=1"

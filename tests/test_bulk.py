@@ -3,8 +3,12 @@
 import csv
 import io
 import json
+import random
 import zipfile
 
+from django.core.files.base import ContentFile
+
+from gallery import bulk
 from gallery.models import Favorite, Gallery, Generation, Image
 from tests.factories import make_generation, make_image, png_bytes
 
@@ -22,12 +26,16 @@ def post(client, images, action, **extra):
     return client.post("/bulk", {"image": [str(i.uuid) for i in images], "action": action, **extra})
 
 
+def unzip(response) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+
+
 def test_it_exports_originals_with_metadata(client, alice):
     chosen = images_of(alice, 3, params={"seed": 4, "num_images": 1})
     client.force_login(alice)
     response = post(client, chosen, "export")
     assert response["Content-Type"] == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    archive = unzip(response)
     names = set(archive.namelist())
     assert {"metadata.json", "metadata.csv"} <= names
     assert archive.read(f"{chosen[0].uuid}.png") == png_bytes()
@@ -38,11 +46,31 @@ def test_it_exports_originals_with_metadata(client, alice):
     assert len(table) == 3 and json.loads(table[0]["parameters"]) == {"num_images": 1, "seed": 4}
 
 
+def test_the_export_is_streamed_in_pieces_the_size_of_a_read(client, alice):
+    """Each original is sent as it is read, never the whole archive at once."""
+    chosen = images_of(alice, 3)
+    big = random.Random(7).randbytes(3 * bulk.ZIP_CHUNK + 5)  # incompressible, four reads
+    for image in chosen:
+        image.original.save(f"originals/big-{image.uuid}.png", ContentFile(big), save=False)
+        Image.objects.filter(pk=image.pk).update(original=image.original.name, byte_size=len(big))
+    client.force_login(alice)
+    response = post(client, chosen, "export")
+    assert response.streaming
+    pieces = list(response.streaming_content)
+    assert len(pieces) > 12 and max(map(len, pieces)) < bulk.ZIP_CHUNK + 1024
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(pieces)))
+    assert archive.testzip() is None  # every CRC checks out
+    for image in chosen:
+        assert archive.read(f"{image.uuid}.png") == big
+        assert archive.getinfo(f"{image.uuid}.png").compress_type == zipfile.ZIP_STORED
+    assert archive.getinfo(f"{chosen[0].uuid}.png").external_attr >> 16 == 0o644
+
+
 def test_the_exported_table_opens_as_text_in_a_spreadsheet(client, alice):
     (chosen,) = images_of(alice, 1)
     Generation.objects.filter(pk=chosen.generation_id).update(prompt='  =HYPERLINK("x")')
     client.force_login(alice)
-    archive = zipfile.ZipFile(io.BytesIO(post(client, [chosen], "export").content))
+    archive = unzip(post(client, [chosen], "export"))
     (row,) = csv.DictReader(io.StringIO(archive.read("metadata.csv").decode()))
     assert row["prompt"] == """'  =HYPERLINK("x")"""  # a formula no more
     assert json.loads(archive.read("metadata.json"))[0]["prompt"] == '  =HYPERLINK("x")'

@@ -1,5 +1,7 @@
 """The usage ledger, cost estimates and budgets: what a generation costs and who may make one."""
 
+import importlib
+import json
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -10,8 +12,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from gallery import usage
-from gallery.models import Budget, Generation, Price, SiteSettings, Usage, personal_team
-from jobs import http, pipeline
+from gallery.models import (
+    Budget,
+    Generation,
+    Price,
+    SiteSettings,
+    Usage,
+    by_param_problem,
+    personal_team,
+)
+from jobs import catalog, http, pipeline
 from tests.factories import make_image, png_bytes
 
 Status = Generation.Status
@@ -84,14 +94,16 @@ def test_the_price_table_is_seeded_from_the_documented_examples(db):
     assert Price.objects.get(model_id="alibaba/qwen-image").usd_per_image == D("0.0455")
     # gpt-image-2 reports usd_spent 0.0536705 directly (kept to six places).
     assert Price.objects.get(model_id="openai/gpt-image-2").usd_per_image == D("0.053670")
-    assert Price.objects.count() == 53
+    assert Price.objects.count() == 56
 
 
 def test_a_price_can_depend_on_an_option_and_on_the_size(db):
-    Price.objects.create(
+    Price.objects.update_or_create(
         model_id="openai/gpt-image-1",
-        usd_per_image=D("0.04"),
-        by_param={"quality": {"high": "0.17", "low": "0.011"}},
+        defaults={
+            "usd_per_image": D("0.04"),
+            "by_param": {"quality": {"high": "0.17", "low": "0.011"}},
+        },
     )
     estimate = lambda **p: usage.estimate("openai/gpt-image-1", "aimlapi", p)[0]  # noqa: E731
     assert estimate(quality="high", n=2) == D("0.34")
@@ -102,6 +114,117 @@ def test_a_price_can_depend_on_an_option_and_on_the_size(db):
         "flux/schnell", "aimlapi", {"image_size": {"width": 2000, "height": 1000}, "num_images": 2}
     )
     assert cost == D("0.012")
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({}, D("0.042")),  # the documented defaults: medium, 1024x1024
+        ({"quality": "high"}, D("0.167")),
+        ({"quality": "high", "size": "1536x1024"}, D("0.25")),
+        ({"quality": "low", "size": "1024x1536"}, D("0.016")),
+        ({"quality": "high", "size": "1536x1024", "n": 2}, D("0.5")),
+    ],
+)
+def test_the_gpt_image_estimates_follow_quality_and_size(db, params, expected):
+    assert usage.estimate("openai/gpt-image-1", "aimlapi", params) == (expected, Source.ESTIMATED)
+
+
+def test_a_price_by_two_options_falls_back_to_the_base_for_an_unlisted_one(db):
+    Price.objects.create(
+        model_id="made/up",
+        usd_per_image=D("0.5"),
+        by_param={"quality": {"high": {"size": {"1024x1024": "0.17"}}}},
+    )
+    assert usage.estimate("made/up", "aimlapi", {"quality": "high", "size": "1024x1024"})[0] == D(
+        "0.17"
+    )
+    assert usage.estimate("made/up", "aimlapi", {"quality": "high", "size": "9x9"})[0] == D("0.5")
+
+
+def test_the_admin_may_enter_a_price_by_two_options():
+    assert by_param_problem({"quality": {"high": {"size": {"1024x1536": "0.25"}}}}) is None
+    assert by_param_problem({"quality": {"high": {"size": {"1024x1536": "lots"}}}}) == (
+        'The price of size="1024x1536" must be a number, like "0.17".'
+    )
+    assert by_param_problem({"quality": {"high": {"size": {}}}}) == (
+        '"size" needs an object of prices by value, like {"high": "0.17"}.'
+    )
+
+
+def test_the_seeded_prices_are_the_ones_in_prices_json(db):
+    """What migrations seed (0012, then 0015's options) is what the data file says."""
+    seeded = json.loads((catalog.DATA_DIR / "prices.json").read_text())["prices"]
+    for model_id, price in seeded.items():
+        row = Price.objects.get(model_id=model_id)
+        assert (row.usd_per_image, row.source) == (D(price["usd_per_image"]), price["source"])
+        assert row.by_param == price.get("by_param", {}), model_id
+
+
+def test_the_price_migration_updates_only_what_still_holds_the_seeded_figure(db):
+    from django.apps import apps
+
+    migration = importlib.import_module("gallery.migrations.0015_family_prices")
+    mini = "openai/gpt-image-1-mini"
+    old_source = "documented example response: credits_used 26465 for 1 image"
+    Price.objects.filter(model_id=mini).update(
+        usd_per_image=D("0.013232"), source=old_source, by_param={}
+    )
+    Price.objects.filter(model_id="openai/gpt-image-1").update(  # an admin's own figure
+        usd_per_image=D("0.05"), source="our invoice", by_param={}
+    )
+    Price.objects.filter(model_id="openai/gpt-image-2:edit").delete()
+    migration.seed(apps, None)
+    assert Price.objects.get(model_id=mini).by_param["quality"]["high"]["size"]["1024x1536"]
+    assert Price.objects.get(model_id=mini).usd_per_image == D("0.011")
+    edited = Price.objects.get(model_id="openai/gpt-image-1")
+    assert (edited.usd_per_image, edited.source, edited.by_param) == (D("0.05"), "our invoice", {})
+    assert Price.objects.get(model_id="openai/gpt-image-2:edit").usd_per_image == D("0.095225")
+
+
+def test_an_unpriced_model_counts_at_the_highest_price_of_its_family(db):
+    """gpt-image-1.5 has no price: it counts as its maker's dearest image, never as $0."""
+    assert not Price.objects.filter(model_id="openai/gpt-image-1-5").exists()
+    cost, source = usage.estimate("openai/gpt-image-1-5", "aimlapi", {"n": 1})
+    assert (cost, source) == (D("0.25"), Source.FAMILY)  # gpt-image-1, high, 1536x1024
+    # The same maker's model on another provider is in the family too.
+    assert usage.estimate("openai/gpt-image-1.5-T2I", "relay", {})[1] == Source.FAMILY
+    # The sandbox and a person's own server stay free.
+    assert usage.estimate("sandbox/openai-sync", "sandbox", {}) == (D(0), Source.FREE)
+    assert usage.estimate("a1111/txt2img", "a1111", {}) == (D(0), Source.FREE)
+
+
+def test_a_family_price_per_megapixel_counts_the_size_asked_for(db):
+    Price.objects.filter(model_id__in=usage.family(catalog.MODELS["flux/schnell"])).delete()
+    Price.objects.create(model_id="flux/dev", usd_per_image=D("0.025"), per_megapixel=True)
+    params = {"image_size": {"width": 2000, "height": 1000}}
+    assert usage.estimate("flux/schnell", "aimlapi", params) == (D("0.05"), Source.FAMILY)
+
+
+def test_a_model_whose_family_has_no_price_stays_unpriced(db):
+    family = usage.family(catalog.MODELS["flux/schnell"])
+    Price.objects.filter(model_id__in=[*family, "flux/schnell"]).delete()
+    assert usage.estimate("flux/schnell", "aimlapi", {}) == (D(0), Source.UNPRICED)
+
+
+def test_a_family_estimate_counts_against_a_dollar_budget(alice):
+    Budget.objects.create(user=alice, usd_per_month=D("0.30"))
+    first = start(alice, model_id="openai/gpt-image-1-5", provider="aimlapi", n=1)
+    usage_row = Usage.objects.get(generation=first)
+    assert (usage_row.estimated_usd, usage_row.cost_source) == (D("0.25"), Source.FAMILY)
+    with pytest.raises(usage.OverBudget, match=r"this would cost about \$0.25 more"):
+        start(alice, model_id="openai/gpt-image-1-5", provider="aimlapi", n=1)
+
+
+def test_the_form_says_how_an_unpriced_model_is_counted(alice_client, settings):
+    settings.AIMLAPI_API_KEY = "aimlapi-key"
+    page = alice_client.get("/", {"model": "openai/gpt-image-1-5"}).content.decode()
+    assert (
+        "no price set; counted at $0.25 per image, the highest of its family, "
+        "against dollar budgets"
+    ) in page
+    page = alice_client.get("/", {"model": "openai/gpt-image-1"}).content.decode()
+    assert "about $0.042 per image, depends on options" in page
 
 
 @pytest.mark.parametrize(
@@ -312,6 +435,8 @@ def test_the_reported_cost_replaces_the_estimate_in_the_monthly_sum(alice, studi
 
 
 def test_an_unpriced_model_is_refused_under_a_spending_limit(alice):
+    # Unpriced, and so is every model of its family (else it counts at their highest price).
+    Price.objects.filter(model_id__in=usage.family(catalog.MODELS["flux/schnell"])).delete()
     SiteSettings.objects.update_or_create(pk=1, defaults={"user_usd_per_month": D("5")})
     with pytest.raises(usage.OverBudget, match="no price yet"):
         start(alice, model_id="flux/schnell", provider="aimlapi")

@@ -296,6 +296,21 @@ POLL_INTERVAL = envfloat("POLL_INTERVAL", 1.0)
 DOWNLOAD_MAX_BYTES = envint("DOWNLOAD_MAX_BYTES", 50 * 1024 * 1024)
 UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Files in one request: a bit above the most image inputs one model takes (17, the gpt-image
+# edits' 16 pictures and a mask); a test keeps the catalog under it.
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+# A whole multipart request, refused unread when it says it is longer: every file at its limit,
+# and the text fields.
+UPLOAD_REQUEST_MAX_BYTES = envint(
+    "UPLOAD_REQUEST_MAX_BYTES",
+    DATA_UPLOAD_MAX_NUMBER_FILES * UPLOAD_MAX_BYTES + DATA_UPLOAD_MAX_MEMORY_SIZE,
+)
+# The first counts each file as it streams in and drops what is over UPLOAD_MAX_BYTES.
+FILE_UPLOAD_HANDLERS = [
+    "gallery.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # When set, URL-only models get short-lived signed links to uploaded images instead of data URLs.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 DOWNLOAD_DEADLINE = envfloat("DOWNLOAD_DEADLINE", 60.0)
@@ -347,6 +362,14 @@ CACHES = {
 
 # Rate limits: (requests, seconds).
 GENERATE_RATE = (envint("GENERATE_RATE_COUNT", 30), 60)
+# Per person, (times, seconds), for what costs no provider call but takes server work. Far above
+# what a person does by hand; GENERATE_RATE is the one to tune (a retry, and each model of a
+# try, count against it).
+ACTION_RATES = {
+    "cancel": (60, 60),
+    "bulk": (30, 60),  # delete, move, favorite, compare on a selection
+    "export": (10, 60),  # zip exports, up to 500 originals each
+}
 LOGIN_RATE = (envint("LOGIN_RATE_COUNT", 10), 300)
 INVITATION_DAYS = envint("INVITATION_DAYS", 7)
 

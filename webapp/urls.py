@@ -6,6 +6,9 @@ from django.urls import include, path
 
 from gallery import accounts
 
+# Says in words when a request was refused for its size or its number of files.
+handler400 = "gallery.uploads.bad_request"
+
 urlpatterns = [
     path("login/", accounts.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,0 +1,34 @@
+"""How often one person may do each thing (settings.ACTION_RATES, GENERATE_RATE), in words."""
+
+from typing import Any
+
+from django.conf import settings
+
+from gallery.ratelimit import too_many
+
+WHAT = {
+    "generate": "generations",
+    "cancel": "cancels",
+    "bulk": "actions on selected images",
+    "export": "zip exports",
+}
+
+
+def rate(action: str) -> tuple[int, int]:
+    if action == "generate":
+        return settings.GENERATE_RATE
+    return settings.ACTION_RATES[action]
+
+
+def refusal(user: Any, action: str, times: int = 1) -> str | None:
+    """Count `times` more of `action` for this person: why not, once over their limit, else None.
+
+    The generate count is the one the generate form keeps, so a retry, and each model of a
+    try, count as the generation they make.
+    """
+    count, seconds = rate(action)
+    hits = [too_many(f"{action}:{user.pk}", count, seconds) for _ in range(times)]
+    if not any(hits):
+        return None
+    per = "a minute" if seconds == 60 else f"in {seconds} seconds"
+    return f"That is more than {count} {WHAT[action]} {per}; wait a moment."

@@ -1,0 +1,77 @@
+"""Cancel, bulk actions, zip exports and try-models are limited per person, like generating."""
+
+import pytest
+
+from gallery.models import Generation, Image
+from tests.factories import make_generation, make_image
+
+Status = Generation.Status
+
+
+@pytest.fixture(autouse=True)
+def quiet_submit(monkeypatch):
+    from jobs import tasks
+
+    monkeypatch.setattr(tasks.submit, "delay", lambda pk: None)
+
+
+def bulk(client, images, action):
+    return client.post("/bulk", {"image": [str(i.uuid) for i in images], "action": action})
+
+
+def test_cancel_is_limited_per_person(alice_client, alice, bob, client, settings):
+    settings.ACTION_RATES = {**settings.ACTION_RATES, "cancel": (1, 60)}
+    first, second = (make_generation(alice, status=Status.RUNNING) for _ in range(2))
+    alice_client.post(f"/generations/{first.uuid}/cancel")
+    response = alice_client.post(
+        f"/generations/{second.uuid}/cancel", headers={"HX-Request": "true"}
+    )
+    page = response.content.decode()
+    assert "Not cancelled: That is more than 1 cancels a minute; wait a moment." in page
+    assert 'hx-trigger="load delay:5s"' in page  # the message stays a moment before polling
+    second.refresh_from_db()
+    assert second.status == Status.RUNNING
+    theirs = make_generation(bob, status=Status.RUNNING)  # another person has their own count
+    client.force_login(bob)
+    client.post(f"/generations/{theirs.uuid}/cancel")
+    theirs.refresh_from_db()
+    assert theirs.status == Status.CANCELLED
+
+
+def test_bulk_actions_are_limited_per_person(alice_client, alice, settings):
+    settings.ACTION_RATES = {**settings.ACTION_RATES, "bulk": (1, 60)}
+    chosen = [make_image(make_generation(alice, status=Status.SUCCEEDED)) for _ in range(2)]
+    bulk(alice_client, chosen[:1], "delete")
+    response = bulk(alice_client, chosen[1:], "delete")
+    assert response.status_code == 302
+    page = alice_client.get("/").content.decode()
+    assert "That is more than 1 actions on selected images a minute; wait a moment." in page
+    assert Image.objects.filter(deleted_at__isnull=True).count() == 1
+
+
+def test_zip_exports_are_limited_per_person(alice_client, alice, settings):
+    settings.ACTION_RATES = {**settings.ACTION_RATES, "export": (1, 60)}
+    chosen = [make_image(make_generation(alice, status=Status.SUCCEEDED))]
+    assert bulk(alice_client, chosen, "export")["Content-Type"] == "application/zip"
+    response = bulk(alice_client, chosen, "export")
+    assert response.status_code == 302 and response["Location"] == "/"
+    page = alice_client.get("/").content.decode()
+    assert "That is more than 1 zip exports a minute; wait a moment." in page
+
+
+def test_each_model_of_a_try_counts_as_a_generation(alice_client, settings):
+    settings.GENERATE_RATE = (2, 60)
+    models = ["sandbox/flux-sync", "sandbox/openai-sync", "sandbox/relay-async"]
+    response = alice_client.post("/try", {"prompt": "a fox", "models": models})
+    assert response.status_code == 429
+    assert "That is more than 2 generations a minute; wait a moment." in response.content.decode()
+    assert not Generation.objects.exists()
+
+
+def test_a_try_uses_up_the_generate_limit(alice_client, settings):
+    settings.GENERATE_RATE = (2, 60)
+    models = ["sandbox/flux-sync", "sandbox/openai-sync"]
+    assert alice_client.post("/try", {"prompt": "a fox", "models": models}).status_code == 302
+    data = {"model": "sandbox/flux-sync", "prompt": "a fox"}
+    assert alice_client.post("/generate", data).status_code == 429
+    assert Generation.objects.count() == 2

@@ -35,6 +35,7 @@ from jobs.providers import (
     Submitted,
     adapter_for,
 )
+from jobs.sandbox import auth as sandbox_auth
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
@@ -65,7 +66,7 @@ def connection_for(model: catalog.Model, team: Team | None = None) -> Connection
     arguments, so they never travel through the broker.
     """
     if model.provider == "sandbox":
-        return Connection(settings.SANDBOX_BASE_URL, "sandbox")
+        return Connection(settings.SANDBOX_BASE_URL, sandbox_auth.key())
     if model.provider == "aimlapi":
         key = team_key(team, "aimlapi") or settings.AIMLAPI_API_KEY
         return Connection(settings.AIMLAPI_BASE_URL, key)

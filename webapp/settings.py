@@ -242,7 +242,12 @@ FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 PROVIDER_DOWNLOAD_HOSTS = envlist("PROVIDER_DOWNLOAD_HOSTS")
 
 # The built-in offline provider, served by this app under /sandbox/ and always reached over HTTP.
-SANDBOX_ENABLED = envbool("SANDBOX_ENABLED", True)
+# Off unless asked for (`make run` and the test suite turn it on); when on, it answers only the
+# worker, which sends a key derived from SECRET_KEY (jobs/sandbox/auth.py).
+SANDBOX_ENABLED = envbool("SANDBOX_ENABLED", False)
+# Its `[sandbox:...]` failure markers and SANDBOX_FAILURE act only when this is on (tests).
+SANDBOX_FAULTS = envbool("SANDBOX_FAULTS", False)
+SANDBOX_FAILURE = os.environ.get("SANDBOX_FAILURE", "")
 SANDBOX_BASE_URL = os.environ.get("SANDBOX_BASE_URL", f"http://127.0.0.1:{PORT}/sandbox").rstrip(
     "/"
 )

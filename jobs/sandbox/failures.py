@@ -1,5 +1,6 @@
 """Failures on request: the sandbox misbehaves the way real providers do.
 
+Only with SANDBOX_FAULTS on (the test suite sets it); otherwise a marker is just prompt text.
 Choose one per request with a marker anywhere in the prompt, `[sandbox:NAME]`, or
 `[sandbox:NAME:N]` where the failure counts something (N replaces its default). The setting
 `SANDBOX_FAILURE = "NAME"` (or "NAME:N") applies one to every request without a marker.
@@ -38,10 +39,12 @@ An unknown name is answered 400, like any other bad input.
 "answer" is the images of a sync answer or of a completed task. Image URL and file failures
 need an answer that carries URLs (sandbox/flux-sync, sandbox/openai-sync with
 response_format=url); base64 failures one that carries base64 (sandbox/openai-sync with
-b64_json, sandbox/relay-async). Counts per prompt live in Django's cache.
+b64_json, sandbox/relay-async). Counts per prompt live in Django's cache, for an hour; only
+the worker can make them, since the sandbox answers nothing else (`jobs.sandbox.auth`).
 
 `submissions` and `file_requests` count, per prompt, what reached this process, so tests can
-check that work was sent once; they are never served over HTTP.
+check that work was sent once; they are never served over HTTP, are kept only with
+SANDBOX_FAULTS on, and hold the latest COUNTED_PROMPTS prompts at most.
 """
 
 import re
@@ -70,6 +73,7 @@ STREAM_CHUNK = 64 * 1024
 BOMB_SIDE = 30_000
 NOT_AN_IMAGE = b"<!doctype html><html><body><h1>Not Found</h1></body></html>"
 COUNT_SECONDS = 3600
+COUNTED_PROMPTS = 1000
 
 # name: (what it acts on, the default N)
 FAILURES: dict[str, tuple[str, int]] = {
@@ -105,9 +109,21 @@ OUTPUT_URLS = {
 }
 PRIVATE_REDIRECT = "http://10.0.0.1/x.png"
 
-submissions: Counter[str] = Counter()
-file_requests: Counter[str] = Counter()
 _lock = threading.Lock()
+
+
+class PromptCounts(Counter[str]):
+    """Counts per prompt, of the latest COUNTED_PROMPTS prompts only, so memory stays bounded."""
+
+    def add(self, prompt: str) -> None:
+        with _lock:
+            self[prompt] += 1
+            if len(self) > COUNTED_PROMPTS:
+                del self[next(iter(self))]  # the prompt counted first
+
+
+submissions = PromptCounts()
+file_requests = PromptCounts()
 
 
 class UnknownFailure(ValueError):
@@ -123,9 +139,11 @@ class Failure:
 
 def parse(prompt: str) -> Failure | None:
     """The failure a prompt's marker (or else the SANDBOX_FAILURE setting) asks for."""
+    if not settings.SANDBOX_FAULTS:
+        return None
     if match := MARKER.search(prompt):
         name, count = match.group(1), match.group(2) or ""
-    elif setting := getattr(settings, "SANDBOX_FAILURE", ""):
+    elif setting := settings.SANDBOX_FAILURE:
         name, _, count = setting.partition(":")
     else:
         return None
@@ -140,9 +158,9 @@ def _at(stage: str, prompt: str) -> Failure | None:
     return failure if failure is not None and failure.stage == stage else None
 
 
-def record(counter: Counter[str], prompt: str) -> None:
-    with _lock:
-        counter[prompt] += 1
+def record(counts: PromptCounts, prompt: str) -> None:
+    if settings.SANDBOX_FAULTS:
+        counts.add(prompt)
 
 
 def _nth_time(failure: Failure, prompt: str) -> int:

@@ -60,6 +60,7 @@ class Worker:
             "POLL_INTERVAL": "0.3",
             "DJANGO_SETTINGS_MODULE": "webapp.settings",
             "ATELIER_TEST_ROUTES": json.dumps(routes(prefix)),
+            **conftest.WORKER_ENV,
             **env,
         }
         self.log_path = media / "worker.log"

@@ -68,15 +68,14 @@ def test_it_generates_with_an_async_relay_task(e2e, client, alice):
     assert_stored(generation, 1, (320, 256), "PNG")
 
 
-def test_it_shows_a_provider_failure_on_the_card(e2e, client, alice, settings):
-    settings.SANDBOX_ENABLED = False  # the sandbox now answers 404 to everything
+def test_it_shows_a_provider_failure_on_the_card(e2e, client, alice):
     client.force_login(alice)
-    generation = generate(client, model="sandbox/flux-sync", prompt="anything")
+    generation = generate(client, model="sandbox/flux-sync", prompt="[sandbox:400-policy] x")
     generation = wait_for(generation)
     assert generation.status == "failed"
-    assert "refused the request (404)" in generation.error
+    assert "refused the request (400)" in generation.error
     card = client.get(f"/generations/{generation.uuid}/card")
-    assert "refused the request (404)" in card.content.decode()
+    assert "refused the request (400)" in card.content.decode()
     assert "hx-trigger" not in card.content.decode()
 
 

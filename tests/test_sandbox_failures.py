@@ -329,6 +329,16 @@ def test_it_counts_submissions_and_file_requests_per_prompt(client):
     assert failures.file_requests == {"a cat": 2}
 
 
+def test_it_fails_with_500_as_many_times_as_asked_then_answers(client):
+    answers = [flux(client, "a fox [sandbox:500-then-ok]") for _ in range(4)]
+    assert [a.status_code for a in answers] == [500, 500, 500, 200]
+    assert failures.BROKEN in error(answers[0])
+    assert [flux(client, "a cat [sandbox:500-then-ok:1]").status_code for _ in range(2)] == [
+        500,
+        200,
+    ]
+
+
 def test_without_faults_a_marker_is_just_prompt_text(client, settings):
     settings.SANDBOX_FAULTS = False
     for marker in ("500", "401", "slow", "teapot", "5xx-then-ok"):

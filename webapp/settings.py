@@ -271,8 +271,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 DOWNLOAD_DEADLINE = envfloat("DOWNLOAD_DEADLINE", 60.0)
 THUMBNAIL_SIZES = (768, 256)
-# Attempts to submit before giving up on a provider that keeps failing transiently.
+# Attempts to submit before giving up on a provider that keeps failing transiently, and the
+# first wait between them (doubled each time, with jitter; tests make it short).
 SUBMIT_ATTEMPTS = envint("SUBMIT_ATTEMPTS", 5)
+RETRY_INITIAL_DELAY = envfloat("RETRY_INITIAL_DELAY", 1.0)
 # How long a worker's claim on a submission holds before the sweeper may hand it to another.
 CLAIM_LEASE = envint("CLAIM_LEASE", 180)
 # Countdowns stay far below the broker's visibility timeout; longer waits live in the row.

@@ -11,6 +11,8 @@ An unknown name is answered 400, like any other bad input.
     429               submit         429 with Retry-After: 1 the first N (2) times for this
                                      prompt, then answers normally
     5xx-then-ok       submit         503 the first N (2) times for this prompt, then answers
+    500-then-ok       submit         500 with a reason the first N (3) times for this prompt,
+                                     then answers
     500               submit         500 with a reason, every time
     400-policy        submit         400 {"error": {"message": POLICY_REASON}}
     401               submit         401 {"error": {"message": "Invalid API key."}}
@@ -65,6 +67,7 @@ from django.http.response import HttpResponseBase
 MARKER = re.compile(r"\[sandbox:([a-z0-9-]+)(?::(\d+))?\]")
 POLICY_REASON = "The prompt was flagged by the content policy."
 TASK_FAILED_REASON = "The sandbox task failed: the prompt was flagged by the content policy."
+BROKEN = "Internal server error: the sandbox broke on purpose."
 SLOW_SECONDS = 3.0
 TRICKLE_SECONDS = 1.0
 SLOW_FILE_PARTS, SLOW_FILE_PAUSE = 4, 0.75
@@ -79,6 +82,7 @@ COUNTED_PROMPTS = 1000
 FAILURES: dict[str, tuple[str, int]] = {
     "429": ("submit", 2),
     "5xx-then-ok": ("submit", 2),
+    "500-then-ok": ("submit", 3),
     "500": ("submit", 0),
     "400-policy": ("submit", 0),
     "401": ("submit", 0),
@@ -188,6 +192,12 @@ def _unavailable_at_first(failure: Failure, prompt: str) -> HttpResponse | None:
     return _error(503, "The service is temporarily overloaded.")
 
 
+def _broken_at_first(failure: Failure, prompt: str) -> HttpResponse | None:
+    if _nth_time(failure, prompt) > failure.count:
+        return None
+    return _error(500, BROKEN)
+
+
 def _slow(failure: Failure, prompt: str) -> None:
     time.sleep(SLOW_SECONDS)
 
@@ -195,7 +205,8 @@ def _slow(failure: Failure, prompt: str) -> None:
 SUBMIT: dict[str, Callable[[Failure, str], HttpResponse | None]] = {
     "429": _rate_limited,
     "5xx-then-ok": _unavailable_at_first,
-    "500": lambda f, p: _error(500, "Internal server error: the sandbox broke on purpose."),
+    "500-then-ok": _broken_at_first,
+    "500": lambda f, p: _error(500, BROKEN),
     "400-policy": lambda f, p: _error(400, POLICY_REASON),
     "401": lambda f, p: _error(401, "Invalid API key."),
     "slow": _slow,

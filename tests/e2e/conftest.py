@@ -24,8 +24,8 @@ FAKE_RELAY_KEY = "fake-relay-key"
 WORKER_PROVIDER_TIMEOUT = 3.0
 assert SLOW_SECONDS > WORKER_PROVIDER_TIMEOUT + 1
 # What every test worker runs with besides its own settings: the sandbox on, with its failure
-# markers (as tests/conftest.py sets them for this process).
-WORKER_ENV = {"SANDBOX_ENABLED": "1", "SANDBOX_FAULTS": "1"}
+# markers (as tests/conftest.py sets them for this process), and short waits between retries.
+WORKER_ENV = {"SANDBOX_ENABLED": "1", "SANDBOX_FAULTS": "1", "RETRY_INITIAL_DELAY": "0.05"}
 
 
 def test_database_url() -> str:

@@ -15,6 +15,7 @@ from datetime import timedelta
 import httpx
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
@@ -34,6 +35,7 @@ from jobs.providers import (
     Result,
     Submitted,
     adapter_for,
+    scrub,
 )
 from jobs.sandbox import auth as sandbox_auth
 
@@ -92,12 +94,30 @@ def team_key(team: Team | None, provider: str) -> str:
     return secrets.decrypt(stored) if stored else ""
 
 
+def known_keys(team: Team | None) -> list[str]:
+    """Every key the worker may have sent for this team's generations: the site's, the team's
+    own (decrypted here as for a request), the sandbox's."""
+    keys = [settings.AIMLAPI_API_KEY, settings.RELAY_API_KEY, sandbox_auth.key()]
+    for provider in ("aimlapi", "relay"):
+        try:
+            keys.append(team_key(team, provider))
+        except (secrets.SecretError, ImproperlyConfigured):
+            continue  # a key that cannot be decrypted was never sent
+    return keys
+
+
+def safe_text(generation: Generation, text: str) -> str:
+    """A provider's words with every key the worker knows masked: they are shown to people,
+    kept in the ledger and logged."""
+    return scrub(text, known_keys(generation.team))
+
+
 def fail(generation: Generation, reason: str, *, refused: bool = False) -> bool:
-    """The one way the pipeline fails a generation.
+    """The one way the pipeline fails a generation: with a reason that carries no key.
 
     `refused`: the provider refused the request or never got it, so it costs nothing.
     """
-    return generation.mark_failed(reason, refused=refused)
+    return generation.mark_failed(safe_text(generation, reason), refused=refused)
 
 
 INPUT_LINK_SALT = "atelier.input-link"
@@ -285,7 +305,9 @@ def _retry_submit(
     Generation.objects.filter(pk=generation.pk, status=Status.SUBMITTED).update(
         lease_until=now + timedelta(seconds=delay), touched_at=now, **unsent
     )
-    log.info("generation %s: %s retrying in %.1fs", generation.uuid, reason, delay)
+    log.info(
+        "generation %s: %s retrying in %.1fs", generation.uuid, safe_text(generation, reason), delay
+    )
     return _later("submit", delay)
 
 

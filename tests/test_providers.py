@@ -9,6 +9,7 @@ import pytest
 
 from jobs import catalog
 from jobs.providers import (
+    KEY_MASK,
     Connection,
     Pending,
     ProviderError,
@@ -16,6 +17,7 @@ from jobs.providers import (
     Submitted,
     aimlapi,
     relay,
+    scrub,
 )
 
 CONN = Connection("https://api.example.test", "secret-key")
@@ -169,6 +171,19 @@ def test_it_reads_retry_after_as_the_openai_sdk_does():
     for useless in ("0", "-3", "nan", "inf", "whenever", email.utils.formatdate(0, usegmt=True)):
         assert retry_after({"Retry-After": useless}) is None, useless
     assert retry_after({}) is None
+
+
+def test_a_connection_keeps_its_key_out_of_its_repr():
+    connection = Connection("https://api.example.test", "sk-very-secret-key-123")
+    assert "sk-very-secret-key-123" not in repr(connection)
+    assert "sk-very-secret-key-123" not in str(connection)
+    assert "https://api.example.test" in repr(connection)
+
+
+def test_it_masks_every_key_in_a_message():
+    message = "Bad key sk-long-secret-1 (team sk-long-secret-12); relay relay-key-999"
+    masked = scrub(message, ["sk-long-secret-1", "sk-long-secret-12", "relay-key-999", "", "short"])
+    assert masked == f"Bad key {KEY_MASK} (team {KEY_MASK}); relay {KEY_MASK}"
 
 
 def test_it_explains_a_body_that_is_not_json():

@@ -9,7 +9,7 @@ import base64
 import email.utils
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -103,10 +103,13 @@ class ProviderError(Exception):
 
 @dataclass(frozen=True)
 class Connection:
-    """Where a provider lives and the key to use; built by the pipeline, never serialized."""
+    """Where a provider lives and the key to use; built by the pipeline, never serialized.
+
+    The key stays out of its repr, so a traceback or a log line that shows one shows no key.
+    """
 
     base_url: str
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)
 
 
 class Adapter(Protocol):
@@ -204,6 +207,19 @@ def retry_after(response: httpx.Response) -> float | None:
         except (TypeError, ValueError, OverflowError):
             seconds = None
     return seconds if seconds is not None and math.isfinite(seconds) and seconds > 0 else None
+
+
+KEY_MASK = "[key hidden]"
+# Shorter strings are no key a provider issues, and hiding them would garble the message.
+SHORTEST_KEY = 8
+
+
+def scrub(text: str, keys: Iterable[str]) -> str:
+    """`text` with every one of `keys` in it replaced by a mask: a provider's error message may
+    echo the key it was sent, and messages are shown to people and kept in the ledger."""
+    for key in sorted({k for k in keys if len(k) >= SHORTEST_KEY}, key=len, reverse=True):
+        text = text.replace(key, KEY_MASK)
+    return text
 
 
 def json_body(response: httpx.Response) -> Any:

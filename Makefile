@@ -27,6 +27,8 @@ $(BIN)/.installed: requirements-dev.lock
 var:
 	@mkdir -p var/media
 
+# On one machine the built-in sandbox provider is on; a deployment leaves it off (README).
+run: export SANDBOX_ENABLED ?= 1
 run: $(BIN)/.installed var
 	$(BIN)/python manage.py migrate --noinput
 	@$(BIN)/python manage.py ensure_admin

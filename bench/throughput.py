@@ -139,9 +139,12 @@ def sandbox_urls(stack: Stack, ids: list[int]) -> list[str]:
     import httpx
 
     from gallery.models import Generation
+    from jobs.sandbox import auth
 
     rows = Generation.objects.filter(pk__in=ids).order_by("pk").values("prompt", "params")
-    with httpx.Client(timeout=30) as client:
+    # The sandbox answers only the worker's key; this process shares the stack's SECRET_KEY.
+    headers = {"Authorization": f"Bearer {auth.key()}"}
+    with httpx.Client(timeout=30, headers=headers) as client:
         return [
             client.post(
                 f"{stack.base_url}/sandbox/v1/images/generations",

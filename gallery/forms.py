@@ -119,9 +119,7 @@ class GenerateForm(forms.Form):
         chosen = model_id or (
             self.data.get("model") if self.is_bound else self.initial.get("model")
         )
-        self.catalog_model: Model = (
-            catalog.get(chosen or "") or catalog.MODELS[catalog.DEFAULT_MODEL]
-        )
+        self.catalog_model: Model = catalog.get(chosen or "") or catalog.default_model(team)
         self.initial.setdefault("model", self.catalog_model.id)
         prompt = self.catalog_model.prompt
         self.fields["prompt"].required = prompt is not None and prompt.required

@@ -168,6 +168,9 @@ class Generation(models.Model):
     batch = models.UUIDField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # When the request that may make the provider do paid work was sent, written before it is
+    # sent; cleared when the provider refused it or it never left. Settling charges for it.
+    sent_at = models.DateTimeField(null=True, blank=True)
     # When the provider's answer with the result arrived (downloading starts).
     result_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -261,16 +264,32 @@ class Generation(models.Model):
         self.touched_at = timezone.now()
         Generation.objects.filter(pk=self.pk).update(touched_at=self.touched_at)
 
-    def mark_failed(self, reason: str) -> bool:
-        """Fail from whatever in-flight state it is in; False if it had already ended."""
+    def mark_failed(self, reason: str, *, refused: bool = False) -> bool:
+        """Fail from whatever in-flight state it is in; False if it had already ended.
+
+        `refused`: the provider refused the request or never got it, so it did no work to pay
+        for: forget that it was sent.
+        """
         now = timezone.now()
+        unsent = {"sent_at": None} if refused else {}
         with transaction.atomic():
             updated = Generation.objects.filter(pk=self.pk, status__in=self.IN_FLIGHT).update(
-                status=self.Status.FAILED, error=reason, finished_at=now
+                status=self.Status.FAILED, error=reason, finished_at=now, **unsent
             )
             if updated:
                 self.status, self.error, self.finished_at = self.Status.FAILED, reason, now
                 Usage.settle(self)
+        return updated == 1
+
+    def mark_sent(self) -> bool:
+        """Record, before sending, that the provider is about to get the request (its own write,
+        so a cancel from now on is charged); False if it is no longer being submitted."""
+        now = timezone.now()
+        updated = Generation.objects.filter(pk=self.pk, status=self.Status.SUBMITTED).update(
+            sent_at=now, touched_at=now
+        )
+        if updated:
+            self.sent_at = self.touched_at = now
         return updated == 1
 
     def cancel(self) -> bool:

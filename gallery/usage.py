@@ -260,10 +260,13 @@ def settle(generation: Generation) -> None:
     """
     g = Generation.objects.only(*SETTLE_FIELDS).get(pk=generation.pk)
     reported, credits = reported_cost(g.provider, g.provider_meta or {})
-    # The provider charges for work it did: a result it delivered, or a task it had accepted
-    # when the person cancelled it. A failure before any result costs nothing. A model that was
-    # free when the generation was made (the sandbox, unpriced) stays free.
-    charged = g.result_at is not None or (g.status == Status.CANCELLED and g.provider_task_id)
+    # The provider charges for work it may have done: a result it delivered, or a request it
+    # was sent and did not refuse, whatever happened next (a cancel, a timeout or a broken
+    # connection after sending, a deadline passed while its task ran). A request it refused
+    # (an HTTP error answer, a task it reported failed) or that never left costs nothing: the
+    # pipeline then clears `sent_at`. A model that was free when the generation was made (the
+    # sandbox, unpriced) stays free.
+    charged = g.result_at is not None or g.sent_at is not None
     free = Q(cost_source=Source.FREE)
     cost: dict = {}
     if reported is not None:
@@ -305,6 +308,7 @@ SETTLE_FIELDS = (
     "provider_task_id",
     "created_at",
     "submitted_at",
+    "sent_at",
     "result_at",
     "finished_at",
 )

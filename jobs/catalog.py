@@ -340,6 +340,8 @@ def missing_setting(model: Model, team: Any = None) -> str | None:
 
     A team's own key (team.aimlapi_key / team.relay_key) counts as configured.
     """
+    if model.provider == "sandbox":
+        return None if settings.SANDBOX_ENABLED else "SANDBOX_ENABLED=1"
     needed = {"aimlapi": "AIMLAPI_API_KEY", "relay": "RELAY_API_KEY", "a1111": "A1111_BASE_URL"}
     name = needed.get(model.provider)
     if not name or getattr(settings, name):
@@ -359,3 +361,11 @@ def offered() -> list[Model]:
 
 
 DEFAULT_MODEL = "sandbox/flux-sync"
+
+
+def default_model(team: Any = None) -> Model:
+    """The model a new form starts with: DEFAULT_MODEL when it can be used here, else the first
+    offered model that can (the sandbox is off on a public site), else the first offered."""
+    choices = [MODELS[DEFAULT_MODEL], *offered()]
+    usable = (m for m in choices if m.offered and not missing_setting(m, team))
+    return next(usable, choices[1] if len(choices) > 1 else choices[0])

@@ -17,6 +17,7 @@ from uuid import UUID
 import httpx
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
@@ -36,7 +37,9 @@ from jobs.providers import (
     Result,
     Submitted,
     adapter_for,
+    scrub,
 )
+from jobs.sandbox import auth as sandbox_auth
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
@@ -48,11 +51,21 @@ class Next:
     delay: float = 0.0
 
 
+MAX_RETRY_DELAY = 30.0
+
+
 def backoff(attempt: int, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter, or the provider's own Retry-After when it gives one."""
+    """The wait before trying again after try number `attempt` (1, 2, ...).
+
+    The provider's own Retry-After when it gives one; else exponential backoff with jitter as
+    openai-python's `_calculate_retry_timeout` computes it: the initial delay doubled per try,
+    capped, less up to a quarter at random (RETRY_INITIAL_DELAY is 1 s here, 0.5 s there: each
+    of our tries is a task, and a generation is worth a little more patience).
+    """
     if retry_after is not None:
         return retry_after + random.uniform(0, 1)
-    return min(2.0**attempt, 60.0) * random.uniform(0.5, 1.0)
+    delay = min(settings.RETRY_INITIAL_DELAY * 2.0 ** (attempt - 1), MAX_RETRY_DELAY)
+    return delay * (1 - 0.25 * random.random())
 
 
 def _later(step: str, delay: float) -> Next | None:
@@ -67,7 +80,7 @@ def connection_for(model: catalog.Model, team: Team | None = None) -> Connection
     arguments, so they never travel through the broker.
     """
     if model.provider == "sandbox":
-        return Connection(settings.SANDBOX_BASE_URL, "sandbox")
+        return Connection(settings.SANDBOX_BASE_URL, sandbox_auth.key())
     if model.provider == "aimlapi":
         key = team_key(team, "aimlapi") or settings.AIMLAPI_API_KEY
         return Connection(settings.AIMLAPI_BASE_URL, key)
@@ -81,6 +94,32 @@ def connection_for(model: catalog.Model, team: Team | None = None) -> Connection
 def team_key(team: Team | None, provider: str) -> str:
     stored = getattr(team, f"{provider}_key", "") if team is not None else ""
     return secrets.decrypt(stored) if stored else ""
+
+
+def known_keys(team: Team | None) -> list[str]:
+    """Every key the worker may have sent for this team's generations: the site's, the team's
+    own (decrypted here as for a request), the sandbox's."""
+    keys = [settings.AIMLAPI_API_KEY, settings.RELAY_API_KEY, sandbox_auth.key()]
+    for provider in ("aimlapi", "relay"):
+        try:
+            keys.append(team_key(team, provider))
+        except (secrets.SecretError, ImproperlyConfigured):
+            continue  # a key that cannot be decrypted was never sent
+    return keys
+
+
+def safe_text(generation: Generation, text: str) -> str:
+    """A provider's words with every key the worker knows masked: they are shown to people,
+    kept in the ledger and logged."""
+    return scrub(text, known_keys(generation.team))
+
+
+def fail(generation: Generation, reason: str, *, refused: bool = False) -> bool:
+    """The one way the pipeline fails a generation: with a reason that carries no key.
+
+    `refused`: the provider refused the request or never got it, so it costs nothing.
+    """
+    return generation.mark_failed(safe_text(generation, reason), refused=refused)
 
 
 INPUT_LINK_SALT = "atelier.input-link"
@@ -218,13 +257,13 @@ def submit(generation: Generation) -> Next | None:
         return None  # another worker has it, it was cancelled, or it is past submission
     model = catalog.get(generation.model_id)
     if model is None:
-        generation.mark_failed(f"The model {generation.model_id} is no longer available.")
+        fail(generation, f"The model {generation.model_id} is no longer available.")
         return None
     adapter = adapter_for(model.protocol)
     try:
         params = request_params(generation)
     except images.ImageError as e:
-        generation.mark_failed(str(e))
+        fail(generation, str(e))
         return None
     request = adapter.build_submit(
         connection_for(model, generation.team),
@@ -232,32 +271,13 @@ def submit(generation: Generation) -> Next | None:
         params,
         idempotency_key=str(generation.uuid),
     )
-    # Relay's async submit carries an Idempotency-Key, so sending it again is safe.
-    idempotent = model.protocol == "relay" and model.asynchronous
+    if not generation.mark_sent():
+        return None  # cancelled since it was claimed: nothing is sent
     try:
         with http.client() as client:
             answer = adapter.parse_submit(client.send(request))
-    except ProviderError as e:
-        if e.transient:
-            return _retry_submit(generation, e.message, e.retry_after)
-        generation.mark_failed(e.message)
-        return None
-    except (httpx.ConnectError, httpx.ConnectTimeout):
-        # The request never reached the provider: sending it again cannot duplicate work.
-        return _retry_submit(generation, "Could not reach the provider.")
-    except httpx.TimeoutException:
-        if idempotent:
-            return _retry_submit(generation, "The provider did not answer in time.")
-        generation.mark_failed(
-            "The provider did not answer in time. It may still have made the image, so it "
-            "was not sent again; try again if nothing arrives."
-        )
-        return None
-    except httpx.TransportError:
-        if idempotent:
-            return _retry_submit(generation, "The connection to the provider broke.")
-        generation.mark_failed("The connection to the provider broke while sending the request.")
-        return None
+    except (ProviderError, httpx.TransportError) as e:
+        return _submit_failed(generation, model, e)
     if isinstance(answer, Submitted):
         # Stored before anything else, so the work is never submitted twice.
         generation.advance(
@@ -270,18 +290,61 @@ def submit(generation: Generation) -> Next | None:
     return _got_result(generation, Status.SUBMITTED, answer)
 
 
-def _retry_submit(
-    generation: Generation, reason: str, retry_after: float | None = None
+# The request never left: sending it again cannot duplicate work, and it costs nothing.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+MAY_HAVE_MADE_IT = (
+    " It may still have made the image, so it was not sent again; try again if nothing arrives."
+)
+
+
+def _submit_failed(
+    generation: Generation, model: catalog.Model, error: ProviderError | httpx.TransportError
 ) -> Next | None:
-    if generation.attempts >= settings.SUBMIT_ATTEMPTS:
-        generation.mark_failed(f"{reason} Gave up after {generation.attempts} tries.")
+    """Try again what may pass and cannot duplicate work; fail the rest with its reason."""
+    if isinstance(error, ProviderError):
+        # An HTTP error answer is a refusal: the provider did no work for it.
+        refused = error.status is not None
+        if error.transient:
+            return _retry_submit(generation, error.message, error.retry_after, sent=not refused)
+        fail(generation, error.message, refused=refused)
         return None
-    delay = backoff(generation.attempts, retry_after)
+    if isinstance(error, NOT_SENT):
+        return _retry_submit(generation, "Could not reach the provider.", sent=False)
+    if isinstance(error, httpx.TimeoutException):
+        reason = "The provider did not answer in time."
+    else:
+        reason = "The connection to the provider broke after the request was sent."
+    # Relay's async submit carries an Idempotency-Key, so sending it again is safe.
+    if model.protocol == "relay" and model.asynchronous:
+        return _retry_submit(generation, reason)
+    fail(generation, reason + MAY_HAVE_MADE_IT)
+    return None
+
+
+def _retry_submit(
+    generation: Generation, reason: str, retry_after: float | None = None, *, sent: bool = True
+) -> Next | None:
+    """Send it again after a wait, or give up once SUBMIT_ATTEMPTS tries have failed.
+
+    `sent`: the provider may have the request (only an idempotent one is sent again then);
+    otherwise it refused it or never got it, so a cancel during the wait costs nothing.
+    """
+    tries = generation.attempts
+    if tries >= settings.SUBMIT_ATTEMPTS:
+        ended = reason if reason.endswith((".", "!", "?")) else reason + "."
+        times = f"{tries} {'try' if tries == 1 else 'tries'}"
+        fail(generation, f"{ended} Gave up after {times}.", refused=not sent)
+        return None
+    delay = backoff(tries, retry_after)
+    now = timezone.now()
+    unsent = {} if sent else {"sent_at": None}
     # Hold the claim until the retry is due, so no one else picks it up early.
     Generation.objects.filter(pk=generation.pk, status=Status.SUBMITTED).update(
-        lease_until=timezone.now() + timedelta(seconds=delay), touched_at=timezone.now()
+        lease_until=now + timedelta(seconds=delay), touched_at=now, **unsent
     )
-    log.info("generation %s: %s retrying in %.1fs", generation.uuid, reason, delay)
+    log.info(
+        "generation %s: %s retrying in %.1fs", generation.uuid, safe_text(generation, reason), delay
+    )
     return _later("submit", delay)
 
 
@@ -290,7 +353,7 @@ def poll(generation: Generation) -> Next | None:
     if generation.status != Status.RUNNING:
         return None
     if generation.deadline_at and timezone.now() > generation.deadline_at:
-        generation.mark_failed("The provider took too long; the generation was stopped.")
+        fail(generation, "The provider took too long; the generation was stopped.")
         return None
     model = catalog.get(generation.model_id)
     assert model is not None
@@ -306,7 +369,9 @@ def poll(generation: Generation) -> Next | None:
         if e.transient:
             generation.touch()
             return _later("poll", max(interval, backoff(1, e.retry_after)))
-        generation.mark_failed(e.message)
+        # A task the provider reports failed cost nothing; an error answer to a poll does not
+        # say the task it asks about did no work.
+        fail(generation, e.message, refused=e.refused)
         return None
     except httpx.TransportError:
         generation.touch()
@@ -439,7 +504,7 @@ def _store_all(
         if found:
             # Keep what the provider answered (it did the work) before failing.
             generation.advance(from_status, Status.FETCHING, **found)
-        generation.mark_failed(str(e))
+        fail(generation, str(e))
         return
     except httpx.TransportError:
         generation.touch()

@@ -16,6 +16,17 @@ def media_root(settings, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def sandbox_on(settings):
+    """The suite uses the sandbox as its stand-in provider, with its failure markers working.
+
+    A site has it off by default; the "as started" tests (tests/e2e/test_started.py) check
+    that. The e2e workers get the same two settings in their environment (tests/e2e/conftest.py).
+    """
+    settings.SANDBOX_ENABLED = True
+    settings.SANDBOX_FAULTS = True
+
+
+@pytest.fixture(autouse=True)
 def forget_expected_durations():
     """Durations learned from one test's rows are not carried into the next."""
     from jobs import pipeline

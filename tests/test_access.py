@@ -312,24 +312,25 @@ MATRIX = {
     ),
     # Staff only: everyone here is sent to the admin's own login.
     "admin:*": ("get", "/admin/", {}, dict(alice=302, bob=302, carol=302, dave=302, anonymous=302)),
-    # The sandbox is a fake provider's public API; these prove only that it needs no account.
+    # The sandbox answers only the worker's key, whoever is logged in; a file's signed token is
+    # its own key, and a forged one finds nothing.
     "sandbox:generations": (
         "get",
         "/sandbox/v1/images/generations",
         {},
-        dict(alice=405, bob=405, carol=405, dave=405, anonymous=405),
+        dict(alice=401, bob=401, carol=401, dave=401, anonymous=401),
     ),
     "sandbox:relay-generate": (
         "get",
         "/sandbox/v2/image/generate",
         {},
-        dict(alice=405, bob=405, carol=405, dave=405, anonymous=405),
+        dict(alice=401, bob=401, carol=401, dave=401, anonymous=401),
     ),
     "sandbox:relay-task": (
         "get",
         "/sandbox/v2/tasks/forged",
         {},
-        dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
+        dict(alice=401, bob=401, carol=401, dave=401, anonymous=401),
     ),
     "sandbox:file": (
         "get",

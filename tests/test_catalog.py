@@ -381,3 +381,58 @@ def test_it_refuses_every_model_of_a_provider_without_a_key(alice, settings):
         form = GenerateForm({"model": model.id, "prompt": PROMPT}, user=alice)
         assert not form.is_valid()
         assert "needs AIMLAPI_API_KEY" in " ".join(form.errors["model"]), model.id
+
+
+SANDBOX_MODELS = [m for m in OFFERED if m.provider == "sandbox"]
+
+
+def model_options(client) -> dict[str, tuple[str, str, str]]:
+    """The Model select of the home page: {value: (attributes, label, selected)}."""
+    page = client.get("/").content.decode()
+    html = re.search(r'<select name="model".*?</select>', page, re.S).group(0)
+    found = re.findall(r'<option value="([^"]*)"([^>]*)>([^<]*)</option>', html)
+    return {value: (attrs, label, "selected" in attrs.split()) for value, attrs, label in found}
+
+
+def test_with_the_sandbox_off_its_models_are_shown_disabled_with_the_reason(alice_client, settings):
+    settings.SANDBOX_ENABLED = False
+    settings.AIMLAPI_API_KEY = "aimlapi-key"
+    options = model_options(alice_client)
+    assert SANDBOX_MODELS
+    for model in SANDBOX_MODELS:
+        attrs, label, _ = options[model.id]
+        assert "disabled" in attrs.split(), model.id
+        assert label.endswith("(set SANDBOX_ENABLED=1 to use)"), model.id
+
+
+def test_with_the_sandbox_off_its_models_are_refused(alice, settings):
+    settings.SANDBOX_ENABLED = False
+    for model in SANDBOX_MODELS:
+        form = GenerateForm({"model": model.id, "prompt": PROMPT}, user=alice)
+        assert not form.is_valid()
+        assert "needs SANDBOX_ENABLED=1" in " ".join(form.errors["model"]), model.id
+
+
+def test_with_the_sandbox_off_the_form_starts_on_the_first_usable_model(alice_client, settings):
+    settings.SANDBOX_ENABLED = False
+    settings.AIMLAPI_API_KEY = "aimlapi-key"
+    first_usable = next(m for m in OFFERED if m.provider == "aimlapi")
+    assert catalog.default_model().id == first_usable.id
+    options = model_options(alice_client)
+    assert [value for value, (_, _, selected) in options.items() if selected] == [first_usable.id]
+
+
+def test_with_no_usable_model_the_form_still_renders_on_the_first_offered(alice_client, settings):
+    settings.SANDBOX_ENABLED = False
+    settings.AIMLAPI_API_KEY = settings.RELAY_API_KEY = settings.A1111_BASE_URL = ""
+    assert catalog.default_model().id == OFFERED[0].id
+    response = alice_client.get("/")
+    assert response.status_code == 200
+    options = model_options(alice_client)
+    assert all("disabled" in attrs.split() for attrs, _, _ in options.values())
+    assert [value for value, (_, _, selected) in options.items() if selected] == [OFFERED[0].id]
+
+
+def test_with_the_sandbox_on_it_is_the_default(settings):
+    settings.AIMLAPI_API_KEY = "aimlapi-key"
+    assert catalog.default_model().id == catalog.DEFAULT_MODEL

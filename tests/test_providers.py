@@ -1,12 +1,24 @@
 """Request building and response parsing for each protocol, one function at a time."""
 
+import email.utils
 import json
+import time
 
 import httpx
 import pytest
 
 from jobs import catalog
-from jobs.providers import Connection, Pending, ProviderError, Result, Submitted, aimlapi, relay
+from jobs.providers import (
+    KEY_MASK,
+    Connection,
+    Pending,
+    ProviderError,
+    Result,
+    Submitted,
+    aimlapi,
+    relay,
+    scrub,
+)
 
 CONN = Connection("https://api.example.test", "secret-key")
 
@@ -114,6 +126,64 @@ def test_it_marks_429_and_503_as_transient_with_retry_after():
     with pytest.raises(ProviderError) as e:
         aimlapi.parse_submit(response(503, text="<html>down</html>"))
     assert e.value.transient
+
+
+def transient(status: int, headers=None) -> bool:
+    with pytest.raises(ProviderError) as e:
+        aimlapi.parse_submit(response(status, {"message": "no"}, headers=headers))
+    assert e.value.status == status
+    return e.value.transient
+
+
+def test_it_retries_what_the_openai_sdk_retries():
+    """408, 409, 429 and every 5xx, 500 included; no other 4xx."""
+    assert all(transient(status) for status in (408, 409, 429, 500, 501, 502, 503, 504, 599))
+    assert not any(transient(status) for status in (400, 401, 403, 404, 413, 422))
+
+
+def test_it_obeys_the_providers_x_should_retry_header():
+    assert not transient(500, {"x-should-retry": "false"})
+    assert transient(400, {"x-should-retry": "true"})
+    assert transient(503, {"x-should-retry": "maybe"})
+
+
+def test_it_says_what_an_internal_error_was():
+    with pytest.raises(ProviderError) as e:
+        aimlapi.parse_submit(response(500, {"error": {"message": "GPU fell over"}}))
+    assert (
+        e.value.message
+        == "The provider failed with an internal error (500). It said: GPU fell over"
+    )
+
+
+def retry_after(headers) -> float | None:
+    with pytest.raises(ProviderError) as e:
+        aimlapi.parse_submit(response(503, {}, headers=headers))
+    return e.value.retry_after
+
+
+def test_it_reads_retry_after_as_the_openai_sdk_does():
+    assert retry_after({"retry-after-ms": "1500", "Retry-After": "9"}) == 1.5
+    assert retry_after({"retry-after-ms": "soon", "Retry-After": "9"}) == 9
+    assert retry_after({"Retry-After": "0.25"}) == 0.25
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert 55 < retry_after({"Retry-After": in_a_minute}) <= 60
+    for useless in ("0", "-3", "nan", "inf", "whenever", email.utils.formatdate(0, usegmt=True)):
+        assert retry_after({"Retry-After": useless}) is None, useless
+    assert retry_after({}) is None
+
+
+def test_a_connection_keeps_its_key_out_of_its_repr():
+    connection = Connection("https://api.example.test", "sk-very-secret-key-123")
+    assert "sk-very-secret-key-123" not in repr(connection)
+    assert "sk-very-secret-key-123" not in str(connection)
+    assert "https://api.example.test" in repr(connection)
+
+
+def test_it_masks_every_key_in_a_message():
+    message = "Bad key sk-long-secret-1 (team sk-long-secret-12); relay relay-key-999"
+    masked = scrub(message, ["sk-long-secret-1", "sk-long-secret-12", "relay-key-999", "", "short"])
+    assert masked == f"Bad key {KEY_MASK} (team {KEY_MASK}); relay {KEY_MASK}"
 
 
 def test_it_explains_a_body_that_is_not_json():

@@ -7,13 +7,15 @@ import json
 import pytest
 from PIL import Image as PILImage
 
-from jobs.sandbox import draw, views
+from jobs.sandbox import auth, draw, views
 
 
 @pytest.fixture(autouse=True)
-def instant(settings):
+def instant(settings, client):
+    """No latency; the test client speaks as the worker, with the sandbox key."""
     settings.SANDBOX_LATENCY = 0
     settings.SANDBOX_ENABLED = True
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {auth.key()}"
 
 
 def post(client, path: str, body) -> object:

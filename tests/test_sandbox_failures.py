@@ -6,23 +6,26 @@ import io
 import itertools
 import json
 import struct
+from hashlib import sha256
 
 import pytest
 from django.core.cache import cache
 from PIL import Image as PILImage
 
 from jobs import images
-from jobs.sandbox import failures, views
+from jobs.sandbox import auth, failures, views
 
 GENERATIONS = "/sandbox/v1/images/generations"
 RELAY = "/sandbox/v2/image/generate"
 
 
 @pytest.fixture(autouse=True)
-def sandbox(settings, db):
+def sandbox(settings, db, client):
     settings.SANDBOX_LATENCY = 0
     settings.SANDBOX_ENABLED = True
+    settings.SANDBOX_FAULTS = True
     settings.SANDBOX_FAILURE = ""
+    client.defaults["HTTP_X_API_KEY"] = auth.key()  # the worker's key, as Relay's header
     cache.clear()
     failures.submissions.clear()
     failures.file_requests.clear()
@@ -324,3 +327,36 @@ def test_it_counts_submissions_and_file_requests_per_prompt(client):
     client.get(path)
     assert failures.submissions == {"a fox": 2, "a fox [sandbox:500]": 1, "a cat": 1}
     assert failures.file_requests == {"a cat": 2}
+
+
+def test_it_fails_with_500_as_many_times_as_asked_then_answers(client):
+    answers = [flux(client, "a fox [sandbox:500-then-ok]") for _ in range(4)]
+    assert [a.status_code for a in answers] == [500, 500, 500, 200]
+    assert failures.BROKEN in error(answers[0])
+    assert [flux(client, "a cat [sandbox:500-then-ok:1]").status_code for _ in range(2)] == [
+        500,
+        200,
+    ]
+
+
+def test_without_faults_a_marker_is_just_prompt_text(client, settings):
+    settings.SANDBOX_FAULTS = False
+    for marker in ("500", "401", "slow", "teapot", "5xx-then-ok"):
+        prompt = f"a fox [sandbox:{marker}]"
+        response = flux(client, prompt)
+        assert response.status_code == 200, marker
+        assert response.json()["prompt"] == prompt
+    settings.SANDBOX_FAILURE = "401"
+    assert relay(client, "a fox").status_code == 200
+    # Nothing is counted in memory or in the cache for anyone.
+    assert failures.submissions == {} and failures.file_requests == {}
+    digest = sha256(b"a fox [sandbox:5xx-then-ok]").hexdigest()
+    assert cache.get(f"sandbox-failure:5xx-then-ok:{digest}") is None
+
+
+def test_it_counts_only_the_latest_prompts(client, monkeypatch):
+    monkeypatch.setattr(failures, "COUNTED_PROMPTS", 3)
+    for n in range(5):
+        flux(client, f"prompt {n}")
+    flux(client, "prompt 4")
+    assert failures.submissions == {"prompt 2": 1, "prompt 3": 1, "prompt 4": 2}

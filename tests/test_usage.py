@@ -363,8 +363,11 @@ def test_a_cancel_costs_nothing_while_queued_and_the_estimate_once_the_provider_
     queued = start(alice, model_id="sandbox/relay-async", width=64, height=64)
     queued.cancel()
     accepted = start(alice, model_id="sandbox/relay-async", width=64, height=64)
-    Generation.objects.filter(pk=accepted.pk).update(
-        status=Status.RUNNING, provider_task_id="t1", submitted_at=timezone.now()
+    Generation.objects.filter(pk=accepted.pk).update(  # what the worker writes
+        status=Status.RUNNING,
+        provider_task_id="t1",
+        submitted_at=timezone.now(),
+        sent_at=timezone.now(),
     )
     accepted.refresh_from_db()
     accepted.cancel()
@@ -632,8 +635,11 @@ def test_a_cancel_from_an_old_copy_still_charges_for_a_task_the_provider_accepte
     Price.objects.create(model_id="sandbox/relay-async", usd_per_image=D("0.03"))
     generation = start(alice, model_id="sandbox/relay-async", width=64, height=64)
     stale = Generation.objects.get(pk=generation.pk)
-    Generation.objects.filter(pk=generation.pk).update(
-        status=Status.RUNNING, provider_task_id="t1", submitted_at=timezone.now()
+    Generation.objects.filter(pk=generation.pk).update(  # what the worker writes
+        status=Status.RUNNING,
+        provider_task_id="t1",
+        submitted_at=timezone.now(),
+        sent_at=timezone.now(),
     )
     assert stale.provider_task_id == "" and stale.cancel()
     assert Usage.objects.get(generation=generation).cost_usd == D("0.03")

@@ -276,7 +276,12 @@ FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 PROVIDER_DOWNLOAD_HOSTS = envorigins("PROVIDER_DOWNLOAD_HOSTS")
 
 # The built-in offline provider, served by this app under /sandbox/ and always reached over HTTP.
-SANDBOX_ENABLED = envbool("SANDBOX_ENABLED", True)
+# Off unless asked for (`make run` and the test suite turn it on); when on, it answers only the
+# worker, which sends a key derived from SECRET_KEY (jobs/sandbox/auth.py).
+SANDBOX_ENABLED = envbool("SANDBOX_ENABLED", False)
+# Its `[sandbox:...]` failure markers and SANDBOX_FAILURE act only when this is on (tests).
+SANDBOX_FAULTS = envbool("SANDBOX_FAULTS", False)
+SANDBOX_FAILURE = os.environ.get("SANDBOX_FAILURE", "")
 SANDBOX_BASE_URL = os.environ.get("SANDBOX_BASE_URL", f"http://127.0.0.1:{PORT}/sandbox").rstrip(
     "/"
 )
@@ -315,8 +320,10 @@ FILE_UPLOAD_HANDLERS = [
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 DOWNLOAD_DEADLINE = envfloat("DOWNLOAD_DEADLINE", 60.0)
 THUMBNAIL_SIZES = (768, 256)
-# Attempts to submit before giving up on a provider that keeps failing transiently.
+# Attempts to submit before giving up on a provider that keeps failing transiently, and the
+# first wait between them (doubled each time, with jitter; tests make it short).
 SUBMIT_ATTEMPTS = envint("SUBMIT_ATTEMPTS", 5)
+RETRY_INITIAL_DELAY = envfloat("RETRY_INITIAL_DELAY", 1.0)
 # How long a worker's claim on a submission holds before the sweeper may hand it to another.
 CLAIM_LEASE = envint("CLAIM_LEASE", 180)
 # Countdowns stay far below the broker's visibility timeout; longer waits live in the row.

@@ -6,7 +6,10 @@ An adapter builds an `httpx.Request` for a submit or a poll and turns the provid
 """
 
 import base64
-from collections.abc import Callable
+import email.utils
+import math
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -75,21 +78,38 @@ class Pending:
 
 
 class ProviderError(Exception):
-    """A failure to show to the person. `transient` ones may succeed if tried again."""
+    """A failure to show to the person. `transient` ones may succeed if tried again.
 
-    def __init__(self, message: str, *, transient: bool = False, retry_after: float | None = None):
+    `status` is the HTTP status of an error answer; `refused` says the provider reported that
+    the work itself failed (a task that ended "failed"), so it did none it would charge for.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
+        refused: bool = False,
+    ):
         super().__init__(message)
         self.message = message
         self.transient = transient
         self.retry_after = retry_after
+        self.status = status
+        self.refused = refused
 
 
 @dataclass(frozen=True)
 class Connection:
-    """Where a provider lives and the key to use; built by the pipeline, never serialized."""
+    """Where a provider lives and the key to use; built by the pipeline, never serialized.
+
+    The key stays out of its repr, so a traceback or a log line that shows one shows no key.
+    """
 
     base_url: str
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)
 
 
 class Adapter(Protocol):
@@ -126,45 +146,80 @@ def _dig_message(body: Any) -> str:
     return ""
 
 
+# What the official SDKs retry, after openai-python's `_should_retry` (src/openai/_base_client.py):
+# obey `x-should-retry: true|false` when the server sends it; otherwise retry 408 (request
+# timeout), 409 (lock timeout), 429 (rate limit) and every status >= 500, 500 included.
+RETRIED_STATUSES = (408, 409, 429)
+
+
+def should_retry(response: httpx.Response) -> bool:
+    said = response.headers.get("x-should-retry")
+    if said in ("true", "false"):
+        return said == "true"
+    return response.status_code in RETRIED_STATUSES or response.status_code >= 500
+
+
 def check_status(response: httpx.Response) -> None:
     """Raise a ProviderError a person understands for any non-2xx answer."""
     status = response.status_code
     if status < 400:
         return
-    reason = error_message(response)
-    if status in (401, 403):
-        raise ProviderError(
-            f"The provider rejected the API key ({status}). Check the key in the settings."
-            + (f" It said: {reason}" if reason else "")
-        )
-    if status == 429:
-        raise ProviderError(
-            "The provider is rate limiting requests (429); trying again shortly.",
-            transient=True,
-            retry_after=_retry_after(response),
-        )
-    if status in (502, 503, 504):
-        raise ProviderError(
-            f"The provider is temporarily unavailable ({status}).",
-            transient=True,
-            retry_after=_retry_after(response),
-        )
-    if status >= 500:
-        raise ProviderError(
-            f"The provider failed with an internal error ({status})."
-            + (f" It said: {reason}" if reason else "")
-        )
     raise ProviderError(
-        f"The provider refused the request ({status}): {reason or response.reason_phrase}"
+        _describe(status, error_message(response), response.reason_phrase),
+        transient=should_retry(response),
+        retry_after=retry_after(response),
+        status=status,
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+def _describe(status: int, reason: str, phrase: str) -> str:
+    said = f" It said: {reason}" if reason else ""
+    if status in (401, 403):
+        return f"The provider rejected the API key ({status}). Check the key in the settings.{said}"
+    if status == 408:
+        return f"The provider gave up waiting for the request (408).{said}"
+    if status == 409:
+        return f"The provider reported a conflict with another request (409).{said}"
+    if status == 429:
+        return "The provider is rate limiting requests (429)."
+    if status in (502, 503, 504):
+        return f"The provider is temporarily unavailable ({status})."
+    if status >= 500:
+        return f"The provider failed with an internal error ({status}).{said}"
+    return f"The provider refused the request ({status}): {reason or phrase}"
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The seconds a provider asks us to wait, read as openai-python's `_parse_retry_after_header`
+    reads them: `retry-after-ms`, else `retry-after` in seconds, else as an HTTP date.
+    None when it gives no positive, finite wait (the SDK then backs off on its own)."""
+    seconds: float | None = None
+    for header, divisor in (("retry-after-ms", 1000), ("retry-after", 1)):
+        try:
+            seconds = float(response.headers.get(header, "")) / divisor
+            break
+        except ValueError:
+            continue
+    if seconds is None:
+        try:
+            date = email.utils.parsedate_tz(response.headers.get("retry-after", ""))
+            seconds = email.utils.mktime_tz(date) - time.time() if date else None
+        except (TypeError, ValueError, OverflowError):
+            seconds = None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds > 0 else None
+
+
+KEY_MASK = "[key hidden]"
+# Shorter strings are no key a provider issues, and hiding them would garble the message.
+SHORTEST_KEY = 8
+
+
+def scrub(text: str, keys: Iterable[str]) -> str:
+    """`text` with every one of `keys` in it replaced by a mask: a provider's error message may
+    echo the key it was sent, and messages are shown to people and kept in the ledger."""
+    for key in sorted({k for k in keys if len(k) >= SHORTEST_KEY}, key=len, reverse=True):
+        text = text.replace(key, KEY_MASK)
+    return text
 
 
 def json_body(response: httpx.Response) -> Any:

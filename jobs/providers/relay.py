@@ -72,7 +72,8 @@ def parse_poll(response: httpx.Response) -> Result | Pending:
         return Pending(status)
     if status == "failed":
         reason = body.get("error_detail") or body.get("error") or "no reason given"
-        raise ProviderError(f"The provider could not make the image: {reason}")
+        # Relay charges on completion: a task it reports failed costs nothing.
+        raise ProviderError(f"The provider could not make the image: {reason}", refused=True)
     if status == "completed":
         result = parse_result(body.get("result"))
         if body.get("elapsed_seconds") is not None:

@@ -1,5 +1,6 @@
 """Failures on request: the sandbox misbehaves the way real providers do.
 
+Only with SANDBOX_FAULTS on (the test suite sets it); otherwise a marker is just prompt text.
 Choose one per request with a marker anywhere in the prompt, `[sandbox:NAME]`, or
 `[sandbox:NAME:N]` where the failure counts something (N replaces its default). The setting
 `SANDBOX_FAILURE = "NAME"` (or "NAME:N") applies one to every request without a marker.
@@ -10,6 +11,8 @@ An unknown name is answered 400, like any other bad input.
     429               submit         429 with Retry-After: 1 the first N (2) times for this
                                      prompt, then answers normally
     5xx-then-ok       submit         503 the first N (2) times for this prompt, then answers
+    500-then-ok       submit         500 with a reason the first N (3) times for this prompt,
+                                     then answers
     500               submit         500 with a reason, every time
     400-policy        submit         400 {"error": {"message": POLICY_REASON}}
     401               submit         401 {"error": {"message": "Invalid API key."}}
@@ -38,10 +41,12 @@ An unknown name is answered 400, like any other bad input.
 "answer" is the images of a sync answer or of a completed task. Image URL and file failures
 need an answer that carries URLs (sandbox/flux-sync, sandbox/openai-sync with
 response_format=url); base64 failures one that carries base64 (sandbox/openai-sync with
-b64_json, sandbox/relay-async). Counts per prompt live in Django's cache.
+b64_json, sandbox/relay-async). Counts per prompt live in Django's cache, for an hour; only
+the worker can make them, since the sandbox answers nothing else (`jobs.sandbox.auth`).
 
 `submissions` and `file_requests` count, per prompt, what reached this process, so tests can
-check that work was sent once; they are never served over HTTP.
+check that work was sent once; they are never served over HTTP, are kept only with
+SANDBOX_FAULTS on, and hold the latest COUNTED_PROMPTS prompts at most.
 """
 
 import re
@@ -62,6 +67,7 @@ from django.http.response import HttpResponseBase
 MARKER = re.compile(r"\[sandbox:([a-z0-9-]+)(?::(\d+))?\]")
 POLICY_REASON = "The prompt was flagged by the content policy."
 TASK_FAILED_REASON = "The sandbox task failed: the prompt was flagged by the content policy."
+BROKEN = "Internal server error: the sandbox broke on purpose."
 SLOW_SECONDS = 3.0
 TRICKLE_SECONDS = 1.0
 SLOW_FILE_PARTS, SLOW_FILE_PAUSE = 4, 0.75
@@ -70,11 +76,13 @@ STREAM_CHUNK = 64 * 1024
 BOMB_SIDE = 30_000
 NOT_AN_IMAGE = b"<!doctype html><html><body><h1>Not Found</h1></body></html>"
 COUNT_SECONDS = 3600
+COUNTED_PROMPTS = 1000
 
 # name: (what it acts on, the default N)
 FAILURES: dict[str, tuple[str, int]] = {
     "429": ("submit", 2),
     "5xx-then-ok": ("submit", 2),
+    "500-then-ok": ("submit", 3),
     "500": ("submit", 0),
     "400-policy": ("submit", 0),
     "401": ("submit", 0),
@@ -105,9 +113,21 @@ OUTPUT_URLS = {
 }
 PRIVATE_REDIRECT = "http://10.0.0.1/x.png"
 
-submissions: Counter[str] = Counter()
-file_requests: Counter[str] = Counter()
 _lock = threading.Lock()
+
+
+class PromptCounts(Counter[str]):
+    """Counts per prompt, of the latest COUNTED_PROMPTS prompts only, so memory stays bounded."""
+
+    def add(self, prompt: str) -> None:
+        with _lock:
+            self[prompt] += 1
+            if len(self) > COUNTED_PROMPTS:
+                del self[next(iter(self))]  # the prompt counted first
+
+
+submissions = PromptCounts()
+file_requests = PromptCounts()
 
 
 class UnknownFailure(ValueError):
@@ -123,9 +143,11 @@ class Failure:
 
 def parse(prompt: str) -> Failure | None:
     """The failure a prompt's marker (or else the SANDBOX_FAILURE setting) asks for."""
+    if not settings.SANDBOX_FAULTS:
+        return None
     if match := MARKER.search(prompt):
         name, count = match.group(1), match.group(2) or ""
-    elif setting := getattr(settings, "SANDBOX_FAILURE", ""):
+    elif setting := settings.SANDBOX_FAILURE:
         name, _, count = setting.partition(":")
     else:
         return None
@@ -140,9 +162,9 @@ def _at(stage: str, prompt: str) -> Failure | None:
     return failure if failure is not None and failure.stage == stage else None
 
 
-def record(counter: Counter[str], prompt: str) -> None:
-    with _lock:
-        counter[prompt] += 1
+def record(counts: PromptCounts, prompt: str) -> None:
+    if settings.SANDBOX_FAULTS:
+        counts.add(prompt)
 
 
 def _nth_time(failure: Failure, prompt: str) -> int:
@@ -170,6 +192,12 @@ def _unavailable_at_first(failure: Failure, prompt: str) -> HttpResponse | None:
     return _error(503, "The service is temporarily overloaded.")
 
 
+def _broken_at_first(failure: Failure, prompt: str) -> HttpResponse | None:
+    if _nth_time(failure, prompt) > failure.count:
+        return None
+    return _error(500, BROKEN)
+
+
 def _slow(failure: Failure, prompt: str) -> None:
     time.sleep(SLOW_SECONDS)
 
@@ -177,7 +205,8 @@ def _slow(failure: Failure, prompt: str) -> None:
 SUBMIT: dict[str, Callable[[Failure, str], HttpResponse | None]] = {
     "429": _rate_limited,
     "5xx-then-ok": _unavailable_at_first,
-    "500": lambda f, p: _error(500, "Internal server error: the sandbox broke on purpose."),
+    "500-then-ok": _broken_at_first,
+    "500": lambda f, p: _error(500, BROKEN),
     "400-policy": lambda f, p: _error(400, POLICY_REASON),
     "401": lambda f, p: _error(401, "Invalid API key."),
     "slow": _slow,

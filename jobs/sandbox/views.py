@@ -1,8 +1,16 @@
 """The sandbox provider: the AI/ML API's and Relay's HTTP protocols, answered with Pillow drawings.
 
 Stateless: an async task id and a file URL carry their own signed request, so any web process
-can answer for them and nothing needs cleaning up. A `[sandbox:NAME]` marker in the prompt makes
-it fail the way real providers do: see `jobs.sandbox.failures` for the list.
+can answer for them and nothing needs cleaning up. With SANDBOX_FAULTS on, a `[sandbox:NAME]`
+marker in the prompt makes it fail the way real providers do: see `jobs.sandbox.failures`.
+
+Off unless SANDBOX_ENABLED; when on, it answers only requests that carry the sandbox key
+(`jobs.sandbox.auth`), which only the worker sends. File URLs are the exception: the worker's
+downloader never sends a provider's key to a download host, so a file is authorised by its
+token alone. That token is signed with SECRET_KEY and is handed out only in the answer to a
+keyed request, so a stranger can neither make one nor have anything drawn with a forged one.
+A Relay task id is signed the same way; its polls need the key as well (real Relay takes the
+id alone, and the worker sends the key anyway), so an id seen elsewhere draws nothing.
 """
 
 import base64
@@ -22,30 +30,47 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from jobs.catalog import SIZE_PRESETS
-from jobs.sandbox import draw, failures
+from jobs.sandbox import auth, draw, failures
 
 TASK_SALT = "atelier.sandbox.task"
 FILE_SALT = "atelier.sandbox.file"
+# A file URL is downloaded within a generation's deadline; a day bounds what a leaked one is worth.
+FILE_TOKEN_SECONDS = 24 * 3600
 RELAY_MODEL = "sandbox/relay-async"
+UNAUTHORISED = (
+    "The sandbox answers only this site's worker: send the sandbox key as "
+    "`Authorization: Bearer <key>` or `X-API-Key: <key>`."
+)
+
+type View = Callable[..., HttpResponseBase]
 
 
 class BadRequest(Exception):
     pass
 
 
-def sandbox_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """404 when the sandbox is off; bad input becomes a 400 with a specific reason."""
+def sandbox_view(*, keyed: bool = True) -> Callable[[View], View]:
+    """404 when the sandbox is off; 401 without the sandbox key (checked before the body is
+    read, so nothing is parsed or drawn for a stranger); bad input is a 400 with its reason."""
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not settings.SANDBOX_ENABLED:
-            return JsonResponse({"error": {"message": "The sandbox provider is off."}}, status=404)
-        try:
-            return view(request, *args, **kwargs)
-        except (BadRequest, failures.UnknownFailure) as e:
-            return JsonResponse({"error": {"message": str(e)}}, status=400)
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not settings.SANDBOX_ENABLED:
+                message = "The sandbox provider is off."
+                return JsonResponse({"error": {"message": message}}, status=404)
+            if keyed and not auth.allowed(request):
+                response = JsonResponse({"error": {"message": UNAUTHORISED}}, status=401)
+                response["WWW-Authenticate"] = 'Bearer realm="sandbox"'
+                return response
+            try:
+                return view(request, *args, **kwargs)
+            except (BadRequest, failures.UnknownFailure) as e:
+                return JsonResponse({"error": {"message": str(e)}}, status=400)
 
-    return csrf_exempt(wrapper)
+        return csrf_exempt(wrapper)
+
+    return decorate
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
@@ -105,7 +130,7 @@ def _b64(prompt: str, seed: int, w: int, h: int, fmt: str) -> str:
     return base64.b64encode(draw.render(prompt, seed, w, h, fmt)).decode()
 
 
-@sandbox_view
+@sandbox_view()
 @require_POST
 def generations(request: HttpRequest) -> HttpResponse:
     """AI/ML API `POST /v1/images/generations`, in the fal-style or the OpenAI-style shape."""
@@ -195,7 +220,7 @@ def _relay_params(body: dict) -> list[Any]:
     ]
 
 
-@sandbox_view
+@sandbox_view()
 @require_POST
 def relay_generate(request: HttpRequest) -> HttpResponse:
     """Relay `POST /v2/image/generate`: base64 images at once, or a task with `"async": true`."""
@@ -225,7 +250,7 @@ def _relay_images(params: list[Any]) -> list[str]:
     return [] if failures.empty(params[0]) else [_b64(*params)]
 
 
-@sandbox_view
+@sandbox_view()
 @require_GET
 def relay_task(request: HttpRequest, task_id: str) -> HttpResponse:
     """Relay `GET /v2/tasks/{id}`: queued for the first third of the latency, then running."""
@@ -249,11 +274,13 @@ def relay_task(request: HttpRequest, task_id: str) -> HttpResponse:
     return JsonResponse(answer)
 
 
-@sandbox_view
+@sandbox_view(keyed=False)  # the signed token is the capability: see the module's docstring
 @require_GET
 def file(request: HttpRequest, token: str) -> HttpResponseBase:
     try:
-        prompt, seed, width, height, fmt = signing.loads(token, salt=FILE_SALT)
+        prompt, seed, width, height, fmt = signing.loads(
+            token, salt=FILE_SALT, max_age=FILE_TOKEN_SECONDS
+        )
     except (signing.BadSignature, ValueError):
         raise Http404 from None
     content_type = draw.content_type(fmt)

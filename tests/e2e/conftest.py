@@ -23,6 +23,9 @@ FAKE_RELAY_KEY = "fake-relay-key"
 # The worker's read timeout: short, so the fakes' [fake:slow] answers arrive too late.
 WORKER_PROVIDER_TIMEOUT = 3.0
 assert SLOW_SECONDS > WORKER_PROVIDER_TIMEOUT + 1
+# What every test worker runs with besides its own settings: the sandbox on, with its failure
+# markers (as tests/conftest.py sets them for this process), and short waits between retries.
+WORKER_ENV = {"SANDBOX_ENABLED": "1", "SANDBOX_FAULTS": "1", "RETRY_INITIAL_DELAY": "0.05"}
 
 
 def test_database_url() -> str:
@@ -86,6 +89,7 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media,
         "POLL_INTERVAL": "0.3",
         "PROVIDER_TIMEOUT": str(WORKER_PROVIDER_TIMEOUT),
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        **WORKER_ENV,
         **provider_settings(fake_providers),
     }
     command = [

@@ -19,6 +19,8 @@ Markers in the prompt make the fake misbehave:
 - `[fake:<status>x<n>]` answers that status to the first n requests with this prompt only;
 - `[fake:slow]` does the work but answers the first request with this prompt after
   `SLOW_SECONDS` (longer than the worker's `PROVIDER_TIMEOUT`);
+- `[fake:echo-key]` answers 400 with a message quoting the key it was sent, as some providers
+  quote the credentials they were given;
 - `[fake:fail]` makes a Relay task end `failed` with `TASK_FAILED_REASON`;
 - `[fake:endless]` makes a Relay task stay `running` however often it is polled;
 - `[fake:redirect]` gives output links that redirect (302) to the file on this server;
@@ -478,6 +480,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _markers(self, r: Recorded) -> None:
         prompt = r.prompt
+        if "[fake:echo-key]" in prompt:
+            sent = r.headers.get("x-api-key") or r.headers.get("authorization", "")
+            raise HTTPError(400, {"message": f"Unknown parameter for the key {sent}"})
         for match in MARKER.finditer(prompt):
             status, times = int(match[1]), match[2]
             if times is not None and self.providers._hit(f"{match[0]}:{prompt}") > int(times):

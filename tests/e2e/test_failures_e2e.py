@@ -60,6 +60,7 @@ class Worker:
             "POLL_INTERVAL": "0.3",
             "DJANGO_SETTINGS_MODULE": "webapp.settings",
             "ATELIER_TEST_ROUTES": json.dumps(routes(prefix)),
+            **conftest.WORKER_ENV,
             **env,
         }
         self.log_path = media / "worker.log"
@@ -208,12 +209,29 @@ def assert_failed(generation: Generation, *fragments: str) -> None:
     assert generation.finished_at is not None
 
 
-@pytest.mark.parametrize("marker", ["429", "5xx-then-ok"])
-def test_it_succeeds_after_retrying_a_passing_refusal(live, marker):
+@pytest.mark.parametrize(
+    ("marker", "tries"),
+    [("429", 3), ("5xx-then-ok", 3), ("500-then-ok:3", 4)],
+    ids=["429-twice", "503-twice", "500-three-times"],
+)
+def test_it_succeeds_after_retrying_a_passing_refusal(live, marker, tries):
     generation, prompt = run(live, FLUX, marker)
     assert generation.status == "succeeded", generation.error
-    assert generation.attempts == 3 and failures.submissions[prompt] == 3
+    assert generation.attempts == tries and failures.submissions[prompt] == tries
     assert generation.images.count() == 1 and not generation.error
+    assert (generation.images.get().width, generation.images.get().height) == (64, 64)
+
+
+def test_it_gives_up_on_a_provider_that_keeps_failing_and_says_how_often_it_tried(live):
+    generation, prompt = run(live, FLUX, "500")
+    tries = django_settings.SUBMIT_ATTEMPTS  # the worker runs with the same default
+    assert_failed(
+        generation,
+        "failed with an internal error (500)",
+        "broke on purpose",
+        f"Gave up after {tries} tries.",
+    )
+    assert failures.submissions[prompt] == tries
 
 
 def test_it_retries_an_idempotent_relay_submit_after_429(live):
@@ -225,7 +243,6 @@ def test_it_retries_an_idempotent_relay_submit_after_429(live):
 @pytest.mark.parametrize(
     ("marker", "form", "fragments"),
     [
-        ("500", FLUX, ["failed with an internal error (500)", "broke on purpose"]),
         ("401", FLUX, ["rejected the API key (401)", "Invalid API key."]),
         ("401", RELAY, ["rejected the API key (401)"]),
         ("400-policy", FLUX, ["refused the request (400): " + failures.POLICY_REASON]),

@@ -1,11 +1,14 @@
 """The whole path for real: the view enqueues, a Celery worker calls the sandbox over HTTP,
 downloads or decodes the result and thumbnails it; the stored files decode at the right sizes."""
 
+import time
+import uuid
 from decimal import Decimal
 
 import pytest
 
 from gallery.models import Generation, Price, Usage
+from jobs.sandbox import failures
 from tests.e2e.conftest import assert_stored, wait_for
 
 pytestmark = [pytest.mark.e2e]
@@ -68,16 +71,37 @@ def test_it_generates_with_an_async_relay_task(e2e, client, alice):
     assert_stored(generation, 1, (320, 256), "PNG")
 
 
-def test_it_shows_a_provider_failure_on_the_card(e2e, client, alice, settings):
-    settings.SANDBOX_ENABLED = False  # the sandbox now answers 404 to everything
+def test_it_shows_a_provider_failure_on_the_card(e2e, client, alice):
     client.force_login(alice)
-    generation = generate(client, model="sandbox/flux-sync", prompt="anything")
+    generation = generate(client, model="sandbox/flux-sync", prompt="[sandbox:400-policy] x")
     generation = wait_for(generation)
     assert generation.status == "failed"
-    assert "refused the request (404)" in generation.error
+    assert "refused the request (400)" in generation.error
     card = client.get(f"/generations/{generation.uuid}/card")
-    assert "refused the request (404)" in card.content.decode()
+    assert "refused the request (400)" in card.content.decode()
     assert "hx-trigger" not in card.content.decode()
+
+
+def test_a_cancel_while_the_request_is_out_keeps_the_estimate(e2e, client, alice):
+    """The sandbox holds the request (`slow`); the person cancels before any answer or task
+    id: the provider may bill the work, so the ledger keeps the estimate."""
+    Price.objects.create(model_id="sandbox/flux-sync", usd_per_image=Decimal("0.02"))
+    client.force_login(alice)
+    prompt = f"a slow heron {uuid.uuid4().hex[:8]} [sandbox:slow]"
+    generation = generate(client, model="sandbox/flux-sync", prompt=prompt, p_num_images="2")
+    deadline = time.monotonic() + 30
+    while failures.submissions[prompt] == 0:  # the sandbox has it, and answers in 3 s
+        assert time.monotonic() < deadline, "the sandbox never got the request"
+        time.sleep(0.05)
+    generation.refresh_from_db()
+    assert generation.status == "submitted" and generation.sent_at is not None
+    assert not generation.provider_task_id
+    response = client.post(f"/generations/{generation.uuid}/cancel")
+    assert response.status_code in (200, 302)
+    generation.refresh_from_db()
+    assert generation.status == "cancelled"
+    entry = Usage.objects.get(generation=generation)
+    assert (entry.outcome, entry.cost_usd, entry.images) == ("cancelled", Decimal("0.04"), 0)
 
 
 def test_the_ledger_records_what_the_worker_did(e2e, client, alice):

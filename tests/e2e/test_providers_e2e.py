@@ -12,7 +12,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
-from gallery.models import Generation
+from gallery.models import Generation, Usage
+from jobs.providers import KEY_MASK
 from tests.e2e import fakes
 from tests.e2e.conftest import (
     FAKE_AIMLAPI_KEY,
@@ -386,6 +387,29 @@ def test_it_shows_the_providers_reason_for_a_refused_request(providers, client, 
     assert "refused the request (400)" in generation.error
     assert fakes.BAD_REQUEST_REASON in generation.error
     assert not generation.images.exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "header", "key"),
+    [
+        ("flux/schnell", "authorization", FAKE_AIMLAPI_KEY),
+        ("Qwen/qwen-image", "x-api-key", FAKE_RELAY_KEY),
+    ],
+)
+def test_a_reason_that_quotes_the_key_is_shown_and_kept_without_it(
+    providers, client, alice, model, header, key
+):
+    client.force_login(alice)
+    prompt = f"a lark [fake:echo-key] {model}"
+    generation = wait_for(generate(client, model=model, prompt=prompt))
+    assert key in only(providers.find(prompt=prompt)).headers[header]  # the provider had it
+    assert generation.status == "failed"
+    assert "Unknown parameter for the key" in generation.error
+    assert key not in generation.error and KEY_MASK in generation.error
+    entry = Usage.objects.get(generation=generation)
+    assert key not in entry.error and KEY_MASK in entry.error
+    card = client.get(f"/generations/{generation.uuid}/card").content.decode()
+    assert "Unknown parameter" in card and key not in card
 
 
 # Transient failures: retried within bounds, and never sent twice where that could duplicate work

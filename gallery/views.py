@@ -38,7 +38,7 @@ from gallery.models import (
     InputImage,
     card_images,
 )
-from gallery.ratelimit import too_many
+from gallery.ratelimit import in_words, too_many, wait
 from jobs import catalog, images, pipeline
 
 GRID_SIZE = 60
@@ -174,8 +174,13 @@ def generate(request: Request) -> HttpResponse:
         raise PermissionDenied
     form = _form(request, request.POST, request.FILES)
     count, seconds = settings.GENERATE_RATE
-    if form.is_valid() and too_many(f"generate:{request.user.pk}", count, seconds):
-        form.add_error(None, f"That is more than {count} generations a minute; wait a moment.")
+    key = f"generate:{request.user.pk}"
+    if form.is_valid() and too_many(key, count, seconds):
+        form.add_error(
+            None,
+            f"That is more than {count} generations in {in_words(seconds)}. "
+            f"Try again in {in_words(wait(key, seconds))}.",
+        )
     if not form.is_valid():
         if request.htmx:
             response = TemplateResponse(request, "gallery/index.html#generate-form", {"form": form})

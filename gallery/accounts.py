@@ -48,7 +48,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         return _refused(request, invite, refusal)
     if invite is None and not SiteSettings.load().signup_enabled:
         return TemplateResponse(request, "registration/signup_closed.html", status=403)
-    form = SignupForm(request.POST or None, invitation=invite)
+    form = SignupForm(request.POST if request.method == "POST" else None, invitation=invite)
     context = {"form": form, "invite": invite}
     if request.method != "POST":
         return TemplateResponse(request, "registration/signup.html", context)
@@ -126,7 +126,8 @@ class PasswordResetView(auth_views.PasswordResetView):
     """Django's reset mail, at most so many per client address and per email address asked for.
 
     An address asked for counts whether or not an account has it, so the limit tells nothing
-    about which addresses have accounts.
+    about which addresses have accounts. Someone asking for another person's address to stop
+    them resetting only fills that person's inbox with links that work.
     """
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -139,7 +140,9 @@ class PasswordResetView(auth_views.PasswordResetView):
         wait = max(ratelimit.wait(key, seconds) for key in over)
         form = self.get_form()
         form.add_error(
-            "email", f"Too many reset requests. Try again in {ratelimit.in_words(wait)}."
+            "email",
+            "Too many reset requests. A reset mail already sent still works; or try again in "
+            f"{ratelimit.in_words(wait)}.",
         )
         response = self.render_to_response(self.get_context_data(form=form), status=429)
         response["Retry-After"] = str(wait)

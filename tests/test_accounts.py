@@ -262,7 +262,9 @@ def test_password_reset_is_limited_per_address(settings, alice, mailoutbox):
     assert codes == [302, 302, 429]
     assert len(mailoutbox) == 1
     refused = here.post("/password/reset/", {"email": "y@example.com"})
-    assert "Too many reset requests. Try again in" in refused.content.decode()
+    assert (
+        "Too many reset requests. A reset mail already sent still works" in refused.content.decode()
+    )
 
 
 def test_password_reset_is_limited_per_email_address_asked_for(settings, alice, mailoutbox):

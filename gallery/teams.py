@@ -23,6 +23,7 @@ from gallery.activity import mail, record
 from gallery.models import Activity, Gallery, Invitation, Membership, Team
 
 Role = Membership.Role
+AGAIN = "Ask the team's owner for a new one."
 
 
 class TeamForm(forms.Form):
@@ -249,13 +250,12 @@ def invitation_refusal(invite: Invitation | None, user=None) -> tuple[str | None
     """Why this invitation cannot be accepted (by `user`, if given), and the status to answer."""
     if invite is None:
         return "This invitation link is not valid. Check that you copied all of it.", 410
-    again = "Ask the team's owner for a new one."
     if invite.revoked_at is not None:
-        return f"This invitation was revoked. {again}", 410
+        return f"This invitation was revoked. {AGAIN}", 410
     if invite.accepted_at is not None:
-        return f"This invitation was already used. {again}", 410
+        return f"This invitation was already used. {AGAIN}", 410
     if invite.expires_at <= timezone.now():
-        return f"This invitation expired on {invite.expires_at:%Y-%m-%d %H:%M} UTC. {again}", 410
+        return f"This invitation expired on {invite.expires_at:%Y-%m-%d %H:%M} UTC. {AGAIN}", 410
     if user is not None and invite.email and invite.email.lower() != user.email.lower():
         return (
             f"This invitation was sent to {mask_email(invite.email)}, which is not your "
@@ -282,9 +282,10 @@ def join(invite: Invitation, user) -> tuple[str | None, int]:
             revoked_at__isnull=True,
             expires_at__gt=now,
         ).update(accepted_at=now, accepted_by=user)
-        if not won:
+        if not won:  # someone else changed it since it was read: say what
             invite.refresh_from_db()
-            return invitation_refusal(invite, user)
+            refusal = invitation_refusal(invite, user)
+            return refusal if refusal[0] else ("This invitation was just used. " + AGAIN, 410)
         Membership.objects.get_or_create(
             team=invite.team, user=user, defaults={"role": invite.role}
         )

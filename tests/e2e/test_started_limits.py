@@ -50,7 +50,10 @@ def test_sign_up_is_closed_on_a_fresh_site(start_app):
         page = client.get("/signup/")
         assert page.status_code == 403 and "Sign-up is closed" in page.text
         assert 'name="password1"' not in page.text
-    assert not get_user_model().objects.exclude(username="admin").exists()
+        form = {"username": "erin", "password1": PASSWORD, "password2": PASSWORD}
+        token = {"X-CSRFToken": client.cookies["csrftoken"]}
+        assert client.post("/signup/", data=form, headers=token).status_code == 403
+    assert not get_user_model().objects.filter(username="erin").exists()
 
 
 def test_bad_admin_logins_are_throttled_and_the_admin_still_gets_in_from_elsewhere(

@@ -1,17 +1,24 @@
-"""Sign-up (an admin can turn it off) and a login that slows down guessing."""
+"""Sign-up (closed unless an admin opens it, or through an invitation), login and password reset.
+
+Logins are throttled by `gallery.logins`; sign-ups and password resets by client address, and
+resets also by the email address asked for.
+"""
 
 from django import forms
 from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import UserCreationForm
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 
-from gallery.models import SiteSettings
-from gallery.ratelimit import client_address, too_many
+from gallery import logins, ratelimit
+from gallery.models import Invitation, SiteSettings
+from gallery.teams import invitation_refusal, join
 
 
 class SignupForm(UserCreationForm):
@@ -20,38 +27,123 @@ class SignupForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")
 
+    def __init__(self, *args, invitation: Invitation | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.invitation = invitation
+        if invitation is not None and invitation.email:
+            # The invitation was mailed there: that is the account's address, not a choice.
+            del self.fields["email"]
+            self.instance.email = invitation.email
+
+
+class Refused(Exception):
+    """The invitation went away while the account was being made; nothing is kept."""
+
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    if not SiteSettings.load().signup_enabled:
+    """Anyone may sign up while an admin has opened sign-up; with a usable invitation, always."""
+    invite, refusal = _invitation(request)
+    if refusal:
+        return _refused(request, invite, refusal)
+    if invite is None and not SiteSettings.load().signup_enabled:
         return TemplateResponse(request, "registration/signup_closed.html", status=403)
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("gallery:index")
-    return TemplateResponse(request, "registration/signup.html", {"form": form})
+    form = SignupForm(request.POST if request.method == "POST" else None, invitation=invite)
+    context = {"form": form, "invite": invite}
+    if request.method != "POST":
+        return TemplateResponse(request, "registration/signup.html", context)
+    if wait := _too_many_signups(request):
+        form.add_error(None, f"Too many sign-ups from here. Try again in {wait}.")
+        return TemplateResponse(request, "registration/signup.html", context, status=429)
+    if not form.is_valid():
+        return TemplateResponse(request, "registration/signup.html", context, status=400)
+    try:
+        user = _create(form, invite)
+    except Refused as e:
+        return _refused(request, invite, str(e))
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if invite is not None:
+        request.session["team"] = str(invite.team.uuid)
+        messages.success(request, f"Welcome! You joined {invite.team.name}.")
+    return redirect("gallery:index")
+
+
+def _refused(request: HttpRequest, invite: Invitation | None, refusal: str) -> TemplateResponse:
+    context = {"invite": invite, "refusal": refusal}
+    return TemplateResponse(request, "gallery/invitation.html", context, status=410)
+
+
+def _too_many_signups(request: HttpRequest) -> str | None:
+    """Count a sign-up from this address; how long to wait, in words, once there are too many."""
+    count, seconds = settings.SIGNUP_RATE
+    key = f"signup:{ratelimit.client_address(request)}"
+    if ratelimit.too_many(key, count, seconds):
+        return ratelimit.in_words(ratelimit.wait(key, seconds))
+    return None
+
+
+def _invitation(request: HttpRequest) -> tuple[Invitation | None, str | None]:
+    """The invitation named by ?invitation=, and why it cannot be used (None if it can)."""
+    token = request.GET.get("invitation")
+    if token is None:
+        return None, None
+    invite = Invitation.objects.select_related("team").filter(token=token).first()
+    return invite, invitation_refusal(invite)[0]
+
+
+@transaction.atomic
+def _create(form: SignupForm, invite: Invitation | None):
+    """The account, and its membership when it came with an invitation: both or neither."""
+    user = form.save()
+    if invite is not None:
+        refusal, _status = join(invite, user)
+        if refusal:
+            raise Refused(refusal)
+    return user
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login, refused with a clear message after too many tries from one place."""
+    """Django's login, refused with a clear message while failures from here are over the limit."""
 
     redirect_authenticated_user = True
+    authentication_form = logins.LoginForm
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        username = request.POST.get("username", "").lower()[:150]
-        count, seconds = settings.LOGIN_RATE
-        keys = [f"login:addr:{client_address(request)}", f"login:user:{username}"]
-        if any(too_many(key, count, seconds) for key in keys):
-            form = self.get_form()
-            form.add_error(
-                None,
-                f"Too many login attempts. Wait {seconds // 60} minutes and try again.",
-            )
-            return self.render_to_response(self.get_context_data(form=form), status=429)
-        return super().post(request, *args, **kwargs)
+    def form_invalid(self, form):
+        return logins.with_status(super().form_invalid(form))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["signup_enabled"] = SiteSettings.load().signup_enabled
         return context
+
+
+def admin_login(request: HttpRequest, **kwargs) -> HttpResponse:
+    """The admin site's own login page, with the same throttle (its form is `AdminLoginForm`)."""
+    return logins.with_status(admin.site.login(request, **kwargs))
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset mail, at most so many per client address and per email address asked for.
+
+    An address asked for counts whether or not an account has it, so the limit tells nothing
+    about which addresses have accounts. Someone asking for another person's address to stop
+    them resetting only fills that person's inbox with links that work.
+    """
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        count, seconds = settings.PASSWORD_RESET_RATE
+        email = ratelimit.digest(request.POST.get("email", "")[:254])
+        keys = [f"reset:{ratelimit.client_address(request)}", f"reset:email:{email}"]
+        over = [key for key in keys if ratelimit.too_many(key, count, seconds)]
+        if not over:
+            return super().post(request, *args, **kwargs)
+        wait = max(ratelimit.wait(key, seconds) for key in over)
+        form = self.get_form()
+        form.add_error(
+            "email",
+            "Too many reset requests. A reset mail already sent still works; or try again in "
+            f"{ratelimit.in_words(wait)}.",
+        )
+        response = self.render_to_response(self.get_context_data(form=form), status=429)
+        response["Retry-After"] = str(wait)
+        return response

@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from gallery.logins import AdminLoginForm
 from gallery.models import (
     Activity,
     Budget,
@@ -42,6 +43,8 @@ from gallery.models import (
 )
 
 NO_REASON = "No reason given."
+# The admin's login counts failures and refuses as /login/ does (gallery.logins).
+admin.site.login_form = AdminLoginForm
 
 
 class NoAdd(admin.ModelAdmin):
@@ -589,7 +592,7 @@ class SiteSettingsAdmin(ValuesInChangeMessage):
         "team_usd_per_month",
     ]
     fieldsets = [
-        (None, {"fields": ["signup_enabled"]}),
+        (None, {"fields": ["signup_enabled", "site_usd_per_month"]}),
         (
             "Default limits (for everyone without a budget of their own; empty: no limit)",
             {
@@ -600,6 +603,10 @@ class SiteSettingsAdmin(ValuesInChangeMessage):
                     "team_usd_per_month",
                 ]
             },
+        ),
+        (
+            "Budget given to each new account's personal space (empty: none)",
+            {"fields": ["new_personal_images_per_day", "new_personal_usd_per_month"]},
         ),
     ]
 

@@ -565,7 +565,21 @@ class Invitation(models.Model):
 class SiteSettings(models.Model):
     """Switches an admin flips in the admin site."""
 
-    signup_enabled = models.BooleanField(default=True)
+    # Closed unless an admin opens it: each account may spend the site's provider keys.
+    # Invitation links let people sign up either way.
+    signup_enabled = models.BooleanField(
+        "Sign-up open to anyone",
+        default=False,
+        help_text="People with an invitation link can sign up even when this is off.",
+    )
+    site_usd_per_month = models.DecimalField(
+        "Site spending limit (US dollars per month)",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="All people and teams together. Empty: no limit.",
+    )
     # Limits for every person and every team without a budget of their own (empty: no limit).
     user_images_per_day = models.PositiveIntegerField(
         null=True, blank=True, help_text="Images a person may make per day, across their teams."
@@ -575,6 +589,13 @@ class SiteSettings(models.Model):
     )
     team_images_per_day = models.PositiveIntegerField(null=True, blank=True)
     team_usd_per_month = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    # Written into a Budget of its own for each new personal team, which an admin can change later.
+    new_personal_images_per_day = models.PositiveIntegerField(
+        "Images per day", null=True, blank=True
+    )
+    new_personal_usd_per_month = models.DecimalField(
+        "US dollars per month", max_digits=10, decimal_places=2, null=True, blank=True
+    )
 
     class Meta:
         verbose_name_plural = "site settings"
@@ -593,6 +614,13 @@ def give_new_users_a_personal_space(sender, instance, created: bool, **kwargs) -
         team = Team.objects.create(name=instance.get_username(), personal=True)
         Membership.objects.create(team=team, user=instance, role=Membership.Role.OWNER)
         Gallery.objects.create(team=team, name="Main", created_by=instance)
+        site = SiteSettings.objects.filter(pk=1).first()
+        budget = {
+            "images_per_day": site and site.new_personal_images_per_day,
+            "usd_per_month": site and site.new_personal_usd_per_month,
+        }
+        if any(value is not None for value in budget.values()):
+            Budget.objects.create(team=team, **budget)
 
 
 def personal_team(user) -> Team:

@@ -7,9 +7,10 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -22,6 +23,7 @@ from gallery.activity import mail, record
 from gallery.models import Activity, Gallery, Invitation, Membership, Team
 
 Role = Membership.Role
+AGAIN = "Ask the team's owner for a new one."
 
 
 class TeamForm(forms.Form):
@@ -113,22 +115,44 @@ def team_activity(request: Request, team_uuid) -> TemplateResponse:
 @require_POST
 def change_role(request: Request, team_uuid, membership_id: int) -> HttpResponse:
     team = get_team(request, team_uuid, manage=True)
-    membership = get_object_or_404(team.memberships, pk=membership_id)
     role = request.POST.get("role", "")
     if role not in Role.values:
         messages.error(request, "Choose owner, editor or viewer.")
-    elif membership.role == Role.OWNER and role != Role.OWNER and _last_owner(team):
-        messages.error(request, "A team needs at least one owner; make someone else owner first.")
-    else:
-        membership.role = role
-        membership.save(update_fields=["role"])
-        summary = f"{membership.user} is now {membership.get_role_display().lower()}"
-        record(team, request.user, Activity.Verb.ROLE, summary)
+        return redirect("gallery:team-detail", team.uuid)
+    with transaction.atomic():
+        membership, refusal = _locked(team, membership_id, request.user, owner=True)
+        if refusal is None and membership.role == Role.OWNER and role != Role.OWNER:
+            refusal = _last_owner(team)
+        if refusal is None:
+            membership.role = role
+            membership.save(update_fields=["role"])
+            summary = f"{membership.user} is now {membership.get_role_display().lower()}"
+            record(team, request.user, Activity.Verb.ROLE, summary)
+    if refusal:
+        messages.error(request, refusal)
     return redirect("gallery:team-detail", team.uuid)
 
 
-def _last_owner(team: Team) -> bool:
-    return team.memberships.filter(role=Role.OWNER).count() <= 1
+def _locked(team: Team, membership_id: int, actor, *, owner: bool) -> tuple[Membership, str | None]:
+    """Lock the team's row, then read the membership and the actor's role afresh.
+
+    Role changes and removals of one team queue up here, so each sees the owners the one
+    before it left: two owners demoting each other at once cannot leave the team with none.
+    Returns the membership, and why the actor may no longer change it (None if they may).
+    """
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    membership = get_object_or_404(team.memberships.select_related("user"), pk=membership_id)
+    allowed = team.role_of(actor) == Role.OWNER or (not owner and membership.user == actor)
+    if not allowed:
+        return membership, "Only an owner of the team can do that, and you are not one any more."
+    return membership, None
+
+
+def _last_owner(team: Team) -> str | None:
+    """Why the team's owner cannot step down or go: it would be left with none (call locked)."""
+    if team.memberships.filter(role=Role.OWNER).count() <= 1:
+        return "A team needs at least one owner; make someone else owner first."
+    return None
 
 
 @login_required
@@ -142,11 +166,16 @@ def remove_member(request: Request, team_uuid, membership_id: int) -> HttpRespon
     if team.personal:
         messages.error(request, "Your personal space cannot be left.")
         return redirect("gallery:team-detail", team.uuid)
-    if membership.role == Role.OWNER and _last_owner(team):
-        messages.error(request, "A team needs at least one owner; make someone else owner first.")
+    with transaction.atomic():
+        membership, refusal = _locked(team, membership_id, request.user, owner=False)
+        if refusal is None and membership.role == Role.OWNER:
+            refusal = _last_owner(team)
+        if refusal is None:
+            membership.delete()
+            record(team, request.user, Activity.Verb.REMOVED, f"{membership.user} left the team")
+    if refusal:
+        messages.error(request, refusal)
         return redirect("gallery:team-detail", team.uuid)
-    membership.delete()
-    record(team, request.user, Activity.Verb.REMOVED, f"{membership.user} left the team")
     if membership.user == request.user:
         request.session.pop("team", None)
         return redirect("gallery:team-list")
@@ -195,26 +224,79 @@ def revoke_invitation(request: Request, team_uuid, invitation_id: int) -> HttpRe
     return redirect("gallery:team-detail", team.uuid)
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
-def invitation(request: Request, token: str) -> HttpResponse:
-    """Someone with the link sees which team invites them, and joins with one click."""
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """Whoever holds the link sees which team invites them; a logged-in person joins in one click.
+
+    Someone without an account is offered to log in or to sign up through the invitation,
+    which works even while sign-up is closed.
+    """
     invite = Invitation.objects.select_related("team").filter(token=token).first()
-    if invite is None or not invite.usable:
-        return TemplateResponse(request, "gallery/invitation.html", {"invite": None}, status=410)
-    if request.method == "POST":
-        with transaction.atomic():
-            won = Invitation.objects.filter(pk=invite.pk, accepted_at__isnull=True).update(
-                accepted_at=timezone.now(), accepted_by=request.user
-            )
-            if won:
-                Membership.objects.get_or_create(
-                    team=invite.team, user=request.user, defaults={"role": invite.role}
-                )
-                record(invite.team, request.user, Activity.Verb.JOINED, str(request.user))
-        request.session["team"] = str(invite.team.uuid)
-        return redirect("gallery:index")
-    return TemplateResponse(request, "gallery/invitation.html", {"invite": invite})
+    user = request.user if request.user.is_authenticated else None
+    refusal, status = invitation_refusal(invite, user)
+    if invite is not None and refusal is None and request.method == "POST":
+        if user is None:
+            return redirect_to_login(request.get_full_path())
+        refusal, status = join(invite, user)
+        if refusal is None:
+            request.session["team"] = str(invite.team.uuid)
+            messages.success(request, f"You joined {invite.team.name}.")
+            return redirect("gallery:index")
+    context = {"invite": invite, "refusal": refusal}
+    return TemplateResponse(request, "gallery/invitation.html", context, status=status)
+
+
+def invitation_refusal(invite: Invitation | None, user=None) -> tuple[str | None, int]:
+    """Why this invitation cannot be accepted (by `user`, if given), and the status to answer."""
+    if invite is None:
+        return "This invitation link is not valid. Check that you copied all of it.", 410
+    if invite.revoked_at is not None:
+        return f"This invitation was revoked. {AGAIN}", 410
+    if invite.accepted_at is not None:
+        return f"This invitation was already used. {AGAIN}", 410
+    if invite.expires_at <= timezone.now():
+        return f"This invitation expired on {invite.expires_at:%Y-%m-%d %H:%M} UTC. {AGAIN}", 410
+    if user is not None and invite.email and invite.email.lower() != user.email.lower():
+        return (
+            f"This invitation was sent to {mask_email(invite.email)}, which is not your "
+            "account's email address. Log in with the account that has it, or ask the team's "
+            "owner to invite the address of this account."
+        ), 403
+    return None, 200
+
+
+def join(invite: Invitation, user) -> tuple[str | None, int]:
+    """Accept the invitation for `user`: (None, 200) when they joined, else why not.
+
+    The compare-and-set claims it only while it is still unused, unrevoked and unexpired, so an
+    owner's revoke, its expiry or another acceptance that lands after the page was read wins.
+    """
+    refusal = invitation_refusal(invite, user)
+    if refusal[0] is not None:
+        return refusal
+    now = timezone.now()
+    with transaction.atomic():
+        won = Invitation.objects.filter(
+            pk=invite.pk,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+        ).update(accepted_at=now, accepted_by=user)
+        if not won:  # someone else changed it since it was read: say what
+            invite.refresh_from_db()
+            refusal = invitation_refusal(invite, user)
+            return refusal if refusal[0] else ("This invitation was just used. " + AGAIN, 410)
+        Membership.objects.get_or_create(
+            team=invite.team, user=user, defaults={"role": invite.role}
+        )
+        record(invite.team, user, Activity.Verb.JOINED, str(user))
+    return None, 200
+
+
+def mask_email(email: str) -> str:
+    """Enough of an address for its owner to recognise it: e…@example.com."""
+    name, _, domain = email.partition("@")
+    return f"{name[:1]}…@{domain}"
 
 
 @login_required

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.conf import settings
 
-from gallery.ratelimit import too_many
+from gallery.ratelimit import in_words, too_many, wait
 
 WHAT = {
     "generate": "generations",
@@ -27,8 +27,11 @@ def refusal(user: Any, action: str, times: int = 1) -> str | None:
     try, count as the generation they make.
     """
     count, seconds = rate(action)
-    hits = [too_many(f"{action}:{user.pk}", count, seconds) for _ in range(times)]
+    key = f"{action}:{user.pk}"
+    hits = [too_many(key, count, seconds) for _ in range(times)]
     if not any(hits):
         return None
-    per = "a minute" if seconds == 60 else f"in {seconds} seconds"
-    return f"That is more than {count} {WHAT[action]} {per}; wait a moment."
+    return (
+        f"That is more than {count} {WHAT[action]} in {in_words(seconds)}. "
+        f"Try again in {in_words(wait(key, seconds))}."
+    )

@@ -23,6 +23,7 @@ Status = Generation.Status
 Source = Usage.Source
 FREE_PROVIDERS = ("sandbox", "a1111")
 CENT = Decimal("0.01")
+SITE = "the site"  # whose limit the site-wide cap is
 
 
 class OverBudget(Exception):
@@ -234,6 +235,9 @@ def open_entry(generation: Generation) -> Usage:
     Team.objects.select_for_update().filter(pk=team.pk).first()
     for limit in limits(user, team):
         limit.check(images, cost, source)
+    # Then the site's cap, when there is one: every submit on the site queues up behind it.
+    if (cap := site_limit(lock=True)) is not None:
+        cap.check(images, cost, source)
     return Usage.objects.create(
         generation=generation,
         user=user,
@@ -346,7 +350,9 @@ class Limit:
         return f"${Decimal(self.used).quantize(CENT)} of ${self.limit} this month"
 
     def check(self, images: int, cost: Decimal, source: str) -> None:
-        owner = "You have" if self.whose == "You" else f"The team {self.whose} has"
+        owner = {"You": "You have", SITE: "Everyone on this site together has"}.get(
+            self.whose, f"The team {self.whose} has"
+        )
         if self.kind == "images" and self.used + images > self.limit:
             left = max(0, int(self.limit) - int(self.used))
             raise OverBudget(
@@ -363,6 +369,7 @@ class Limit:
             raise OverBudget(
                 f"{owner} spent ${Decimal(self.used).quantize(CENT)} of ${self.limit} allowed "
                 f"this month, and this would cost about ${cost.quantize(CENT)} more."
+                + (" An admin sets this limit under Site settings." if self.whose == SITE else "")
             )
 
 
@@ -405,6 +412,19 @@ def limits(user, team: Team) -> list[Limit]:
             if limit is not None:
                 found.append(Limit(whose, kind, limit, _used(owner, since(), summed)))
     return found
+
+
+def site_limit(*, lock: bool = False) -> Limit | None:
+    """The site-wide dollars per month, with what everyone spent this month; None when unset.
+
+    With `lock`, the settings row stays locked until the transaction ends (see `open_entry`).
+    """
+    site = SiteSettings.load()
+    if site.site_usd_per_month is not None and lock:
+        site = SiteSettings.objects.select_for_update().get(pk=site.pk)
+    if (limit := site.site_usd_per_month) is None:
+        return None
+    return Limit(SITE, "usd", limit, _used(Q(), month_start(), "cost_usd"))
 
 
 def _used(owner: Q, since: datetime, field: str):

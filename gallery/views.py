@@ -39,7 +39,6 @@ from gallery.models import (
     InputImage,
     card_images,
 )
-from gallery.ratelimit import too_many
 from jobs import catalog, images, pipeline
 
 GRID_SIZE = 60
@@ -164,9 +163,8 @@ def generate(request: Request) -> HttpResponse:
     if not can_edit(request.user, team):
         raise PermissionDenied
     form = _form(request, request.POST, request.FILES)
-    count, seconds = settings.GENERATE_RATE
-    if form.is_valid() and too_many(f"generate:{request.user.pk}", count, seconds):
-        form.add_error(None, f"That is more than {count} generations a minute; wait a moment.")
+    if form.is_valid() and (refused := throttle.refusal(request.user, "generate")):
+        form.add_error(None, refused)
     if not form.is_valid():
         if request.htmx:
             response = TemplateResponse(request, "gallery/index.html#generate-form", {"form": form})

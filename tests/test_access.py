@@ -247,11 +247,12 @@ MATRIX = {
         {},
         dict(alice=302, bob=403, carol=302, dave=404),
     ),
+    # The token is the access: whoever holds it sees the invitation, and may sign up through it.
     "gallery:invitation": (
         "get",
         "/invitations/{token}",
         {},
-        dict(alice=200, bob=200, carol=200, dave=200),
+        dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
     ),
     # The usage dashboard is for staff (tests/test_dashboard.py): others are refused.
     "gallery:staff-usage": (
@@ -273,7 +274,8 @@ MATRIX = {
         {},
         dict(alice=302, bob=302, carol=302, dave=302, anonymous=302),
     ),
-    "signup": ("get", "/signup/", {}, dict(alice=200, bob=200, carol=200, dave=200, anonymous=200)),
+    # Closed by default (an admin opens it under Site settings; tests/test_accounts.py).
+    "signup": ("get", "/signup/", {}, dict(alice=403, bob=403, carol=403, dave=403, anonymous=403)),
     "password_change": (
         "get",
         "/password/change/",

@@ -78,7 +78,7 @@ def test_a_retry_counts_against_the_generate_limit(client, alice, settings):
     response = retry(client, second, **{"HX-Request": "true"})
     assert response.headers["HX-Retarget"] == f"#gen-{second.uuid}"
     page = response.content.decode()
-    assert "Not retried: That is more than 1 generations a minute; wait a moment." in page
+    assert "Not retried: That is more than 1 generations in a minute. Try again in" in page
     assert Generation.objects.filter(retry_of__isnull=False).count() == 1
 
 

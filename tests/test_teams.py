@@ -2,9 +2,6 @@
 
 import base64
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -26,8 +23,6 @@ from gallery.models import (
 )
 from jobs import http, pipeline
 from tests.factories import make_generation, make_image
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def login(client, user, team=None):
@@ -416,62 +411,10 @@ def test_generating_too_fast_is_refused_with_a_clear_message(client, alice, sett
     }
     login(client, alice)
     assert [client.post("/generate", data).status_code for _ in range(3)] == [302, 302, 429]
-    assert "more than 2 generations a minute" in client.post("/generate", data).content.decode()
+    assert "more than 2 generations in a minute" in client.post("/generate", data).content.decode()
     assert Generation.objects.count() == 2
-
-
-def test_login_attempts_are_limited_by_user_and_address(client, alice, settings):
-    settings.LOGIN_RATE = (3, 300)
-    codes = [
-        client.post("/login/", {"username": "alice", "password": "wrong"}).status_code
-        for _ in range(4)
-    ]
-    assert codes == [200, 200, 200, 429]
-    response = client.post("/login/", {"username": "alice", "password": "password"})
-    assert response.status_code == 429
-    assert "Too many login attempts" in response.content.decode()
-
-
-def test_sign_up_works_and_can_be_turned_off(client, db):
-    from gallery.models import SiteSettings
-
-    response = client.post(
-        "/signup/",
-        {
-            "username": "erin",
-            "email": "",
-            "password1": "a-long-pass-phrase",
-            "password2": "a-long-pass-phrase",
-        },
-    )
-    assert response.status_code == 302
-    assert personal_team(response.wsgi_request.user).name == "erin"
-    SiteSettings.objects.update_or_create(pk=1, defaults={"signup_enabled": False})
-    client.logout()
-    assert client.get("/signup/").status_code == 403
 
 
 def test_password_reset_mails_a_link(client, alice, mailoutbox):
     client.post("/password/reset/", {"email": "alice@example.com"})
     assert len(mailoutbox) == 1 and "/password/reset/" in mailoutbox[0].body
-
-
-def test_the_deploy_checks_pass_with_production_settings():
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "EMAIL_HOST": "smtp.example.com",
-        "SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
-        "DEBUG": "0",
-        "HTTPS": "1",
-        "ALLOWED_HOSTS": "atelier.example.com",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout

@@ -27,7 +27,7 @@ def test_cancel_is_limited_per_person(alice_client, alice, bob, client, settings
         f"/generations/{second.uuid}/cancel", headers={"HX-Request": "true"}
     )
     page = response.content.decode()
-    assert "Not cancelled: That is more than 1 cancels a minute; wait a moment." in page
+    assert "Not cancelled: That is more than 1 cancels in a minute. Try again in" in page
     assert 'hx-trigger="load delay:5s"' in page  # the message stays a moment before polling
     second.refresh_from_db()
     assert second.status == Status.RUNNING
@@ -45,7 +45,7 @@ def test_bulk_actions_are_limited_per_person(alice_client, alice, settings):
     response = bulk(alice_client, chosen[1:], "delete")
     assert response.status_code == 302
     page = alice_client.get("/").content.decode()
-    assert "That is more than 1 actions on selected images a minute; wait a moment." in page
+    assert "That is more than 1 actions on selected images in a minute. Try again in" in page
     assert Image.objects.filter(deleted_at__isnull=True).count() == 1
 
 
@@ -56,7 +56,7 @@ def test_zip_exports_are_limited_per_person(alice_client, alice, settings):
     response = bulk(alice_client, chosen, "export")
     assert response.status_code == 302 and response["Location"] == "/"
     page = alice_client.get("/").content.decode()
-    assert "That is more than 1 zip exports a minute; wait a moment." in page
+    assert "That is more than 1 zip exports in a minute. Try again in" in page
 
 
 def test_each_model_of_a_try_counts_as_a_generation(alice_client, settings):
@@ -64,7 +64,7 @@ def test_each_model_of_a_try_counts_as_a_generation(alice_client, settings):
     models = ["sandbox/flux-sync", "sandbox/openai-sync", "sandbox/relay-async"]
     response = alice_client.post("/try", {"prompt": "a fox", "models": models})
     assert response.status_code == 429
-    assert "That is more than 2 generations a minute; wait a moment." in response.content.decode()
+    assert "That is more than 2 generations in a minute. Try again in" in response.content.decode()
     assert not Generation.objects.exists()
 
 

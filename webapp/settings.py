@@ -44,6 +44,14 @@ def envfloat(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
 
 
+def envrate(prefix: str, count: int, seconds: int) -> tuple[int, int]:
+    """A rate limit from PREFIX_COUNT and PREFIX_SECONDS: (requests, seconds), both at least 1."""
+    rate = (envint(f"{prefix}_COUNT", count), envint(f"{prefix}_SECONDS", seconds))
+    if min(rate) < 1:
+        raise ImproperlyConfigured(f"{prefix}_COUNT and {prefix}_SECONDS must be 1 or more")
+    return rate
+
+
 def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -95,6 +103,8 @@ def _secret_key() -> str:
 
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = _secret_key()
+# The admin account `ensure_admin` creates on first run.
+ADMIN_USERNAME = os.environ.get("ADMIN_USERNAME", "admin")
 PORT = envint("PORT", 8000)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
@@ -168,8 +178,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery:index"
@@ -219,6 +231,8 @@ if envbool("SECURE_COOKIES", not DEBUG and os.environ.get("HTTPS", "") == "1"):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The worker reaches the built-in sandbox provider inside the private network, in plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^sandbox/"]
 
 # Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport under var/.
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -367,8 +381,8 @@ CACHES = {
     )
 }
 
-# Rate limits: (requests, seconds).
-GENERATE_RATE = (envint("GENERATE_RATE_COUNT", 30), 60)
+# Rate limits: (requests, seconds), each from NAME_COUNT and NAME_SECONDS.
+GENERATE_RATE = envrate("GENERATE_RATE", 30, 60)
 # Per person, (times, seconds), for what costs no provider call but takes server work. Far above
 # what a person does by hand; GENERATE_RATE is the one to tune (a retry, and each model of a
 # try, count against it).
@@ -377,7 +391,16 @@ ACTION_RATES = {
     "bulk": (30, 60),  # delete, move, favorite, compare on a selection
     "export": (10, 60),  # zip exports, up to 500 originals each
 }
-LOGIN_RATE = (envint("LOGIN_RATE_COUNT", 10), 300)
+# Failed logins per (username, address), and per address alone (an office shares one).
+LOGIN_RATE = envrate("LOGIN_RATE", 10, 300)
+LOGIN_ADDRESS_RATE = envrate("LOGIN_ADDRESS_RATE", 50, 300)
+SIGNUP_RATE = envrate("SIGNUP_RATE", 10, 3600)
+# Reset mails asked for, per address and per email address.
+PASSWORD_RESET_RATE = envrate("PASSWORD_RESET_RATE", 5, 3600)
+# How many proxies in front of Atelier append to X-Forwarded-For (gallery.ratelimit).
+PROXY_HOPS = envint("PROXY_HOPS", 0)
+if PROXY_HOPS < 0:
+    raise ImproperlyConfigured(f"PROXY_HOPS must be 0 or more, got {PROXY_HOPS}")
 INVITATION_DAYS = envint("INVITATION_DAYS", 7)
 
 LOGGING = {

@@ -19,7 +19,7 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
-    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
     path(
         "password/reset/done/",
         auth_views.PasswordResetDoneView.as_view(),
@@ -37,6 +37,8 @@ urlpatterns = [
     ),
     # Browsers ask for it on pages that name no icon (the admin's).
     path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static("favicon.svg"))),
+    # Before the admin's own URLs, so its login page is throttled as /login/ is.
+    path("admin/login/", accounts.admin_login),
     path("admin/", admin.site.urls),
     path("sandbox/", include("jobs.sandbox.urls")),
     path("", include("gallery.urls")),

@@ -74,12 +74,13 @@ class Command(BaseCommand):
                 if any(p.poll() is not None for p in processes.values()):
                     return
                 time.sleep(0.5)
-        username = os.environ.get("ADMIN_USERNAME", "admin")
+        username = settings.ADMIN_USERNAME
         hint = (settings.VAR_DIR / "admin_password").relative_to(settings.BASE_DIR, walk_up=True)
         self.stdout.write(
             self.style.SUCCESS(f"\nAtelier is running: open {url}\n")
             + f"Log in as {username!r} with ADMIN_PASSWORD, or the password printed on first run "
-            f"(saved in {hint}).\nPress Ctrl-C to stop the web server, worker and beat.\n"
+            f"(saved in {hint} until the first login).\n"
+            "Press Ctrl-C to stop the web server, worker and beat.\n"
         )
 
     def _stop_all(self, processes: dict[str, subprocess.Popen]) -> None:

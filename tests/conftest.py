@@ -1,4 +1,6 @@
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -99,3 +101,25 @@ def alice_client(client, alice):
 def pytest_collection_modifyitems(config, items):
     """End-to-end tests last: their worker lives for the rest of the session once started."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
+NODE_TOOLS = Path(__file__).resolve().parent / "node"
+
+
+@pytest.fixture(scope="session")
+def node_tools() -> Path:
+    """The test-only Node.js tools (axe-core, oidc-provider), installed once with `npm ci`.
+
+    Returns their node_modules folder. The lock file pins every version and checksum.
+    """
+    modules = NODE_TOOLS / "node_modules"
+    lock = NODE_TOOLS / "package-lock.json"
+    stamp = modules / ".package-lock.json"
+    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=NODE_TOOLS,
+            check=True,
+            timeout=600,
+        )
+    return modules

@@ -472,7 +472,7 @@ def comment_image(request: Request, image_uuid) -> HttpResponse:
         add_comment(image, request.user, body)
     if request.htmx:
         return TemplateResponse(
-            request, "gallery/image_detail.html#comments", _image_context(request, image)
+            request, "gallery/image_detail.html#comment-posted", _image_context(request, image)
         )
     return redirect(image)
 
@@ -482,7 +482,7 @@ def comment_image(request: Request, image_uuid) -> HttpResponse:
 def image_comments(request: Request, image_uuid) -> TemplateResponse:
     image = get_image(request, image_uuid)
     return TemplateResponse(
-        request, "gallery/image_detail.html#comments", _image_context(request, image)
+        request, "gallery/image_detail.html#comment-list", _image_context(request, image)
     )
 
 

@@ -3,7 +3,7 @@ staff-only access, and a real generation showing up once the pipeline has settle
 
 import csv
 import io
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -59,20 +59,38 @@ def staff_client(client, staff):
 
 
 @pytest.fixture
-def ledger(studio, alice, bob, dave):
+def today():
+    """The day the ledger's "today" is; a test may freeze another (see `frozen_today`)."""
+    return TODAY
+
+
+@pytest.fixture
+def frozen_today(today, monkeypatch):
+    """Make `today` the site's date: Django's clock reads 3 pm of that day, local time.
+
+    `timezone.localdate()`, `localtime()` and the budget windows all read `timezone.now`.
+    """
+    frozen = timezone.make_aware(datetime.combine(today, time(15)))
+    monkeypatch.setattr(timezone, "now", lambda: frozen)
+    return today
+
+
+@pytest.fixture
+def ledger(studio, alice, bob, dave, today):
     """Ten generations over three days (two before today, and today)."""
     theirs = Team.objects.get(name="Dave's team")
+    a, b = today - timedelta(days=2), today - timedelta(days=1)
     fs, sx = "flux/schnell", "sandbox/flux-sync"
-    entry(alice, studio, A, sx, Status.SUCCEEDED, 2, "0.10", REPORTED, total_seconds=1.0)
-    entry(alice, studio, A, fs, Status.SUCCEEDED, 1, "0.05", total_seconds=2.0)
-    entry(bob, studio, A, fs, Status.FAILED, 0, error="Provider timed out", total_seconds=30)
-    entry(dave, theirs, A, fs, Status.SUCCEEDED, 4, "0.20", REPORTED, total_seconds=4.0)
-    entry(dave, theirs, B, fs, Status.FAILED, 0, error="Provider timed out")
-    entry(dave, theirs, B, fs, Status.FAILED, 0, error=FORMULA)
-    entry(bob, studio, B, fs, Status.CANCELLED, 0, "0.03")
-    entry(alice, studio, B, fs, Status.SUCCEEDED, 1, "0.05", total_seconds=8.0)
-    entry(alice, studio, TODAY, fs, Status.RUNNING, 1, "0.05")
-    entry(bob, studio, TODAY, fs, Status.SUCCEEDED, 1, "0.05", total_seconds=16.0)
+    entry(alice, studio, a, sx, Status.SUCCEEDED, 2, "0.10", REPORTED, total_seconds=1.0)
+    entry(alice, studio, a, fs, Status.SUCCEEDED, 1, "0.05", total_seconds=2.0)
+    entry(bob, studio, a, fs, Status.FAILED, 0, error="Provider timed out", total_seconds=30)
+    entry(dave, theirs, a, fs, Status.SUCCEEDED, 4, "0.20", REPORTED, total_seconds=4.0)
+    entry(dave, theirs, b, fs, Status.FAILED, 0, error="Provider timed out")
+    entry(dave, theirs, b, fs, Status.FAILED, 0, error=FORMULA)
+    entry(bob, studio, b, fs, Status.CANCELLED, 0, "0.03")
+    entry(alice, studio, b, fs, Status.SUCCEEDED, 1, "0.05", total_seconds=8.0)
+    entry(alice, studio, today, fs, Status.RUNNING, 1, "0.05")
+    entry(bob, studio, today, fs, Status.SUCCEEDED, 1, "0.05", total_seconds=16.0)
     return {"studio": studio, "theirs": theirs}
 
 
@@ -215,14 +233,14 @@ def test_the_near_a_limit_panel_lists_who_is_close(ledger, staff_client, alice, 
     assert "1 of 1 images today" in response.content.decode()
 
 
-def test_near_a_limit_reads_roll_ups_to_the_same_effect(ledger, studio, dave):
-    if TODAY.day <= 2:
-        pytest.skip("days A and B fall in last month: no roll-up of this month to compare yet")
+# The 18th: days A and B (the 16th and 17th) are in the same month, whatever day it is now.
+@pytest.mark.parametrize("today", [date(2026, 3, 18)])
+def test_near_a_limit_reads_roll_ups_to_the_same_effect(frozen_today, ledger, studio, dave):
     Budget.objects.create(team=studio, usd_per_month=Decimal("0.30"))
     Budget.objects.create(user=dave, usd_per_month=Decimal("0.20"))
     from_ledger = [(s.name, s.limit.used) for s in usage.standing()]
-    dashboard.rollup(A)
-    dashboard.rollup(B)
+    dashboard.rollup(frozen_today - timedelta(days=2))
+    dashboard.rollup(frozen_today - timedelta(days=1))
     assert [(s.name, s.limit.used) for s in usage.standing(used_by=dashboard.used_by)] == (
         from_ledger
     )

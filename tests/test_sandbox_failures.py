@@ -1,4 +1,5 @@
-"""Every failure marker of the sandbox, over Django's test client: the HTTP answer it documents."""
+"""Every failure marker of the sandbox, over Django's test client: the HTTP answer it documents;
+and the tests' fake providers, over HTTP, failing through the same engine."""
 
 import base64
 import binascii
@@ -8,12 +9,14 @@ import json
 import struct
 from hashlib import sha256
 
+import httpx
 import pytest
 from django.core.cache import cache
 from PIL import Image as PILImage
 
 from jobs import images
 from jobs.sandbox import auth, failures, views
+from tests.e2e.fakes import FakeProviders
 
 GENERATIONS = "/sandbox/v1/images/generations"
 RELAY = "/sandbox/v2/image/generate"
@@ -360,3 +363,96 @@ def test_it_counts_only_the_latest_prompts(client, monkeypatch):
         flux(client, f"prompt {n}")
     flux(client, "prompt 4")
     assert failures.submissions == {"prompt 2": 1, "prompt 3": 1, "prompt 4": 2}
+
+
+def test_a_submit_failure_with_a_count_acts_only_that_many_times(client, naps):
+    assert [flux(client, "a fox [sandbox:400-policy:1]").status_code for _ in range(2)] == [
+        400,
+        200,
+    ]
+    assert [flux(client, "a cat [sandbox:slow:1]").status_code for _ in range(2)] == [200, 200]
+    assert naps == [failures.SLOW_SECONDS]  # the first answer only came late
+
+
+def test_it_quotes_the_key_it_was_sent(client):
+    response = relay(client, "a fox [sandbox:echo-key]")  # the key as Relay's X-API-Key
+    assert response.status_code == 400
+    assert error(response) == f"Unknown parameter for the key {auth.key()}"
+    del client.defaults["HTTP_X_API_KEY"]
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {auth.key()}"  # as the AI/ML API's
+    response = flux(client, "a fox [sandbox:echo-key]")
+    assert error(response) == f"Unknown parameter for the key Bearer {auth.key()}"
+
+
+def test_it_serves_a_picture_from_the_other_loopback_name(client):
+    url = flux(client, "a fox [sandbox:elsewhere-url]").json()["images"][0]["url"]
+    assert url.startswith("http://localhost/sandbox/files/")  # the test client is "testserver"
+    response = client.get(url.removeprefix("http://localhost"))
+    assert PILImage.open(io.BytesIO(response.content)).size == (512, 512)
+
+
+def test_it_redirects_a_file_to_the_other_loopback_name(client):
+    path = file_path(client, "a fox [sandbox:redirect-elsewhere]")
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"] == f"http://localhost{path}?hop=1"
+    served = client.get(f"{path}?hop=1")  # where it leads: the picture itself
+    assert PILImage.open(io.BytesIO(served.content)).format == "PNG"
+
+
+# --- The tests' fake providers fail through the same engine ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake_providers():
+    with FakeProviders() as fake:
+        yield fake
+
+
+def fake_flux(fake: FakeProviders, prompt: str) -> httpx.Response:
+    body = {"model": "flux/schnell", "prompt": prompt, "image_size": "square"}
+    headers = {"Authorization": f"Bearer {fake.aimlapi_key}"}
+    return httpx.post(f"{fake.aimlapi_url}/v1/images/generations", json=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "marker", ["429", "5xx-then-ok:1", "500-then-ok", "500", "400-policy", "401", "bad-json"]
+)
+def test_the_fakes_fail_a_submit_as_the_sandbox_does(client, fake_providers, marker):
+    prompt = f"a fox {marker} [sandbox:{marker}]"
+    for _ in range(4):
+        sandbox, fake = flux(client, prompt), fake_flux(fake_providers, prompt)
+        assert fake.status_code == sandbox.status_code
+        if sandbox.status_code == 200 and sandbox["Content-Type"] == "application/json":
+            assert len(fake.json()["images"]) == len(sandbox.json()["images"]) == 1
+        else:
+            assert fake.content == sandbox.content
+            assert fake.headers.get("Retry-After") == sandbox.get("Retry-After")
+
+
+def test_the_fakes_quote_the_key_they_were_sent(fake_providers):
+    response = fake_flux(fake_providers, "a fox [sandbox:echo-key]")
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert message == f"Unknown parameter for the key Bearer {fake_providers.aimlapi_key}"
+
+
+def test_the_fakes_stream_a_slow_file_in_parts(fake_providers, naps):
+    url = fake_flux(fake_providers, "a fox [sandbox:slow-file]").json()["images"][0]["url"]
+    with httpx.stream("GET", url) as response:
+        assert "Content-Length" not in response.headers
+        parts = list(response.iter_raw())
+    assert naps == [failures.SLOW_FILE_PAUSE] * (failures.SLOW_FILE_PARTS - 1)
+    assert PILImage.open(io.BytesIO(b"".join(parts))).format == "PNG"
+
+
+def test_the_fakes_claim_a_file_of_10_gb(fake_providers):
+    url = fake_flux(fake_providers, "a fox [sandbox:huge]").json()["images"][0]["url"]
+    with httpx.stream("GET", url) as response:
+        assert int(response.headers["Content-Length"]) == failures.HUGE_LENGTH
+
+
+def test_the_fakes_refuse_an_unknown_failure(fake_providers):
+    response = fake_flux(fake_providers, "a fox [sandbox:teapot]")
+    assert response.status_code == 400
+    assert "Unknown sandbox failure 'teapot'" in response.json()["error"]["message"]

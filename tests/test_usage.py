@@ -3,6 +3,7 @@
 import importlib
 import json
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -531,33 +532,70 @@ def test_admins_see_who_is_near_a_limit(alice, bob, studio):
 
 
 # --- The race ---------------------------------------------------------------------------------
+# Racing submits must queue up on the row locks `usage.open_entry` takes. SQLite runs one writing
+# transaction at a time, so there a race passes with or without the locks and proves nothing.
+# On PostgreSQL each test holds a submit that has read what is used until every other one has
+# read too, has finished, or is seen waiting for a lock (pg_locks): without the locks they all
+# read the same "used" and all pass, every time.
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite serializes writing transactions: the race passes there even without the locks",
+)
 
 
+def backend_pid() -> int:
+    """This thread's PostgreSQL backend, opening its connection if need be."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def waiting_for_a_lock() -> set[int]:
+    """The backends waiting for a lock right now (pg_locks is read afresh every time)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_locks WHERE NOT granted")
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+def until(condition, what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.01)
+
+
+def ready_to_race(user, images_per_day: int) -> None:
+    """A limit, and everything a submit would otherwise create on its first run (the site's
+    settings, the team's gallery): creating those would serialize the submits by chance."""
+    SiteSettings.load()
+    personal_team(user).default_gallery()
+    Budget.objects.create(user=user, images_per_day=images_per_day)
+
+
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_two_submits_racing_at_the_limit_one_passes_one_is_refused(alice):
-    """The first submit holds its transaction open; the second must wait for it, then count it.
-
-    On PostgreSQL (CI), without the row locks both would read "0 of 1 used" and both would pass
-    (checked by removing them); SQLite's IMMEDIATE transactions serialize the two anyway.
-    """
-    SiteSettings.load()  # as on any running site; creating it would serialize the two by chance
-    Budget.objects.create(user=alice, images_per_day=1)
+    """The first submit holds its transaction open; the second must wait for it, then count it."""
+    ready_to_race(alice, images_per_day=1)
     first_in, release = threading.Event(), threading.Event()
     outcomes: dict[str, str] = {}
+    pids: dict[str, int] = {}
 
     def first():
         try:
             with transaction.atomic():
                 start(alice)
                 first_in.set()
-                release.wait(10)
+                release.wait(20)
             outcomes["first"] = "passed"
         finally:
             first_in.set()
             connection.close()
 
     def second():
-        first_in.wait(10)
+        pids["second"] = backend_pid()
+        first_in.wait(20)
         try:
             start(alice)
             outcomes["second"] = "passed"
@@ -569,38 +607,67 @@ def test_two_submits_racing_at_the_limit_one_passes_one_is_refused(alice):
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for t in threads:
         t.start()
-    threads[1].join(0.5)  # the second is waiting for the first's lock
+    # The second either waits behind the first's lock or, without the locks, gets through.
+    until(
+        lambda: pids.get("second") in waiting_for_a_lock() or not threads[1].is_alive(),
+        "the second submit waiting or finishing",
+    )
     still_waiting = threads[1].is_alive()
     release.set()
     for t in threads:
-        t.join(15)
+        t.join(20)
     assert outcomes == {"first": "passed", "second": "refused"}
     assert still_waiting
     assert Usage.objects.count() == 1 and Generation.objects.count() == 1
 
 
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_many_submits_at_once_never_exceed_the_limit(alice):
-    SiteSettings.load()
-    Budget.objects.create(user=alice, images_per_day=3)
+def test_many_submits_at_once_never_exceed_the_limit(alice, monkeypatch):
+    ready_to_race(alice, images_per_day=3)
     barrier = threading.Barrier(6)
+    pids: dict[threading.Thread, int] = {}
+    have_read: set[threading.Thread] = set()
+    finished: set[threading.Thread] = set()
     passed: list[int] = []
+    read_limits = usage.limits
+
+    def read_then_hold(user, team):
+        """Read what is used, then hold on to it until no other submit is still on its way."""
+        found = read_limits(user, team)
+        me = threading.current_thread()
+        have_read.add(me)
+
+        def others_read_waiting_or_finished() -> bool:
+            waiting = waiting_for_a_lock()
+            return all(
+                t in have_read or t in finished or pid in waiting
+                for t, pid in pids.items()
+                if t is not me
+            )
+
+        until(others_read_waiting_or_finished, "every other submit reading or waiting")
+        return found
+
+    monkeypatch.setattr(usage, "limits", read_then_hold)
 
     def submit():
-        barrier.wait(10)
+        pids[threading.current_thread()] = backend_pid()
+        barrier.wait(20)
         try:
             start(alice)
             passed.append(1)
         except usage.OverBudget:
             pass
         finally:
+            finished.add(threading.current_thread())
             connection.close()
 
     threads = [threading.Thread(target=submit) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(30)
+        t.join(60)
     assert len(passed) == 3
     assert Usage.objects.filter(user=alice).count() == 3
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -112,30 +112,46 @@ def _seed(body: dict) -> int:
     return _int(body, "seed", 0, 0, 2**32 - 1)
 
 
+def _response(answer: failures.Answer) -> HttpResponseBase:
+    """A failure's answer as Django sends it."""
+    response: HttpResponseBase
+    if isinstance(answer.body, bytes):
+        response = HttpResponse(answer.body, answer.content_type, answer.status)
+    else:
+        response = StreamingHttpResponse(answer.body, answer.content_type, answer.status)
+    for name, value in answer.headers.items():
+        response[name] = value
+    return response
+
+
+def _submitted(request: HttpRequest, prompt: str) -> HttpResponseBase | None:
+    answer = failures.submit_answer(prompt, request.headers)  # its names are case-insensitive
+    return _response(answer) if answer is not None else None
+
+
 def _latency() -> None:
     if settings.SANDBOX_LATENCY > 0:
         time.sleep(settings.SANDBOX_LATENCY)
 
 
 def _file_url(request: HttpRequest, prompt: str, seed: int, w: int, h: int, fmt: str) -> str:
-    if bad := failures.output_url(prompt):
-        return bad
     token = signing.dumps([prompt, seed, w, h, fmt], salt=FILE_SALT, compress=True)
-    return request.build_absolute_uri(reverse("sandbox:file", args=[token]))
+    url = request.build_absolute_uri(reverse("sandbox:file", args=[token]))
+    return failures.sandbox.output_url(prompt, url)
 
 
 def _b64(prompt: str, seed: int, w: int, h: int, fmt: str) -> str:
-    if bad := failures.b64_image(prompt):
+    if bad := failures.sandbox.b64_image(prompt):
         return bad
     return base64.b64encode(draw.render(prompt, seed, w, h, fmt)).decode()
 
 
 @sandbox_view()
 @require_POST
-def generations(request: HttpRequest) -> HttpResponse:
+def generations(request: HttpRequest) -> HttpResponseBase:
     """AI/ML API `POST /v1/images/generations`, in the fal-style or the OpenAI-style shape."""
     body = _body(request)
-    if (failed := failures.submit_response(body["prompt"])) is not None:
+    if (failed := _submitted(request, body["prompt"])) is not None:
         return failed
     model = body.get("model")
     if model == "sandbox/flux-sync":
@@ -172,7 +188,7 @@ def _fal_style(request: HttpRequest, body: dict) -> dict[str, Any]:
         }
         for i in range(count)
     ]
-    if failures.empty(prompt):
+    if failures.sandbox.empty(prompt):
         images = []
     return {
         "images": images,
@@ -201,7 +217,7 @@ def _openai_style(request: HttpRequest, body: dict) -> dict[str, Any]:
         else:
             item = {"b64_json": _b64(prompt, seed + i, width, height, "png")}
         data.append({**item, "revised_prompt": f"{prompt} (sandbox rendition)"})
-    if failures.empty(prompt):
+    if failures.sandbox.empty(prompt):
         data = []
     return {
         "created": int(time.time()),
@@ -222,10 +238,10 @@ def _relay_params(body: dict) -> list[Any]:
 
 @sandbox_view()
 @require_POST
-def relay_generate(request: HttpRequest) -> HttpResponse:
+def relay_generate(request: HttpRequest) -> HttpResponseBase:
     """Relay `POST /v2/image/generate`: base64 images at once, or a task with `"async": true`."""
     body = _body(request)
-    if (failed := failures.submit_response(body["prompt"])) is not None:
+    if (failed := _submitted(request, body["prompt"])) is not None:
         return failed
     params = _relay_params(body)
     if body.get("async") is True:
@@ -247,7 +263,7 @@ def relay_generate(request: HttpRequest) -> HttpResponse:
 
 
 def _relay_images(params: list[Any]) -> list[str]:
-    return [] if failures.empty(params[0]) else [_b64(*params)]
+    return [] if failures.sandbox.empty(params[0]) else [_b64(*params)]
 
 
 @sandbox_view()
@@ -265,7 +281,7 @@ def relay_task(request: HttpRequest, task_id: str) -> HttpResponse:
         elapsed = latency  # a finished task's clock stopped when it finished
     answer: dict[str, Any] = {"task_id": task_id, "status": status, "elapsed_seconds": elapsed}
     if status != "queued" and (
-        failed := failures.task_answer(payload["params"][0], elapsed >= latency)
+        failed := failures.sandbox.task_answer(payload["params"][0], elapsed >= latency)
     ):
         answer.update(failed)
     elif status == "completed":
@@ -285,8 +301,9 @@ def file(request: HttpRequest, token: str) -> HttpResponseBase:
         raise Http404 from None
     content_type = draw.content_type(fmt)
     picture = partial(draw.render, prompt, seed, width, height, fmt)
-    if (failed := failures.file_response(request, prompt, picture, content_type)) is not None:
-        return failed
+    answer = failures.file_answer(prompt, request.build_absolute_uri(), picture, content_type)
+    if answer is not None:
+        return _response(answer)
     response = HttpResponse(picture(), content_type=content_type)
     response["Cache-Control"] = "public, max-age=86400, immutable"
     return response

@@ -14,13 +14,14 @@ from django.db import connection
 from PIL import Image as PILImage
 
 from gallery.models import Generation
-from tests.e2e.fakes import SLOW_SECONDS, FakeProviders
+from jobs.sandbox.failures import SLOW_SECONDS
+from tests.e2e.fakes import FakeProviders
 from tests.e2e.started import StartedApp, started_app
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_AIMLAPI_KEY = "fake-aimlapi-key"
 FAKE_RELAY_KEY = "fake-relay-key"
-# The worker's read timeout: short, so the fakes' [fake:slow] answers arrive too late.
+# The worker's read timeout: short, so `[sandbox:slow]` answers arrive too late.
 WORKER_PROVIDER_TIMEOUT = 3.0
 assert SLOW_SECONDS > WORKER_PROVIDER_TIMEOUT + 1
 # What every test worker runs with besides its own settings: the sandbox on, with its failure

@@ -9,23 +9,14 @@ One `ThreadingHTTPServer` on 127.0.0.1 serves:
   queued, running, completed over successive polls of `GET /v2/tasks/<id>`); Qwen answers `urls`.
 - `/a1111`: `POST /sdapi/v1/txt2img|img2img` and `GET /sdapi/v1/sd-models`.
 
-Every request is recorded (method, path, headers, JSON body or multipart parts) so tests can check
-what was sent. Outputs are PNGs (or JPEG/WebP when `output_format` asks) of the requested size.
+Every request is recorded (method, path, query, headers, JSON body or multipart parts) so tests
+can check what was sent. Outputs are PNGs (or JPEG/WebP when `output_format` asks) of the
+requested size. The key headers are checked against the keys the server was given.
 
-Markers in the prompt make the fake misbehave:
-
-- `[fake:401]` answers 401 "Invalid API key"; `[fake:400]` answers 400 with `BAD_REQUEST_REASON`;
-  any `[fake:<status>]` answers that status (429 and 5xx with `Retry-After: 0`);
-- `[fake:<status>x<n>]` answers that status to the first n requests with this prompt only;
-- `[fake:slow]` does the work but answers the first request with this prompt after
-  `SLOW_SECONDS` (longer than the worker's `PROVIDER_TIMEOUT`);
-- `[fake:echo-key]` answers 400 with a message quoting the key it was sent, as some providers
-  quote the credentials they were given;
-- `[fake:fail]` makes a Relay task end `failed` with `TASK_FAILED_REASON`;
-- `[fake:endless]` makes a Relay task stay `running` however often it is polled;
-- `[fake:redirect]` gives output links that redirect (302) to the file on this server;
-  `[fake:elsewhere]` gives links on `localhost` instead of 127.0.0.1 (another, private, host),
-  and `[fake:redirect-elsewhere]` links that redirect there.
+Failures come from the sandbox's engine (`jobs.sandbox.failures`, whose table lists them): a
+`[sandbox:NAME]` or `[sandbox:NAME:N]` marker in the prompt makes these servers fail as the
+sandbox would, in their own protocols. Being test-only, they always act on markers. A `slow`
+request is done at once and answered late, so a resent Relay request finds its first answer.
 """
 
 from __future__ import annotations
@@ -50,12 +41,9 @@ from urllib.parse import urlsplit
 from PIL import Image, ImageDraw
 
 from jobs.catalog import SIZE_PRESETS
+from jobs.sandbox.failures import Answer, Faults, PromptCounts, UnknownFailure, error
 
 DEFAULT_SIZE = (256, 256)
-MARKER = re.compile(r"\[fake:(\d{3})(?:x(\d+))?\]")
-SLOW_SECONDS = 5.0
-BAD_REQUEST_REASON = "image_size.width must be at most 1536 for this model"
-TASK_FAILED_REASON = "The prompt was flagged by the content filter."
 ENHANCED_PREFIX = "Enhanced: "
 USAGE = {"credits_used": 42000, "usd_spent": 0.021}
 CHECKPOINTS = [
@@ -106,6 +94,7 @@ class Recorded:
     method: str
     path: str  # with the protocol prefix, e.g. /aimlapi/v1/images/generations
     headers: dict[str, str]  # lower-cased names
+    query: str = ""
     json: Any = None
     parts: list[Part] = field(default_factory=list)
     status: int = 0  # what the fake answered
@@ -126,18 +115,25 @@ class Recorded:
 
 
 class HTTPError(Exception):
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
+    """Answer this instead: a refusal of the fake's own, or a failure the engine chose."""
+
+    def __init__(self, answer: Answer):
+        super().__init__(answer.status)
+        self.answer = answer
+
+
+def refusal(status: int, body: Any) -> HTTPError:
+    return HTTPError(json_answer(status, body))
+
+
+def json_answer(status: int, payload: Any) -> Answer:
+    return Answer(status, json.dumps(payload).encode())
 
 
 @dataclass
 class Task:
     answer: dict[str, Any]
-    failed: bool = False
-    endless: bool = False
+    prompt: str
     polls: int = 0
 
 
@@ -240,10 +236,10 @@ class FakeProviders:
         self.relay_key = relay_key
         self._lock = threading.Lock()
         self._requests: list[Recorded] = []
-        self._files: dict[str, tuple[bytes, str]] = {}
+        self._files: dict[str, tuple[bytes, str, str]] = {}  # name: data, content type, prompt
         self._tasks: dict[str, Task] = {}
         self._idempotent: dict[str, dict[str, Any]] = {}
-        self._hits: dict[str, int] = {}
+        self.faults = Faults(PromptCounts().add)  # always on: these servers exist for tests
         self._counter = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -315,21 +311,15 @@ class FakeProviders:
     def _next_id(self) -> int:
         return next(self._counter)
 
-    def _hit(self, key: str) -> int:
-        """How many times `key` has been seen, this time included."""
-        with self._lock:
-            self._hits[key] = self._hits.get(key, 0) + 1
-            return self._hits[key]
-
     def _record(self, recorded: Recorded) -> None:
         with self._lock:
             self._requests.append(recorded)
 
-    def _store_file(self, data: bytes, content_type: str) -> str:
+    def _store_file(self, data: bytes, content_type: str, prompt: str) -> str:
         ext = content_type.rsplit("/", 1)[-1].replace("jpeg", "jpg")
         name = f"{self._next_id()}-{hashlib.sha256(data).hexdigest()[:12]}.{ext}"
         with self._lock:
-            self._files[name] = (data, content_type)
+            self._files[name] = (data, content_type, prompt)
         return name
 
     @property
@@ -337,7 +327,7 @@ class FakeProviders:
         """This same server under another name, which is not the providers' host."""
         return f"http://localhost:{self._server.server_address[1]}"
 
-    def _file(self, name: str) -> tuple[bytes, str] | None:
+    def _file(self, name: str) -> tuple[bytes, str, str] | None:
         with self._lock:
             return self._files.get(name)
 
@@ -375,19 +365,31 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(
-        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def _send(self, answer: Answer) -> None:
+        """Write an answer: a body of bytes with its length (or the length it claims, and then
+        the connection ends), or a stream in chunks."""
+        headers = {"Content-Type": answer.content_type, **answer.headers}
+        body = answer.body
+        if isinstance(body, bytes):
+            headers.setdefault("Content-Length", str(len(body)))
+            if headers["Content-Length"] != str(len(body)):
+                self.close_connection = True
+        else:
+            headers["Transfer-Encoding"] = "chunked"
         try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
+            self.send_response(answer.status)
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            if isinstance(body, bytes):
+                self.wfile.write(body)
+                return
+            for chunk in body:
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up waiting (see [fake:slow])
+            self.close_connection = True  # the client gave up (a slow answer, a capped download)
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -396,36 +398,33 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
         self._prompt = ""
         raw = self._read_body() if self.command == "POST" else b""
         recorded = Recorded(
             method=self.command,
-            path=path,
+            path=url.path,
+            query=url.query,
             headers={k.lower(): v for k, v in self.headers.items()},
         )
-        status, body, content_type = 500, b"", "application/json"
-        headers: dict[str, str] = {}
+        delay = 0.0
         try:
             self._parse(recorded, raw)
             self._prompt = recorded.prompt
-            status, payload = self._route(recorded)
-            if isinstance(payload, tuple):
-                body, content_type = payload
-            else:
-                body = json.dumps(payload).encode()
+            if self.command == "POST":
+                delay = self.providers.faults.submit_delay(self._prompt)
+            answer = self._route(recorded)
         except HTTPError as e:
-            status, body, headers = e.status, json.dumps(e.body).encode(), e.headers
+            answer = e.answer
+        except UnknownFailure as e:
+            answer = error(400, str(e))
         except Exception as e:  # a bug in the fake: answer 500 so the test sees it
-            status, body = 500, json.dumps({"message": f"fake crashed: {e!r}"}).encode()
-        recorded.status = status
+            answer = json_answer(500, {"message": f"fake crashed: {e!r}"})
+        recorded.status = answer.status
         self.providers._record(recorded)
-        if (
-            "[fake:slow]" in recorded.prompt
-            and self.providers._hit(f"slow:{path}:{recorded.prompt}") == 1
-        ):
-            time.sleep(SLOW_SECONDS)  # the work is done, the answer comes too late
-        self._send(status, body, content_type, headers)
+        if delay:
+            time.sleep(delay)  # the work is done; a slow answer comes too late
+        self._send(answer)
 
     def _parse(self, recorded: Recorded, raw: bytes) -> None:
         if not raw:
@@ -437,62 +436,57 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 recorded.json = json.loads(raw)
             except ValueError:
-                raise HTTPError(400, {"message": "The request body is not valid JSON."}) from None
+                raise refusal(400, {"message": "The request body is not valid JSON."}) from None
         else:
-            raise HTTPError(415, {"message": f"Unsupported content type {content_type!r}."})
+            raise refusal(415, {"message": f"Unsupported content type {content_type!r}."})
 
-    def _route(self, r: Recorded) -> tuple[int, Any]:
+    def _route(self, r: Recorded) -> Answer:
         prefix, _, rest = r.path.lstrip("/").partition("/")
         rest = "/" + rest
-        if rest.startswith("/files/redirect") and r.method == "GET":
-            style, _, name = rest.removeprefix("/files/").partition("/")
-            base = self.providers.elsewhere_url if style == "redirect-elsewhere" else ""
-            raise HTTPError(302, {}, {"Location": f"{base}/{prefix}/files/{name}"})
         if rest.startswith("/files/") and r.method == "GET":
-            found = self.providers._file(rest.removeprefix("/files/"))
-            if found is None:
-                raise HTTPError(404, {"message": "No such file."})
-            return 200, found
+            return self._download(rest.removeprefix("/files/"))
         if prefix == "aimlapi":
-            return self._aimlapi(r, rest)
-        if prefix == "relay":
-            return self._relay(r, rest)
-        if prefix == "a1111":
-            return self._a1111(r, rest)
-        raise HTTPError(404, {"message": f"Nothing at {r.path}."})
+            status, payload = self._aimlapi(r, rest)
+        elif prefix == "relay":
+            status, payload = self._relay(r, rest)
+        elif prefix == "a1111":
+            status, payload = self._a1111(r, rest)
+        else:
+            raise refusal(404, {"message": f"Nothing at {r.path}."})
+        return json_answer(status, payload)
 
     # Shared checks
 
     def _link(self, prefix: str, data: bytes, content_type: str) -> str:
         """Keep an output and give the address to download it from, as the prompt asks."""
-        name = self.providers._store_file(data, content_type)
-        base = self.providers.url
-        for style in ("redirect-elsewhere", "redirect", "elsewhere"):
-            if f"[fake:{style}]" in self._prompt:
-                if style == "elsewhere":
-                    return f"{self.providers.elsewhere_url}/{prefix}/files/{name}"
-                return f"{base}/{prefix}/files/{style}/{name}"
-        return f"{base}/{prefix}/files/{name}"
+        name = self.providers._store_file(data, content_type, self._prompt)
+        url = f"{self.providers.url}/{prefix}/files/{name}"
+        return self.providers.faults.output_url(self._prompt, url)
+
+    def _download(self, name: str) -> Answer:
+        """A kept output, or what the prompt that made it asks for instead."""
+        found = self.providers._file(name)
+        if found is None:
+            raise refusal(404, {"message": "No such file."})
+        data, content_type, prompt = found
+        url = f"http://{self.headers.get('Host', '')}{self.path}"
+        failed = self.providers.faults.file(prompt, url, lambda: data, content_type)
+        return failed or Answer(200, data, content_type)
+
+    def _b64(self, data: bytes) -> str:
+        return self.providers.faults.b64_image(self._prompt) or base64.b64encode(data).decode()
+
+    def _empty(self) -> bool:
+        return self.providers.faults.empty(self._prompt)
 
     def _check_key(self, r: Recorded, header: str, expected: str, prefix: str = "") -> None:
         if r.headers.get(header) != prefix + expected:
-            raise HTTPError(401, {"message": "Invalid API key"})
+            raise refusal(401, {"message": "Invalid API key"})
 
-    def _markers(self, r: Recorded) -> None:
-        prompt = r.prompt
-        if "[fake:echo-key]" in prompt:
-            sent = r.headers.get("x-api-key") or r.headers.get("authorization", "")
-            raise HTTPError(400, {"message": f"Unknown parameter for the key {sent}"})
-        for match in MARKER.finditer(prompt):
-            status, times = int(match[1]), match[2]
-            if times is not None and self.providers._hit(f"{match[0]}:{prompt}") > int(times):
-                continue
-            if status in (401, 403):
-                raise HTTPError(status, {"message": "Invalid API key"})
-            if status == 400:
-                raise HTTPError(400, {"error": {"message": BAD_REQUEST_REASON, "type": "invalid"}})
-            retry = {"Retry-After": "0"} if status == 429 or status >= 500 else None
-            raise HTTPError(status, {"message": f"fake status {status}"}, retry)
+    def _faults(self, r: Recorded) -> None:
+        """Fail as the prompt's marker asks instead of doing the work."""
+        if (failed := self.providers.faults.submit(r.prompt, r.headers)) is not None:
+            raise HTTPError(failed)
 
     def _picture(self, width: int, height: int, fmt: str, seed: int) -> tuple[bytes, str]:
         fmt = fmt if fmt in FORMATS else "png"
@@ -502,27 +496,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _aimlapi(self, r: Recorded, rest: str) -> tuple[int, Any]:
         if r.method != "POST":
-            raise HTTPError(405, {"message": "Method not allowed."})
+            raise refusal(405, {"message": "Method not allowed."})
         self._check_key(r, "authorization", self.providers.aimlapi_key, "Bearer ")
         if rest == "/v1/images/generations":
             body = r.json if isinstance(r.json, dict) else {}
-            self._markers(r)
+            self._faults(r)
             return 200, self._generations(body, _inputs(body))
         if rest == "/v1/images/edits":
             form = r.fields
-            self._markers(r)
+            self._faults(r)
             images = r.files("image") + r.files("image[]")
             if not images:
-                raise HTTPError(400, {"message": "image is required."})
+                raise refusal(400, {"message": "image is required."})
             if not form.get("model"):
-                raise HTTPError(400, {"message": "model is required."})
+                raise refusal(400, {"message": "model is required."})
             return 200, self._openai_style(form, [p.data for p in images])
-        raise HTTPError(404, {"message": f"Nothing at {r.path}."})
+        raise refusal(404, {"message": f"Nothing at {r.path}."})
 
     def _generations(self, body: dict[str, Any], inputs: list[bytes]) -> dict[str, Any]:
         model = str(body.get("model") or "")
         if not model:
-            raise HTTPError(400, {"message": "model is required."})
+            raise refusal(400, {"message": "model is required."})
         if model.startswith(("openai/", "dall-e", "x-ai/")):
             return self._openai_style(body, inputs)
         if "imagen" in model:
@@ -552,7 +546,7 @@ class _Handler(BaseHTTPRequestHandler):
                 }
             )
         return {
-            "images": images,
+            "images": [] if self._empty() else images,
             "seed": seed,
             "timings": {"inference": 0.123},
             "has_nsfw_concepts": [False] * count,
@@ -566,9 +560,10 @@ class _Handler(BaseHTTPRequestHandler):
         for i in range(self._count(body, "n")):
             data, content_type = self._picture(width, height, fmt, 100 + i)
             if body.get("response_format") == "b64_json":
-                data_items.append({"b64_json": base64.b64encode(data).decode()})
+                data_items.append({"b64_json": self._b64(data)})
             else:
                 data_items.append({"url": self._link("aimlapi", data, content_type)})
+        data_items = [] if self._empty() else data_items
         return {"created": 1767225600, "data": data_items, "meta": {"usage": dict(USAGE)}}
 
     def _google_style(self, body: dict[str, Any], inputs: list[bytes]) -> dict[str, Any]:
@@ -578,12 +573,12 @@ class _Handler(BaseHTTPRequestHandler):
             data, content_type = self._picture(width, height, "png", 200 + i)
             item: dict[str, Any] = {"mime_type": content_type}
             if body.get("convert_base64_to_url") is False:
-                item["b64_json"] = base64.b64encode(data).decode()
+                item["b64_json"] = self._b64(data)
             else:
                 item["url"] = self._link("aimlapi", data, content_type)
             item["prompt"] = ENHANCED_PREFIX + str(body.get("prompt", ""))
             items.append(item)
-        return {"data": items}
+        return {"data": [] if self._empty() else items}
 
     # Relay
 
@@ -592,9 +587,9 @@ class _Handler(BaseHTTPRequestHandler):
         if r.method == "GET" and rest.startswith("/v2/tasks/"):
             return 200, self._relay_poll(rest.removeprefix("/v2/tasks/"))
         if r.method != "POST" or not rest.startswith("/v2/"):
-            raise HTTPError(404, {"message": f"Nothing at {r.path}."})
+            raise refusal(404, {"message": f"Nothing at {r.path}."})
         body = r.json if isinstance(r.json, dict) else {}
-        self._markers(r)
+        self._faults(r)
         key = r.headers.get("idempotency-key")
         with self.providers._lock:
             earlier = self.providers._idempotent.get(key) if key else None
@@ -605,9 +600,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, answer
         task_id = f"task-{self.providers._next_id()}"
         with self.providers._lock:
-            self.providers._tasks[task_id] = Task(
-                answer, failed="[fake:fail]" in r.prompt, endless="[fake:endless]" in r.prompt
-            )
+            self.providers._tasks[task_id] = Task(answer, r.prompt)
         accepted = {"task_id": task_id, "status": "queued", "poll_url": f"/v2/tasks/{task_id}"}
         if key:
             with self.providers._lock:
@@ -623,25 +616,27 @@ class _Handler(BaseHTTPRequestHandler):
         answer: dict[str, Any] = {"seed": seed, "credits_used": 12}
         if body.get("model"):
             answer["model"] = body["model"]
+        pictures = [] if self._empty() else pictures
         if "/qwen/" in rest:
             answer["urls"] = [self._link("relay", data, ct) for data, ct in pictures]
         else:
-            answer["images"] = [base64.b64encode(data).decode() for data, _ in pictures]
+            answer["images"] = [self._b64(data) for data, _ in pictures]
         return answer
 
     def _relay_poll(self, task_id: str) -> dict[str, Any]:
         with self.providers._lock:
             task = self.providers._tasks.get(task_id)
             if task is None:
-                raise HTTPError(404, {"message": f"No task {task_id}."})
+                raise refusal(404, {"message": f"No task {task_id}."})
             task.polls += 1
             polls = task.polls
         if polls == 1:
             return {"task_id": task_id, "status": "queued"}
-        if polls == 2 or task.endless:
+        done = polls > 2
+        if (failed := self.providers.faults.task_answer(task.prompt, done)) is not None:
+            return {"task_id": task_id, **failed}
+        if not done:
             return {"task_id": task_id, "status": "running"}
-        if task.failed:
-            return {"task_id": task_id, "status": "failed", "error_detail": TASK_FAILED_REASON}
         return {
             "task_id": task_id,
             "status": "completed",
@@ -655,24 +650,26 @@ class _Handler(BaseHTTPRequestHandler):
         if r.method == "GET" and rest == "/sdapi/v1/sd-models":
             return 200, CHECKPOINTS
         if r.method != "POST" or rest not in ("/sdapi/v1/txt2img", "/sdapi/v1/img2img"):
-            raise HTTPError(404, {"detail": "Not Found"})
+            raise refusal(404, {"detail": "Not Found"})
         body = r.json if isinstance(r.json, dict) else {}
-        self._markers(r)
+        self._faults(r)
         inputs: list[bytes] = []
         if rest.endswith("img2img"):
             inputs = [d for v in body.get("init_images") or [] if (d := _decode_picture(v))]
             if not inputs:
-                raise HTTPError(422, {"detail": "init_images must hold a base64 picture."})
+                raise refusal(422, {"detail": "init_images must hold a base64 picture."})
         checkpoint = (body.get("override_settings") or {}).get("sd_model_checkpoint")
         if checkpoint and checkpoint not in {c["title"] for c in CHECKPOINTS}:
-            raise HTTPError(400, {"detail": f"Unknown checkpoint {checkpoint}."})
+            raise refusal(400, {"detail": f"Unknown checkpoint {checkpoint}."})
         width = _int(body.get("width")) or 512
         height = _int(body.get("height")) or 512
         seed = _int(body.get("seed"))
         seed = seed if seed is not None and seed >= 0 else 1_234_567
         count = self._count(body, "batch_size")
         seeds = [seed + i for i in range(count)]
-        images = [base64.b64encode(render(width, height, "png", s)).decode() for s in seeds]
+        images = (
+            [] if self._empty() else [self._b64(render(width, height, "png", s)) for s in seeds]
+        )
         info = {
             "prompt": body.get("prompt", ""),
             "seed": seeds[0],
@@ -690,7 +687,7 @@ def parse_multipart(content_type: str, raw: bytes) -> list[Part]:
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
     if not message.is_multipart():
-        raise HTTPError(400, {"message": "The multipart body could not be read."})
+        raise refusal(400, {"message": "The multipart body could not be read."})
     parts = []
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")

@@ -122,7 +122,7 @@ def test_it_finishes_once_when_the_worker_dies_while_downloading(live, crash_wor
 def test_it_submits_again_when_the_worker_dies_mid_submit_and_keeps_one_set(live, crash_worker):
     """A sync submit cut short is sent again once its claim lapses (CLAIM_LEASE): the provider
     may do the work twice, which only an idempotency key could prevent, but one set is kept."""
-    prompt = unique("a harbour [sandbox:slow]")  # the sandbox answers after 3 s
+    prompt = unique("a harbour [sandbox:slow]")  # the sandbox answers after 5 s
     generation = generate(live, FLUX, prompt)
     until(lambda: failures.submissions[prompt] == 1, what="the submission")
     crash_worker.kill()

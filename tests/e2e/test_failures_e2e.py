@@ -21,6 +21,7 @@ from celery.app.routes import Router, prepare
 from django.conf import settings as django_settings
 
 from gallery.models import Generation
+from jobs.providers import KEY_MASK
 from jobs.sandbox import failures
 from tests.e2e import conftest
 from tests.e2e.conftest import ROOT, wait_for
@@ -247,6 +248,8 @@ def test_it_retries_an_idempotent_relay_submit_after_429(live):
         ("401", RELAY, ["rejected the API key (401)"]),
         ("400-policy", FLUX, ["refused the request (400): " + failures.POLICY_REASON]),
         ("400-policy", RELAY, ["refused the request (400): " + failures.POLICY_REASON]),
+        ("echo-key", FLUX, ["Unknown parameter for the key Bearer " + KEY_MASK]),
+        ("echo-key", RELAY, ["Unknown parameter for the key " + KEY_MASK]),
         ("bad-json", FLUX, ["something that is not JSON"]),
         ("empty", FLUX, ["answered, but without any image"]),
         ("empty", RELAY, ["answered, but without any image"]),

@@ -14,6 +14,7 @@ from PIL import Image as PILImage
 
 from gallery.models import Generation, Usage
 from jobs.providers import KEY_MASK
+from jobs.sandbox import failures
 from tests.e2e import fakes
 from tests.e2e.conftest import (
     FAKE_AIMLAPI_KEY,
@@ -294,11 +295,11 @@ def test_it_sends_bare_base64_to_a_relay_gpt_image_edit(providers, client, alice
 def test_it_shows_why_a_relay_task_failed(providers, client, alice):
     client.force_login(alice)
     generation = generate(
-        client, model="black-forest-labs/FLUX-2-pro", prompt="relay fail [fake:fail]"
+        client, model="black-forest-labs/FLUX-2-pro", prompt="relay fail [sandbox:task-failed]"
     )
     generation = wait_for(generation)
     assert generation.status == "failed"
-    assert fakes.TASK_FAILED_REASON in generation.error
+    assert failures.TASK_FAILED_REASON in generation.error
     assert not generation.images.exists()
 
 
@@ -369,7 +370,7 @@ def test_it_runs_a1111_img2img_with_an_uploaded_init_image(providers, client, al
 
 def test_it_fails_with_a_clear_message_when_the_key_is_rejected(providers, client, alice):
     client.force_login(alice)
-    prompt = "a cat [fake:401]"
+    prompt = "a cat [sandbox:401]"
     generation = wait_for(generate(client, model="flux/schnell", prompt=prompt))
     assert generation.status == "failed"
     assert "rejected the API key (401)" in generation.error
@@ -381,11 +382,11 @@ def test_it_fails_with_a_clear_message_when_the_key_is_rejected(providers, clien
 
 def test_it_shows_the_providers_reason_for_a_refused_request(providers, client, alice):
     client.force_login(alice)
-    prompt = "a dog [fake:400]"
+    prompt = "a dog [sandbox:400-policy]"
     generation = wait_for(generate(client, model="openai/gpt-image-1", prompt=prompt))
     assert generation.status == "failed"
     assert "refused the request (400)" in generation.error
-    assert fakes.BAD_REQUEST_REASON in generation.error
+    assert failures.POLICY_REASON in generation.error
     assert not generation.images.exists()
 
 
@@ -400,7 +401,7 @@ def test_a_reason_that_quotes_the_key_is_shown_and_kept_without_it(
     providers, client, alice, model, header, key
 ):
     client.force_login(alice)
-    prompt = f"a lark [fake:echo-key] {model}"
+    prompt = f"a lark [sandbox:echo-key] {model}"
     generation = wait_for(generate(client, model=model, prompt=prompt))
     assert key in only(providers.find(prompt=prompt)).headers[header]  # the provider had it
     assert generation.status == "failed"
@@ -417,7 +418,7 @@ def test_a_reason_that_quotes_the_key_is_shown_and_kept_without_it(
 
 def test_it_retries_a_rate_limited_submit_and_succeeds(providers, client, alice):
     client.force_login(alice)
-    prompt = "a heron, rate limited once [fake:429x1]"
+    prompt = "a heron, rate limited once [sandbox:429:1]"
     generation = wait_for(generate(client, model="flux/schnell", prompt=prompt))
     assert_stored(generation, 1, (256, 256))
     sent = providers.find(prompt=prompt, method="POST")
@@ -427,11 +428,11 @@ def test_it_retries_a_rate_limited_submit_and_succeeds(providers, client, alice)
 
 def test_it_gives_up_when_the_provider_stays_unavailable(providers, client, alice, settings):
     client.force_login(alice)
-    prompt = "a heron, provider down [fake:503]"
+    tries = settings.SUBMIT_ATTEMPTS  # the worker runs with the same default
+    prompt = f"a heron, provider down [sandbox:5xx-then-ok:{tries}]"  # for every try
     generation = wait_for(generate(client, model="flux/schnell", prompt=prompt))
     assert generation.status == "failed"
     assert "temporarily unavailable (503)" in generation.error
-    tries = settings.SUBMIT_ATTEMPTS  # the worker runs with the same default
     assert f"Gave up after {tries} tries" in generation.error
     assert [r.status for r in providers.find(prompt=prompt, method="POST")] == [503] * tries
 
@@ -440,7 +441,7 @@ def test_it_resends_a_timed_out_relay_submit_with_the_same_idempotency_key(
     providers, client, alice
 ):
     client.force_login(alice)
-    prompt = "relay slow: a lantern [fake:slow]"
+    prompt = "relay slow: a lantern [sandbox:slow:1]"  # the first answer only
     generation = generate(
         client, model="black-forest-labs/FLUX-2-pro", prompt=prompt, p_width="256", p_height="256"
     )
@@ -455,7 +456,7 @@ def test_it_resends_a_timed_out_relay_submit_with_the_same_idempotency_key(
 
 def test_it_does_not_resend_a_timed_out_ai_ml_api_submit(providers, client, alice):
     client.force_login(alice)
-    prompt = "aimlapi slow: a lantern [fake:slow]"
+    prompt = "aimlapi slow: a lantern [sandbox:slow:1]"
     generation = wait_for(generate(client, model="flux/schnell", prompt=prompt))
     assert generation.status == "failed"
     assert "did not answer in time" in generation.error and "not sent again" in generation.error
@@ -474,7 +475,7 @@ def wait_until(check, timeout: float = 30) -> None:
 
 def test_it_stops_polling_a_relay_task_once_cancelled(providers, client, alice):
     client.force_login(alice)
-    prompt = "relay endless: a slow sunrise [fake:endless]"
+    prompt = "relay endless: a slow sunrise [sandbox:task-stuck]"
     generation = generate(client, model="black-forest-labs/FLUX-2-pro", prompt=prompt)
 
     def polled_twice() -> bool:
@@ -499,12 +500,12 @@ def test_it_stops_polling_a_relay_task_once_cancelled(providers, client, alice):
 
 def test_it_retries_a_failed_edit_with_the_same_uploaded_picture(providers, client, alice):
     client.force_login(alice)
-    prompt = "json edit refused once: make it autumn [fake:400x1]"
+    prompt = "json edit refused once: make it autumn [sandbox:400-policy:1]"
     picture = png(192, 128)
     failed = wait_for(
         generate(client, model="flux/dev/image-to-image", prompt=prompt, p_image_url=picture)
     )
-    assert failed.status == "failed" and fakes.BAD_REQUEST_REASON in failed.error
+    assert failed.status == "failed" and failures.POLICY_REASON in failed.error
 
     response = client.post(f"/generations/{failed.uuid}/retry")
     assert response.status_code == 302
@@ -527,20 +528,17 @@ def file_gets(providers, url: str) -> list[fakes.Recorded]:
 
 def test_it_follows_a_redirect_that_stays_on_the_providers_host(providers, client, alice):
     client.force_login(alice)
-    prompt = "a redirected heron [fake:redirect]"
+    prompt = "a redirected heron [sandbox:redirect-chain:1]"
     generation = wait_for(generate(client, model="flux/schnell", prompt=prompt))
     assert_stored(generation, 1, (256, 256))
     url = generation.outputs[0]["url"]
-    assert "/files/redirect/" in url
-    assert [(r.path.split("/")[3], r.status) for r in file_gets(providers, url)] == [
-        ("redirect", 302),
-        (url.rsplit("/", 1)[-1], 200),
-    ]
+    assert url.startswith(providers.aimlapi_url + "/files/")
+    assert [(r.query, r.status) for r in file_gets(providers, url)] == [("", 302), ("hop=1", 200)]
 
 
 def test_it_refuses_an_output_on_another_private_host(providers, client, alice):
     client.force_login(alice)
-    prompt = "a heron kept elsewhere [fake:elsewhere]"
+    prompt = "a heron kept elsewhere [sandbox:elsewhere-url]"
     generation = wait_for(generate(client, model="flux/schnell", prompt=prompt))
     assert generation.status == "failed"
     assert "private network (localhost)" in generation.error
@@ -551,9 +549,9 @@ def test_it_refuses_an_output_on_another_private_host(providers, client, alice):
 
 def test_it_refuses_a_redirect_to_another_private_host(providers, client, alice):
     client.force_login(alice)
-    prompt = "a heron redirected elsewhere [fake:redirect-elsewhere]"
+    prompt = "a heron redirected elsewhere [sandbox:redirect-elsewhere]"
     generation = wait_for(generate(client, model="flux/schnell", prompt=prompt))
     assert generation.status == "failed"
     assert "private network (localhost)" in generation.error
     gets = file_gets(providers, generation.outputs[0]["url"])
-    assert [(r.path.split("/")[3], r.status) for r in gets] == [("redirect-elsewhere", 302)]
+    assert [(r.query, r.status) for r in gets] == [("", 302)]  # the redirect, never its target

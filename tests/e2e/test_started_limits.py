@@ -97,13 +97,14 @@ def test_the_generate_limit_recovers_after_its_window(start_app, real_hashing, c
             def generate() -> httpx.Response:
                 return client.post("/generate", data=GENERATE, headers={"X-CSRFToken": token})
 
-            codes = []
-            while 429 not in codes:
-                assert len(codes) < 10, codes
-                codes.append(generate().status_code)
-            assert set(codes[:-1]) == {302}, codes
-            refused = generate()
-            assert refused.status_code == 429 and "Try again in" in refused.text
+            # A burst may straddle two windows (their edges are not aligned to the test), so
+            # keep going until refused rather than expecting the refusal at a fixed count.
+            answers: list[httpx.Response] = []
+            while not answers or answers[-1].status_code != 429:
+                assert len(answers) < 10, [a.status_code for a in answers]
+                answers.append(generate())
+            assert {a.status_code for a in answers[:-1]} == {302}
+            assert "Try again in" in answers[-1].text
             time.sleep(2.1)  # the window has passed
             assert generate().status_code == 302
     finally:

@@ -277,6 +277,22 @@ def test_password_reset_is_limited_per_email_address_asked_for(settings, alice, 
     assert len(mailoutbox) == 2
 
 
+def test_a_reset_refused_for_its_client_address_does_not_count_the_address_asked_for(
+    settings, alice, mailoutbox
+):
+    """Each refused request left a counter for the email address it named: a flood of made-up
+    addresses from one client filled the cache with fresh counters."""
+    settings.PASSWORD_RESET_RATE = (2, 3600)
+    here = client_at(HERE)
+    for email in ("x@example.com", "y@example.com"):
+        here.post("/password/reset/", {"email": email})
+    assert here.post("/password/reset/", {"email": "alice@example.com"}).status_code == 429
+    there = client_at(THERE)
+    codes = [there.post("/password/reset/", {"email": "alice@example.com"}) for _ in range(2)]
+    assert [r.status_code for r in codes] == [302, 302]
+    assert len(mailoutbox) == 2
+
+
 # --- The generated admin password --------------------------------------------------------------
 
 

@@ -375,8 +375,11 @@ CACHES = {
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            # Django's file cache, culling expired entries first and counting under a lock
+            # (webapp/cache.py): rate counters must survive a flood of fresh keys.
+            "BACKEND": "webapp.cache.CounterFileCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
         }
     )
 }

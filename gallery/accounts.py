@@ -85,7 +85,7 @@ def _too_many_signups(request: HttpRequest) -> str | None:
 def _invitation(request: HttpRequest) -> tuple[Invitation | None, str | None]:
     """The invitation named by ?invitation=, and why it cannot be used (None if it can)."""
     token = request.GET.get("invitation")
-    if token is None:
+    if not token:  # an empty one names nothing, however the row behind it was made
         return None, None
     invite = Invitation.objects.select_related("team").filter(token=token).first()
     return invite, invitation_refusal(invite)[0]

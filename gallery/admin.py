@@ -393,10 +393,20 @@ class InvitationAdmin(admin.ModelAdmin):
     search_fields = ["email", "team__name", "created_by__username", "accepted_by__username"]
     list_select_related = ["team", "created_by", "accepted_by"]
     raw_id_fields = ["team"]
-    # The token is the invitation's secret: never shown.
+    # The token is the invitation's secret: made by the model, shown once as a link when added
+    # here, never again.
     exclude = ["token"]
     readonly_fields = ["created_by", "created_at", "accepted_at", "accepted_by"]
     date_hierarchy = "created_at"
+
+    def save_model(self, request, obj: Invitation, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        if not change:
+            link = request.build_absolute_uri(reverse("gallery:invitation", args=[obj.token]))
+            said = f"The invitation's link, shown only now (it is not mailed from here): {link}"
+            self.message_user(request, said)
 
 
 # --- What people said and did ----------------------------------------------------------------

@@ -1,3 +1,4 @@
+import secrets
 import uuid
 from contextlib import nullcontext
 from datetime import timedelta
@@ -552,6 +553,12 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"invitation to {self.team}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Made for every invitation, wherever it is made: the admin's form leaves the token out.
+        if not self.token:
+            self.token = secrets.token_urlsafe(32)
+        super().save(*args, **kwargs)
 
     @property
     def usable(self) -> bool:

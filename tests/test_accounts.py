@@ -99,9 +99,8 @@ def test_all_four_password_validators_are_on(client, db):
 
 def invitation(team: Team, **fields) -> Invitation:
     fields.setdefault("expires_at", timezone.now() + timezone.timedelta(days=7))
-    return Invitation.objects.create(
-        team=team, token=f"tok-{Invitation.objects.count()}", role="viewer", **fields
-    )
+    fields.setdefault("role", "viewer")
+    return Invitation.objects.create(team=team, token=f"tok-{Invitation.objects.count()}", **fields)
 
 
 def test_an_invitation_lets_someone_sign_up_while_sign_up_is_closed(client, studio):
@@ -157,6 +156,36 @@ def test_an_invitation_revoked_while_the_form_was_open_keeps_no_account(client, 
     assert response.status_code == 410 and "was revoked" in response.content.decode()
     assert not User.objects.filter(username="erin").exists()
     assert not Team.objects.filter(name="erin").exists()
+
+
+def test_an_invitation_added_in_the_admin_gets_a_secret_token_shown_once(client, studio):
+    """The admin's form left the token out, so the invitation was saved with token=""."""
+    client.force_login(User.objects.create_superuser("root", "", PASSWORD))
+    expires = timezone.localtime() + timezone.timedelta(days=7)
+    form = {
+        "team": studio.pk,
+        "email": "",
+        "role": "owner",
+        "expires_at_0": f"{expires:%Y-%m-%d}",
+        "expires_at_1": f"{expires:%H:%M:%S}",
+    }
+    response = client.post("/admin/gallery/invitation/add/", form, follow=True)
+    invite = Invitation.objects.get()
+    assert len(invite.token) >= 32 and invite.created_by.username == "root"
+    assert f"/invitations/{invite.token}" in response.content.decode()
+    client.logout()
+    assert sign_up(client, "mallory", "?invitation=").status_code == 403
+    assert sign_up(client, "erin", f"?invitation={invite.token}").status_code == 302
+    assert studio.role_of(User.objects.get(username="erin")) == "owner"
+
+
+def test_an_empty_invitation_token_is_no_invitation(client, studio):
+    """One saved by the admin before it made tokens: ?invitation= (empty) found it."""
+    made = invitation(studio, role="owner")
+    Invitation.objects.filter(pk=made.pk).update(token="")
+    response = sign_up(client, "mallory", "?invitation=")
+    assert response.status_code == 403 and "Sign-up is closed" in response.content.decode()
+    assert not User.objects.filter(username="mallory").exists()
 
 
 # --- Login throttling ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from gallery import secrets
+from gallery import secrets, throttle
 from gallery.access import Request, get_team
 from gallery.activity import mail, record
 from gallery.models import Activity, Gallery, Invitation, Membership, Team
@@ -192,6 +192,9 @@ def create_invitation(request: Request, team_uuid) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Check the email address and role.")
         return redirect("gallery:team-detail", team.uuid)
+    if refused := _too_many_invitations(request.user, team, form.cleaned_data["email"]):
+        messages.error(request, f"Not invited: {refused}")
+        return redirect("gallery:team-detail", team.uuid)
     invitation = Invitation.objects.create(
         team=team,
         token=tokens.token_urlsafe(32),
@@ -211,6 +214,22 @@ def create_invitation(request: Request, team_uuid) -> HttpResponse:
     record(team, request.user, Activity.Verb.INVITED, invitation.email or "by link")
     messages.success(request, f"Invitation link (valid {settings.INVITATION_DAYS} days): {link}")
     return redirect("gallery:team-detail", team.uuid)
+
+
+def _too_many_invitations(user, team: Team, email: str) -> str | None:
+    """Why no more invitations now: each may mail the team's name (words its owner chose) to any
+    address through the site's mail server, so they are limited per person and per team, and a
+    team has only so many emailed ones waiting for an answer at once."""
+    if email:
+        waiting = team.invitations.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).exclude(email="")
+        if (most := settings.OPEN_EMAILED_INVITATIONS) <= waiting.count():
+            return (
+                f"The team already has {most} emailed invitations waiting for an answer. "
+                "Revoke some, or send a link instead."
+            )
+    return throttle.refusal(user, "invite") or throttle.refusal(team, "team_invite")
 
 
 @login_required

@@ -70,6 +70,49 @@ def test_an_invitation_link_lets_someone_join_with_its_role(
     assert client.get(f"/invitations/{invitation.token}").status_code == 410
 
 
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_invitations_are_limited_per_person(client, studio, alice, settings, mailoutbox):
+    """Anyone can make a team and mail invitations with its name in them to any address."""
+    settings.ACTION_RATES = {**settings.ACTION_RATES, "invite": (2, 3600)}
+    login(client, alice)
+    for i in range(2):
+        invite(client, studio, email=f"p{i}@example.com")
+    data = {"role": "editor", "email": "p9@example.com"}
+    refused = client.post(f"/teams/{studio.uuid}/invitations", data, follow=True)
+    assert any("more than 2 invitations in an hour" in m for m in messages_of(refused))
+    assert studio.invitations.count() == 2 and len(mailoutbox) == 2
+
+
+def test_invitations_are_limited_per_team(client, studio, alice, bob, settings, mailoutbox):
+    settings.ACTION_RATES = {**settings.ACTION_RATES, "team_invite": (2, 86400)}
+    Membership.objects.filter(team=studio, user=bob).update(role="owner")
+    invite(login(client, alice), studio, email="p1@example.com")
+    invite(login(client, bob), studio, email="p2@example.com")
+    refused = client.post(f"/teams/{studio.uuid}/invitations", {"role": "editor"}, follow=True)
+    assert any("more than 2 invitations for this team in" in m for m in messages_of(refused))
+    assert studio.invitations.count() == 2 and len(mailoutbox) == 2
+
+
+def test_a_team_has_at_most_so_many_emailed_invitations_open(
+    client, studio, alice, settings, mailoutbox
+):
+    settings.OPEN_EMAILED_INVITATIONS = 2
+    login(client, alice)
+    first = invite(client, studio, email="p1@example.com")
+    invite(client, studio, email="p2@example.com")
+    data = {"role": "editor", "email": "p3@example.com"}
+    refused = client.post(f"/teams/{studio.uuid}/invitations", data, follow=True)
+    assert any("2 emailed invitations waiting" in m for m in messages_of(refused))
+    assert len(mailoutbox) == 2
+    assert invite(client, studio).email == ""  # a link, mailed to no one, is still made
+    client.post(f"/teams/{studio.uuid}/invitations/{first.pk}/revoke")
+    assert invite(client, studio, email="p3@example.com").email == "p3@example.com"
+    assert len(mailoutbox) == 3
+
+
 def test_an_expired_invitation_does_not_work(client, studio, alice, dave):
     invitation = invite(login(client, alice), studio)
     Invitation.objects.filter(pk=invitation.pk).update(

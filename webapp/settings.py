@@ -393,6 +393,9 @@ ACTION_RATES = {
     "cancel": (60, 60),
     "bulk": (30, 60),  # delete, move, favorite, compare on a selection
     "export": (10, 60),  # zip exports, up to 500 originals each
+    # Invitations may mail any address: per person, and per team whoever of its owners sends.
+    "invite": (20, 3600),
+    "team_invite": (50, 86400),
 }
 # Failed logins per (username, address), and per address alone (an office shares one).
 LOGIN_RATE = envrate("LOGIN_RATE", 10, 300)
@@ -405,6 +408,8 @@ PROXY_HOPS = envint("PROXY_HOPS", 0)
 if PROXY_HOPS < 0:
     raise ImproperlyConfigured(f"PROXY_HOPS must be 0 or more, got {PROXY_HOPS}")
 INVITATION_DAYS = envint("INVITATION_DAYS", 7)
+# Emailed invitations one team may have waiting for an answer at once.
+OPEN_EMAILED_INVITATIONS = envint("OPEN_EMAILED_INVITATIONS", 50)
 
 LOGGING = {
     "version": 1,

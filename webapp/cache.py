@@ -20,7 +20,7 @@ import pickle
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -33,6 +33,13 @@ _next_cull: dict[str, float] = {}
 
 
 class CounterFileCache(FileBasedCache):
+    # FileBasedCache's own, which django-stubs leaves out.
+    _dir: str
+    _createdir: Callable[[], None]
+    _key_to_file: Callable[..., str]
+    _delete: Callable[[str], bool]
+    _list_cache_files: Callable[[], list[str]]
+
     def __init__(self, dir: str, params: dict) -> None:
         super().__init__(dir, params)
         self._cull_every = float(params.get("OPTIONS", {}).get("CULL_EVERY", 5))

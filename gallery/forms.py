@@ -2,6 +2,8 @@
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, cast
 
@@ -11,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MaxLengthValidator
+from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
@@ -93,6 +96,8 @@ class GenerateForm(forms.Form):
         self.user, self.team = user, team
         # Uploads an earlier generation sent, by parameter, sent again (None: one that is gone).
         self.kept = kept or {}
+        # Uploads `params()` stored, removed again if the generation is not made after all.
+        self.stored: list[InputImage] = []
         galleries = Gallery.objects.editable_by(user).distinct() if user else Gallery.objects.none()
         if team is not None:
             galleries = galleries.filter(team=team)
@@ -169,7 +174,26 @@ class GenerateForm(forms.Form):
                 self._clean_size(param)
             elif param.type in ("image", "images"):
                 self._clean_images(param)
+        self._clean_quota()
         return cleaned
+
+    def _clean_quota(self) -> None:
+        """The person's uploads kept at once stay under UPLOAD_QUOTA_BYTES."""
+        names = [field_name(p) for p in self.catalog_model.image_params]
+        adding = sum(u.size or 0 for name in names for u in self.cleaned_data.get(name) or [])
+        if not adding or self.user is None or not self.user.is_authenticated:
+            return
+        kept = InputImage.objects.filter(owner=self.user).aggregate(total=Sum("byte_size"))
+        used, most = kept["total"] or 0, settings.UPLOAD_QUOTA_BYTES
+        if used + adding > most:
+            field = next(name for name in names if self.cleaned_data.get(name))
+            self.add_error(
+                field,
+                f"These pictures ({filesizeformat(adding)}) and your uploads kept from before "
+                f"({filesizeformat(used)}) would be more than the {filesizeformat(most)} each "
+                "person may keep. Uploads no generation needs any more are removed after a day; "
+                "use fewer or smaller pictures, or try again then.",
+            )
 
     def _clean_size(self, param: Param) -> None:
         name = field_name(param)
@@ -232,12 +256,22 @@ class GenerateForm(forms.Form):
             for item in self.kept.get(param.name, [])
             if item is not None
         ]
-        refs += [
-            {"upload": str(save_upload(self.user, upload).uuid)}
-            for upload in self.cleaned_data.get(name) or []
-        ]
+        for upload in self.cleaned_data.get(name) or []:
+            self.stored.append(save_upload(self.user, upload))
+            refs.append({"upload": str(self.stored[-1].uuid)})
         refs += [{"image": str(uuid)} for uuid in self.cleaned_data.get(f"{name}_pick") or []]
         return refs
+
+    @contextmanager
+    def uploads_removed_on_error(self) -> Iterator[None]:
+        """Around the transaction that calls `params()`: if it fails (a budget refuses the
+        generation), the uploads' rows roll back with it, and their files go too."""
+        try:
+            yield
+        except BaseException:
+            for item in self.stored:
+                item.file.delete(save=False)
+            raise
 
 
 def _count(template: str, n: int) -> str:

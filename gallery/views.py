@@ -174,7 +174,7 @@ def generate(request: Request) -> HttpResponse:
         return TemplateResponse(request, "gallery/index.html", context, status=status)
     model = form.catalog_model
     try:
-        with transaction.atomic():
+        with form.uploads_removed_on_error(), transaction.atomic():
             generation = usage.start(
                 owner=request.user,
                 team=team,

@@ -272,11 +272,13 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.fetch": {"queue": "images"},
     "jobs.tasks.sweep": {"queue": "provider"},
     "jobs.tasks.rollup_usage": {"queue": "images"},
+    "jobs.tasks.purge_uploads": {"queue": "images"},
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "jobs.tasks.sweep", "schedule": 30.0},
     # The usage dashboard's daily roll-ups: yesterday and the day before, rebuilt hourly.
     "rollup-usage": {"task": "jobs.tasks.rollup_usage", "schedule": 3600.0},
+    "purge-uploads": {"task": "jobs.tasks.purge_uploads", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -314,6 +316,8 @@ USD_PER_CREDIT = {
 POLL_INTERVAL = envfloat("POLL_INTERVAL", 1.0)
 DOWNLOAD_MAX_BYTES = envint("DOWNLOAD_MAX_BYTES", 50 * 1024 * 1024)
 UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+# Uploaded pictures one person may keep at once; those no generation needs go after a day.
+UPLOAD_QUOTA_BYTES = envint("UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Files in one request: a bit above the most image inputs one model takes (17, the gpt-image
 # edits' 16 pictures and a mask); a test keeps the catalog under it.

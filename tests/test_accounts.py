@@ -208,6 +208,17 @@ def test_failed_logins_are_limited_per_username_and_address(strict, alice):
     assert 0 < int(refused["Retry-After"]) <= 300
 
 
+def test_look_alike_usernames_count_as_the_username_they_log_in_as(strict, alice):
+    """Django logs "alice" in full-width letters in as alice, and counted the failure for
+    "alice", but the check before the password looked up the counter of what was typed."""
+    full_width = "\uff41\uff4c\uff49\uff43\uff45"
+    here = client_at(HERE)
+    for name in (full_width, "ALICE", " \uff41lice"):
+        assert log_in(here, name, "wrong").status_code == 200
+    assert log_in(here, full_width, "password").status_code == 429
+    assert log_in(here, "alice", "password").status_code == 429
+
+
 def test_someone_guessing_elsewhere_does_not_lock_the_owner_out(strict, alice):
     for _ in range(6):
         log_in(client_at(HERE), "alice", "wrong")

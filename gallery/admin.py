@@ -615,8 +615,8 @@ class SiteSettingsAdmin(ValuesInChangeMessage):
             },
         ),
         (
-            "Budget given to each new account's personal space (empty: none)",
-            {"fields": ["new_personal_images_per_day", "new_personal_usd_per_month"]},
+            "Budget given to each new account, in all its teams (empty: none)",
+            {"fields": ["new_user_images_per_day", "new_user_usd_per_month"]},
         ),
     ]
 

@@ -569,6 +569,12 @@ class Invitation(models.Model):
         )
 
 
+NEW_USER_HELP = (
+    "Given to each account made from now on as a budget of its own, across all the teams the "
+    "person is in (change it per person under Budgets). Empty: none."
+)
+
+
 class SiteSettings(models.Model):
     """Switches an admin flips in the admin site."""
 
@@ -596,12 +602,19 @@ class SiteSettings(models.Model):
     )
     team_images_per_day = models.PositiveIntegerField(null=True, blank=True)
     team_usd_per_month = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
-    # Written into a Budget of its own for each new personal team, which an admin can change later.
-    new_personal_images_per_day = models.PositiveIntegerField(
-        "Images per day", null=True, blank=True
+    # Written into a Budget of each new account's own, which follows the person into every team
+    # (one on their personal team would not: a team they make escaped it); an admin can change
+    # it later under Budgets.
+    new_user_images_per_day = models.PositiveIntegerField(
+        "Images per day", null=True, blank=True, help_text=NEW_USER_HELP
     )
-    new_personal_usd_per_month = models.DecimalField(
-        "US dollars per month", max_digits=10, decimal_places=2, null=True, blank=True
+    new_user_usd_per_month = models.DecimalField(
+        "US dollars per month",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=NEW_USER_HELP,
     )
 
     class Meta:
@@ -623,11 +636,11 @@ def give_new_users_a_personal_space(sender, instance, created: bool, **kwargs) -
         Gallery.objects.create(team=team, name="Main", created_by=instance)
         site = SiteSettings.objects.filter(pk=1).first()
         budget = {
-            "images_per_day": site and site.new_personal_images_per_day,
-            "usd_per_month": site and site.new_personal_usd_per_month,
+            "images_per_day": site and site.new_user_images_per_day,
+            "usd_per_month": site and site.new_user_usd_per_month,
         }
         if any(value is not None for value in budget.values()):
-            Budget.objects.create(team=team, **budget)
+            Budget.objects.create(user=instance, **budget)
 
 
 def personal_team(user) -> Team:

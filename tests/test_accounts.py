@@ -13,7 +13,15 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from gallery.models import Budget, Invitation, Membership, SiteSettings, Team, personal_team
+from gallery.models import (
+    Budget,
+    Generation,
+    Invitation,
+    Membership,
+    SiteSettings,
+    Team,
+    personal_team,
+)
 
 User = get_user_model()
 PASSWORD = "a-long-pass-phrase"
@@ -56,14 +64,24 @@ def test_an_admin_opens_sign_up_under_site_settings(client, db):
     assert personal_team(response.wsgi_request.user).name == "erin"
 
 
-def test_new_personal_spaces_get_the_sites_default_budget(client, db):
+def test_new_accounts_get_the_sites_budget_for_new_people(client, db):
     User.objects.create_user("before", password=PASSWORD)  # made while none was set
-    open_signup(new_personal_images_per_day=20, new_personal_usd_per_month=Decimal("5.00"))
+    open_signup(new_user_images_per_day=20, new_user_usd_per_month=Decimal("5.00"))
     sign_up(client)
-    team = personal_team(User.objects.get(username="erin"))
-    budget = Budget.objects.get(team=team)
+    budget = Budget.objects.get()  # nothing for accounts made before, nor for any team
+    assert budget.user == User.objects.get(username="erin")
     assert (budget.images_per_day, budget.usd_per_month) == (20, Decimal("5.00"))
-    assert Budget.objects.count() == 1  # nothing for accounts made before, nor per person
+
+
+def test_a_new_accounts_budget_follows_them_into_a_team_they_make(client, db):
+    """It was written as their personal team's budget: a team of their own escaped it."""
+    open_signup(new_user_images_per_day=0)
+    sign_up(client)
+    client.post("/teams/", {"name": "Side project"})  # switches to it
+    response = client.post("/generate", {"model": "sandbox/flux-sync", "prompt": "a fox"})
+    assert response.status_code == 403
+    assert "You have made 0 of 0 images allowed today" in response.content.decode()
+    assert not Generation.objects.exists()
 
 
 def test_sign_up_is_limited_per_address(settings, db):

@@ -16,10 +16,15 @@ MENTION = re.compile(r"(?<![\w@])@([\w.+-]+)")
 
 
 def mail(subject: str, body: str, to: str) -> None:
-    """Send one message; a mail server that is down must not break the page."""
+    """Send one message; a mail server that is down must not break the page.
+
+    The subject may carry names people chose (a team's), made before names were checked for
+    line breaks: it is sent on one line, and a header the mail library still refuses (a
+    ValueError) is logged like a server that is down.
+    """
     try:
-        send_mail(subject, body, None, [to])
-    except (OSError, smtplib.SMTPException) as e:
+        send_mail(" ".join(subject.split()), body, None, [to])
+    except (OSError, smtplib.SMTPException, ValueError) as e:
         log.warning("could not send mail to %s: %s", to, e)
 
 

@@ -1,4 +1,5 @@
 import secrets
+import unicodedata
 import uuid
 from contextlib import nullcontext
 from datetime import timedelta
@@ -12,6 +13,15 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
+
+
+def one_line(value: str) -> None:
+    """A name goes into mail subjects and page titles: one line, nothing that steers the text."""
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value):
+        raise ValidationError(
+            "A name cannot hold line breaks, tabs or other control characters.",
+            code="control_characters",
+        )
 
 
 class TeamQuerySet(models.QuerySet["Team"]):

@@ -20,14 +20,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from gallery import secrets, throttle
 from gallery.access import Request, get_team
 from gallery.activity import mail, record
-from gallery.models import Activity, Gallery, Invitation, Membership, Team
+from gallery.models import Activity, Gallery, Invitation, Membership, Team, one_line
 
 Role = Membership.Role
 AGAIN = "Ask the team's owner for a new one."
 
 
 class TeamForm(forms.Form):
-    name = forms.CharField(label="Team name", max_length=100)
+    name = forms.CharField(label="Team name", max_length=100, validators=[one_line])
 
 
 class InviteForm(forms.Form):

@@ -38,6 +38,7 @@ from gallery.models import (
     Image,
     InputImage,
     card_images,
+    one_line,
 )
 from jobs import catalog, images, pipeline
 
@@ -410,7 +411,7 @@ def input_link(request: HttpRequest, token: str) -> FileResponse:
 
 
 class GalleryForm(forms.Form):
-    name = forms.CharField(label="Gallery name", max_length=100)
+    name = forms.CharField(label="Gallery name", max_length=100, validators=[one_line])
 
 
 @login_required

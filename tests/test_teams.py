@@ -19,6 +19,7 @@ from gallery.models import (
     Invitation,
     Membership,
     Notification,
+    Team,
     personal_team,
 )
 from jobs import http, pipeline
@@ -111,6 +112,32 @@ def test_a_team_has_at_most_so_many_emailed_invitations_open(
     client.post(f"/teams/{studio.uuid}/invitations/{first.pk}/revoke")
     assert invite(client, studio, email="p3@example.com").email == "p3@example.com"
     assert len(mailoutbox) == 3
+
+
+@pytest.mark.parametrize(
+    "name", ["Join\nnow", "Tab\there", "Nul\x00", "Bell\x07", "Next\u2028line"]
+)
+def test_team_and_gallery_names_refuse_control_characters(client, studio, alice, name):
+    """A line break in a team's name broke the header of every invitation mail naming it."""
+    login(client, alice, studio)
+    response = client.post("/teams/", {"name": name})
+    assert response.status_code == 200 and "cannot hold line breaks" in response.content.decode()
+    response = client.post("/galleries/", {"name": name})
+    assert response.status_code == 200 and "cannot hold line breaks" in response.content.decode()
+    assert alice.memberships.count() == 2 and studio.galleries.count() == 1  # nothing made
+
+
+def test_an_invitation_mail_names_a_team_with_a_line_break_on_one_line(
+    client, studio, alice, mailoutbox
+):
+    """A team named before names were checked: the mail's subject raised ValueError (a 500),
+    with the invitation already saved."""
+    Team.objects.filter(pk=studio.pk).update(name="Studio\r\nBcc: everyone@example.com")
+    invitation = invite(login(client, alice), studio, email="dave@example.com")
+    assert invitation.email == "dave@example.com"
+    [mail] = mailoutbox
+    assert mail.subject == "Join Studio Bcc: everyone@example.com on Atelier"
+    assert mail.to == ["dave@example.com"] and not mail.bcc
 
 
 def test_an_expired_invitation_does_not_work(client, studio, alice, dave):

@@ -14,7 +14,6 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
@@ -136,7 +135,7 @@ def new_cards(request: Request) -> HttpResponse:
     204 when there is nothing new, so htmx leaves the page alone.
     """
     team = current_team(request)
-    since = parse_datetime(request.GET.get("since", "")) or timezone.now()
+    since = browse.moment(request.GET.get("since", "")) or timezone.now()
     fresh = list(
         team.generations.filter(created_at__gt=since)
         .select_related("owner")

@@ -109,18 +109,28 @@ def known_keys(team: Team | None) -> list[str]:
     return keys
 
 
+# The most of a reason that is kept and shown (a provider may answer with pages of text).
+REASON_MAX = 600
+
+
 def safe_text(generation: Generation, text: str) -> str:
-    """A provider's words with every key the worker knows masked: they are shown to people,
-    kept in the ledger and logged."""
-    return scrub(text, known_keys(generation.team))
+    """A provider's words with every key the worker knows masked, then cut to REASON_MAX: they
+    are shown to people, kept in the ledger and logged. Masked first, so that a cut through a
+    key cannot leave its start behind."""
+    text = scrub(text, known_keys(generation.team))
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1].rstrip() + "…"
 
 
-def fail(generation: Generation, reason: str, *, refused: bool = False) -> bool:
+def fail(generation: Generation, reason: str, *, refused: bool = False, then: str = "") -> bool:
     """The one way the pipeline fails a generation: with a reason that carries no key.
 
     `refused`: the provider refused the request or never got it, so it costs nothing.
+    `then`: our own words after the reason, kept whole however long the reason was.
     """
-    return generation.mark_failed(safe_text(generation, reason), refused=refused)
+    reason = safe_text(generation, reason)
+    if then:
+        reason = f"{reason if reason.endswith(('.', '!', '?', '…')) else reason + '.'} {then}"
+    return generation.mark_failed(reason, refused=refused)
 
 
 INPUT_LINK_SALT = "atelier.input-link"
@@ -332,9 +342,8 @@ def _retry_submit(
     """
     tries = generation.attempts
     if tries >= settings.SUBMIT_ATTEMPTS:
-        ended = reason if reason.endswith((".", "!", "?")) else reason + "."
         times = f"{tries} {'try' if tries == 1 else 'tries'}"
-        fail(generation, f"{ended} Gave up after {times}.", refused=not sent)
+        fail(generation, reason, refused=not sent, then=f"Gave up after {times}.")
         return None
     delay = backoff(tries, retry_after)
     now = timezone.now()

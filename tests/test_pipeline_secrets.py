@@ -99,3 +99,31 @@ def test_a_retry_logs_no_key(alice, echoing, caplog):
         assert submit(generation).step == "submit"
     assert "Bad credentials" in caplog.text and KEY_MASK in caplog.text
     assert SITE_AIMLAPI_KEY not in caplog.text
+
+
+@pytest.mark.parametrize("cut", [300, 500])
+def test_a_key_across_where_long_words_are_cut_leaves_none_of_itself(
+    alice, settings, monkeypatch, cut
+):
+    """The provider's words were cut to length (300 as text, 500 as JSON) before keys were
+    masked: a key lying across the cut kept its start."""
+    settings.AIMLAPI_API_KEY = SITE_AIMLAPI_KEY
+    said = "x" * (cut - 8) + SITE_AIMLAPI_KEY + " and more"
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if cut == 300:
+            return httpx.Response(400, text=said)
+        return httpx.Response(400, json={"message": said})
+
+    monkeypatch.setattr(
+        http,
+        "client",
+        lambda read_timeout=None: httpx.Client(transport=httpx.MockTransport(handle)),
+    )
+    generation = start(alice, "flux/schnell", "aimlapi", {})
+    submit(generation)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED and "xxxx" in generation.error
+    assert SITE_AIMLAPI_KEY[:8] not in generation.error
+    assert SITE_AIMLAPI_KEY[:8] not in Usage.objects.get(generation=generation).error
+    assert len(generation.error) <= 600

@@ -125,13 +125,17 @@ class Adapter(Protocol):
 
 
 def error_message(response: httpx.Response) -> str:
-    """The provider's own reason, dug out of whichever error shape it uses."""
+    """The provider's own reason, dug out of whichever error shape it uses.
+
+    Whole: it may quote a key, which the pipeline masks before it cuts the text to length
+    (a cut here could leave the start of a key that no mask then matches).
+    """
     try:
         body = response.json()
     except ValueError:
         text = response.text.strip()
-        return text[:300] if text and "<html" not in text.lower() else ""
-    return _dig_message(body)[:500]
+        return text if text and "<html" not in text.lower() else ""
+    return _dig_message(body)
 
 
 def _dig_message(body: Any) -> str:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 # What an operator sets before `docker compose up` (README, "Running it on the internet").
@@ -45,6 +47,14 @@ def test_compose_reads_as_expected():
     assert env["SECRET_KEY"] == OPERATOR["SECRET_KEY"]
     assert env["HTTPS"] == "1" and env["PROXY_HOPS"] == "1"
     assert env.get("DEBUG", "0") == "0"
+
+
+def test_compose_does_not_start_without_a_mail_server():
+    """With EMAIL_HOST empty, mail went to the console (invitations, password resets never
+    arrived) and `check --deploy` failed on mail.E001: compose must ask for it."""
+    given = {name: value for name, value in OPERATOR.items() if name != "EMAIL_HOST"}
+    with pytest.raises(AssertionError, match="docker-compose requires EMAIL_HOST"):
+        compose_environment(given)
 
 
 def test_the_deploy_checks_pass_with_the_compose_settings(tmp_path):

@@ -30,6 +30,7 @@ from gallery import secrets
 from gallery.models import Generation, Image, InputImage, Team
 from jobs import catalog, http, images
 from jobs.providers import (
+    MAX_RETRY_AFTER,
     Connection,
     InputFile,
     Output,
@@ -58,12 +59,13 @@ MAX_RETRY_DELAY = 30.0
 def backoff(attempt: int, retry_after: float | None = None) -> float:
     """The wait before trying again after try number `attempt` (1, 2, ...).
 
-    The provider's own Retry-After when it gives one; else exponential backoff with jitter as
-    openai-python's `_calculate_retry_timeout` computes it: the initial delay doubled per try,
-    capped, less up to a quarter at random (RETRY_INITIAL_DELAY is 1 s here, 0.5 s there: each
-    of our tries is a task, and a generation is worth a little more patience).
+    The provider's own Retry-After when it gives one up to MAX_RETRY_AFTER (two minutes, as
+    openai-python obeys it); else exponential backoff with jitter as its
+    `_calculate_retry_timeout` computes it: the initial delay doubled per try, capped, less up
+    to a quarter at random (RETRY_INITIAL_DELAY is 1 s here, 0.5 s there: each of our tries is
+    a task, and a generation is worth a little more patience).
     """
-    if retry_after is not None:
+    if retry_after is not None and 0 < retry_after <= MAX_RETRY_AFTER:
         return retry_after + random.uniform(0, 1)
     delay = min(settings.RETRY_INITIAL_DELAY * 2.0 ** (attempt - 1), MAX_RETRY_DELAY)
     return delay * (1 - 0.25 * random.random())

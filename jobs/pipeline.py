@@ -378,7 +378,9 @@ def poll(generation: Generation) -> Next | None:
         with http.client(read_timeout=30.0) as client:
             answer = adapter.parse_poll(client.send(request))
     except ProviderError as e:
-        if e.transient:
+        # Asking again is harmless, and the deadline bounds it: a provider that asks for a long
+        # wait is asked again after the usual backoff, not left with its paid work.
+        if e.transient or (e.retry_after or 0) > MAX_RETRY_AFTER:
             generation.touch()
             return _later("poll", max(interval, backoff(1, e.retry_after)))
         # A task the provider reports failed cost nothing; an error answer to a poll does not

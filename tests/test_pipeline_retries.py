@@ -159,3 +159,15 @@ def test_backoff_ignores_a_wait_longer_than_the_sdk_obeys(settings):
     settings.RETRY_INITIAL_DELAY = 1.0
     assert pipeline.backoff(1, 3600.0) <= 1.0
     assert 120.0 <= pipeline.backoff(1, 120.0) <= 121.0
+
+
+def test_a_poll_told_to_wait_long_asks_again_later(alice, provider):
+    """A running task is paid for: a poll refused with a long wait does not end it."""
+    generation = make_generation(
+        alice, model_id="sandbox/relay-async", status=Status.RUNNING, provider_task_id="t1"
+    )
+    provider["answers"] = [httpx.Response(429, headers={"retry-after": "3600"})]
+    step = pipeline.poll(Generation.objects.get(pk=generation.pk))
+    assert step is not None and step.step == "poll" and step.delay <= pipeline.MAX_RETRY_DELAY
+    generation.refresh_from_db()
+    assert generation.status == Status.RUNNING

@@ -272,6 +272,11 @@ def submit(generation: Generation) -> Next | None:
     if model is None:
         fail(generation, f"The model {generation.model_id} is no longer available.")
         return None
+    if generation.sent_at is not None and not idempotent(model):
+        # An earlier claim sent it and went silent (its worker died mid-request, or outlived its
+        # lease): the provider may have done the work, and a second request would do it again.
+        fail(generation, "The request was sent, but no answer came back." + MAY_HAVE_MADE_IT)
+        return None
     adapter = adapter_for(model.protocol)
     try:
         params = request_params(generation)
@@ -327,11 +332,16 @@ def _submit_failed(
         reason = "The provider did not answer in time."
     else:
         reason = "The connection to the provider broke after the request was sent."
-    # Relay's async submit carries an Idempotency-Key, so sending it again is safe.
-    if model.protocol == "relay" and model.asynchronous:
+    if idempotent(model):
         return _retry_submit(generation, reason)
     fail(generation, reason + MAY_HAVE_MADE_IT)
     return None
+
+
+def idempotent(model: catalog.Model) -> bool:
+    """Whether a submit may be sent again after it may have reached the provider: Relay's async
+    submit carries an Idempotency-Key; the synchronous protocols have nothing like it."""
+    return model.protocol == "relay" and model.asynchronous
 
 
 def _retry_submit(

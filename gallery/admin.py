@@ -236,7 +236,8 @@ class ImageAdmin(NoAdd):
 
     @admin.action(description="Hide from galleries", permissions=["change"])
     def hide(self, request: HttpRequest, queryset) -> None:
-        """Hide the selected images everywhere in the galleries; files and rows are kept."""
+        """Hide the selected images, and their copies, everywhere in the galleries; files and
+        rows are kept."""
         reason = request.POST.get("reason", "").strip()[:300] or NO_REASON
         now = timezone.now()
         with transaction.atomic():
@@ -263,8 +264,12 @@ class ImageAdmin(NoAdd):
 
 
 def _locked(queryset):
-    """The chosen images, locked: two admins acting at once cannot both record a hide."""
-    return Image.objects.select_for_update().filter(pk__in=queryset.values("pk"))
+    """The chosen images with every copy of them, locked: two admins acting at once cannot both
+    record a hide. A copy is the same stored picture (`Image.copy_to`), so it is hidden and
+    shown with the image, in whichever gallery or team it is; found by the file it shares,
+    which also holds after the image it was copied from is gone."""
+    same_picture = Image.objects.filter(original__in=queryset.values("original"))
+    return Image.objects.select_for_update().filter(pk__in=same_picture.values("pk"))
 
 
 class ImageInline(admin.TabularInline):

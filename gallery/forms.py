@@ -23,6 +23,9 @@ from jobs import catalog, images
 from jobs.catalog import PROVIDERS, Model, Param
 
 CUSTOM = "custom"
+# The longest text a parameter without a documented limit takes (most documented ones allow
+# 4000; the request itself could carry 10 MB).
+TEXT_MAX_LENGTH = 4000
 
 
 class ModelSelect(forms.Select):
@@ -130,9 +133,9 @@ class GenerateForm(forms.Form):
         self.fields["prompt"].required = prompt is not None and prompt.required
         if prompt is None:
             self.fields["prompt"].help_text = "This model takes no prompt; it is kept as a note."
-        elif prompt.max_length:
-            self.fields["prompt"].validators.append(MaxLengthValidator(prompt.max_length))
-            self.fields["prompt"].widget.attrs["maxlength"] = prompt.max_length
+        most = (prompt and prompt.max_length) or TEXT_MAX_LENGTH
+        self.fields["prompt"].validators.append(MaxLengthValidator(most))
+        self.fields["prompt"].widget.attrs["maxlength"] = most
         for param in self.catalog_model.options:
             self.fields.update(build_fields(param, user, team))
 
@@ -474,7 +477,8 @@ def build_fields(param: Param, user: Any = None, team: Any = None) -> dict[str, 
             choices.insert(0, ("", "Provider default"))
         return {name: forms.TypedChoiceField(choices=choices, coerce=_coerce(param), **common)}
     widget = forms.Textarea(attrs={"rows": 2}) if "prompt" in param.name else None
-    return {name: forms.CharField(max_length=param.max_length, widget=widget, **common)}
+    most = param.max_length or TEXT_MAX_LENGTH
+    return {name: forms.CharField(max_length=most, widget=widget, **common)}
 
 
 def _bound(value: float | None) -> Any:

@@ -51,6 +51,10 @@ class KeysForm(forms.Form):
 def team_list(request: Request) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        if refused := throttle.refusal(request.user, "team"):
+            form.add_error(None, refused)
+            context = {"teams": Team.objects.of(request.user), "form": form}
+            return TemplateResponse(request, "gallery/teams.html", context, status=429)
         with transaction.atomic():
             team = Team.objects.create(name=form.cleaned_data["name"])
             Membership.objects.create(team=team, user=request.user, role=Role.OWNER)

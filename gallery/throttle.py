@@ -13,6 +13,9 @@ WHAT = {
     "export": "zip exports",
     "invite": "invitations",
     "team_invite": "invitations for this team",
+    "team": "new teams",
+    "gallery": "new galleries",
+    "comment": "comments",
 }
 
 

@@ -418,9 +418,13 @@ class GalleryForm(forms.Form):
 def gallery_list(request: Request) -> HttpResponse:
     team = current_team(request)
     form = GalleryForm(request.POST or None)
+    status = 200
     if request.method == "POST":
         if not can_edit(request.user, team):
             raise PermissionDenied
+        if form.is_valid() and (refused := throttle.refusal(request.user, "gallery")):
+            form.add_error(None, refused)
+            status = 429
         if form.is_valid():
             gallery = Gallery.objects.create(
                 team=team, name=form.cleaned_data["name"], created_by=request.user
@@ -428,7 +432,7 @@ def gallery_list(request: Request) -> HttpResponse:
             return redirect(gallery)
     galleries = team.galleries.all()
     context = {"team": team, "galleries": galleries, "form": form}
-    return TemplateResponse(request, "gallery/galleries.html", context)
+    return TemplateResponse(request, "gallery/galleries.html", context, status=status)
 
 
 @login_required
@@ -468,6 +472,8 @@ def comment_image(request: Request, image_uuid) -> HttpResponse:
     body = request.POST.get("body", "").strip()
     if not body or len(body) > 2000:
         messages.error(request, "A comment needs some text (at most 2000 characters).")
+    elif refused := throttle.refusal(request.user, "comment"):
+        messages.error(request, f"Not posted: {refused}")
     else:
         add_comment(image, request.user, body)
     if request.htmx:

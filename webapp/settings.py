@@ -400,6 +400,11 @@ ACTION_RATES = {
     # Invitations may mail any address: per person, and per team whoever of its owners sends.
     "invite": (20, 3600),
     "team_invite": (50, 86400),
+    "team": (10, 3600),  # new teams
+    "gallery": (30, 3600),  # new galleries
+    "comment": (30, 300),
+    # Mails telling teammates an author mentioned them; past it, they are told on the site only.
+    "mention_mail": (30, 3600),
 }
 # Failed logins per (username, address), and per address alone (an office shares one).
 LOGIN_RATE = envrate("LOGIN_RATE", 10, 300)

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -90,14 +91,26 @@ def envorigins(name: str) -> list[str]:
 
 
 def _secret_key() -> str:
-    """Use SECRET_KEY, or a random key kept in var/ so a local install keeps its sessions."""
+    """Use SECRET_KEY, or a random key kept in var/ so a local install keeps its sessions.
+
+    The file is readable by its owner only from the moment it exists (mkstemp makes it 0600),
+    and appears whole: written under a temporary name, then linked into place. Of processes
+    starting at once, the first to link wins and the others read its key.
+    """
     if key := os.environ.get("SECRET_KEY"):
         return key
     path = VAR_DIR / "secret_key"
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        descriptor, temporary = tempfile.mkstemp(dir=VAR_DIR, prefix=".secret_key.")
+        try:
+            with os.fdopen(descriptor, "w") as f:
+                f.write(secrets.token_urlsafe(50))
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 

@@ -403,8 +403,8 @@ def input_link(request: HttpRequest, token: str) -> FileResponse:
         item = get_object_or_404(InputImage, uuid=uuid)
         stored, content_type = item.file, item.content_type
     else:
-        # Not one an admin has hidden, even to a provider holding a link.
-        image = get_object_or_404(Image, uuid=uuid, hidden_at__isnull=True)
+        # Not one deleted since, nor one an admin has hidden, even to a provider holding a link.
+        image = get_object_or_404(Image.objects.shown(), uuid=uuid)
         stored, content_type = image.original, image.content_type
     return FileResponse(stored.open("rb"), content_type=content_type)
 

@@ -94,9 +94,22 @@ def connection_for(model: catalog.Model, team: Team | None = None) -> Connection
     return Connection(settings.A1111_BASE_URL)
 
 
+class UnreadableKey(Exception):
+    """A team's stored key that FIELD_ENCRYPTION_KEY cannot decrypt; the message is for people."""
+
+
 def team_key(team: Team | None, provider: str) -> str:
     stored = getattr(team, f"{provider}_key", "") if team is not None else ""
-    return secrets.decrypt(stored) if stored else ""
+    if not stored:
+        return ""
+    try:
+        return secrets.decrypt(stored)
+    except (secrets.SecretError, ImproperlyConfigured):
+        # Rotated away without `rotate_keys`, or the setting is gone: only a new key helps.
+        raise UnreadableKey(
+            f"The team's {catalog.PROVIDERS[provider]} key could not be read with the server's "
+            "FIELD_ENCRYPTION_KEY; an owner should enter it again."
+        ) from None
 
 
 def known_keys(team: Team | None) -> list[str]:
@@ -106,7 +119,7 @@ def known_keys(team: Team | None) -> list[str]:
     for provider in ("aimlapi", "relay"):
         try:
             keys.append(team_key(team, provider))
-        except (secrets.SecretError, ImproperlyConfigured):
+        except UnreadableKey:
             continue  # a key that cannot be decrypted was never sent
     return keys
 
@@ -280,15 +293,15 @@ def submit(generation: Generation) -> Next | None:
     adapter = adapter_for(model.protocol)
     try:
         params = request_params(generation)
+        connection = connection_for(model, generation.team)
     except images.ImageError as e:
         fail(generation, str(e))
         return None
-    request = adapter.build_submit(
-        connection_for(model, generation.team),
-        model,
-        params,
-        idempotency_key=str(generation.uuid),
-    )
+    except UnreadableKey as e:
+        # Nothing is sent; what an earlier try may have had done (sent_at kept) still counts.
+        fail(generation, str(e), refused=generation.sent_at is None)
+        return None
+    request = adapter.build_submit(connection, model, params, idempotency_key=str(generation.uuid))
     if not generation.mark_sent():
         return None  # cancelled since it was claimed: nothing is sent
     try:
@@ -380,9 +393,12 @@ def poll(generation: Generation) -> Next | None:
     model = catalog.get(generation.model_id)
     assert model is not None
     adapter = adapter_for(model.protocol)
-    request = adapter.build_poll(
-        connection_for(model, generation.team), generation.provider_task_id, generation.poll_url
-    )
+    try:
+        connection = connection_for(model, generation.team)
+    except UnreadableKey as e:
+        fail(generation, str(e))  # the provider has the task: it is paid for
+        return None
+    request = adapter.build_poll(connection, generation.provider_task_id, generation.poll_url)
     interval = poll_interval(generation)
     try:
         with http.client(read_timeout=30.0) as client:

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
@@ -177,26 +178,34 @@ class GenerateForm(forms.Form):
                 self._clean_size(param)
             elif param.type in ("image", "images"):
                 self._clean_images(param)
-        self._clean_quota()
+        if problem := self._over_quota():
+            self.add_error(*problem)
         return cleaned
 
-    def _clean_quota(self) -> None:
-        """The person's uploads kept at once stay under UPLOAD_QUOTA_BYTES."""
+    def _over_quota(self, *, lock: bool = False) -> tuple[str, str] | None:
+        """(field, why) when the new uploads would take the person's uploads kept at once past
+        UPLOAD_QUOTA_BYTES; None when they fit.
+
+        With `lock`, inside the transaction that stores them: the person's row is locked first
+        (as `usage.open_entry` locks it), so requests racing each other are counted in turn.
+        """
         names = [field_name(p) for p in self.catalog_model.image_params]
         adding = sum(u.size or 0 for name in names for u in self.cleaned_data.get(name) or [])
         if not adding or self.user is None or not self.user.is_authenticated:
-            return
+            return None
+        if lock:
+            get_user_model().objects.select_for_update().filter(pk=self.user.pk).first()
         kept = InputImage.objects.filter(owner=self.user).aggregate(total=Sum("byte_size"))
         used, most = kept["total"] or 0, settings.UPLOAD_QUOTA_BYTES
-        if used + adding > most:
-            field = next(name for name in names if self.cleaned_data.get(name))
-            self.add_error(
-                field,
-                f"These pictures ({filesizeformat(adding)}) and your uploads kept from before "
-                f"({filesizeformat(used)}) would be more than the {filesizeformat(most)} each "
-                "person may keep. Uploads no generation needs any more are removed after a day; "
-                "use fewer or smaller pictures, or try again then.",
-            )
+        if used + adding <= most:
+            return None
+        field = next(name for name in names if self.cleaned_data.get(name))
+        return field, (
+            f"These pictures ({filesizeformat(adding)}) and your uploads kept from before "
+            f"({filesizeformat(used)}) would be more than the {filesizeformat(most)} each "
+            "person may keep. Uploads no generation needs any more are removed after a day; "
+            "use fewer or smaller pictures, or try again then."
+        )
 
     def _clean_size(self, param: Param) -> None:
         name = field_name(param)
@@ -233,8 +242,12 @@ class GenerateForm(forms.Form):
         """The validated parameters, under the provider's own names, leaving out blanks.
 
         Image inputs become references ({"upload": uuid} or {"image": uuid}); uploads are stored
-        here, so call this inside the transaction that creates the generation.
+        here, so call this inside the transaction that creates the generation. Raises
+        usage.OverBudget, storing nothing, when a request that raced this one has since filled
+        the person's upload quota.
         """
+        if problem := self._over_quota(lock=True):
+            raise usage.OverBudget(problem[1])
         params: dict[str, Any] = {}
         for param in self.catalog_model.options:
             if param.type in ("image", "images"):

@@ -16,7 +16,8 @@ from django.template.defaultfilters import filesizeformat
 from django.test import RequestFactory
 from django.utils import timezone
 
-from gallery.forms import save_upload
+from gallery import usage
+from gallery.forms import GenerateForm, save_upload
 from gallery.models import Budget, Generation, InputImage, personal_team
 from gallery.uploads import CappedUploadHandler, TooLarge
 from jobs import catalog, images, pipeline
@@ -168,6 +169,32 @@ def test_uploads_are_limited_per_person(alice_client, alice, bob, limits, settin
     assert f"would be more than the {most} each person may keep" in response.content.decode()
     assert InputImage.objects.filter(owner=alice).count() == 2
     assert not Generation.objects.exists() and stored_inputs(media_root) == []
+
+
+def test_the_quota_holds_for_requests_that_race_each_other(alice, settings, media_root):
+    """Checked only by the form, requests sent at once all passed: each stored its pictures."""
+    settings.AIMLAPI_API_KEY = "aimlapi-key"
+    settings.UPLOAD_QUOTA_BYTES = 3 * len(png_bytes())
+    data = {"model": "openai/gpt-image-1:edit", "prompt": "a fox"}
+    form = GenerateForm(data, {"p_image": pictures(2)}, user=alice)
+    assert form.is_valid(), form.errors
+    # Another request, checked at the same moment, stored its two pictures first.
+    GenerateForm(data, {"p_image": pictures(2)}, user=alice).is_valid()
+    InputImage.objects.bulk_create(
+        InputImage(
+            owner=alice,
+            file=f"inputs/{i}.png",
+            content_type="image/png",
+            width=64,
+            height=48,
+            byte_size=len(png_bytes()),
+            sha256="0" * 64,
+        )
+        for i in range(2)
+    )
+    with pytest.raises(usage.OverBudget, match="each person may keep"):
+        form.params()
+    assert InputImage.objects.count() == 2 and stored_inputs(media_root) == []
 
 
 def upload_for(owner, *, days_old: float = 2) -> InputImage:

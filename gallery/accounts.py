@@ -85,7 +85,7 @@ def _too_many_signups(request: HttpRequest) -> str | None:
 def _invitation(request: HttpRequest) -> tuple[Invitation | None, str | None]:
     """The invitation named by ?invitation=, and why it cannot be used (None if it can)."""
     token = request.GET.get("invitation")
-    if token is None:
+    if not token:  # an empty one names nothing, however the row behind it was made
         return None, None
     invite = Invitation.objects.select_related("team").filter(token=token).first()
     return invite, invitation_refusal(invite)[0]
@@ -133,11 +133,14 @@ class PasswordResetView(auth_views.PasswordResetView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         count, seconds = settings.PASSWORD_RESET_RATE
         email = ratelimit.digest(request.POST.get("email", "")[:254])
-        keys = [f"reset:{ratelimit.client_address(request)}", f"reset:email:{email}"]
-        over = [key for key in keys if ratelimit.too_many(key, count, seconds)]
-        if not over:
+        keys = (f"reset:{ratelimit.client_address(request)}", f"reset:email:{email}")
+        # Counted in this order, stopping at the first refusal: a request refused for its client
+        # address leaves no counter for the address it asked for, so a flood of made-up email
+        # addresses from one client makes no more than `count` counters.
+        over = next((key for key in keys if ratelimit.too_many(key, count, seconds)), None)
+        if over is None:
             return super().post(request, *args, **kwargs)
-        wait = max(ratelimit.wait(key, seconds) for key in over)
+        wait = ratelimit.wait(over, seconds)
         form = self.get_form()
         form.add_error(
             "email",

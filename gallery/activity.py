@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 
+from gallery import ratelimit
 from gallery.models import Activity, Comment, Notification, Team
 
 log = logging.getLogger(__name__)
@@ -16,10 +17,15 @@ MENTION = re.compile(r"(?<![\w@])@([\w.+-]+)")
 
 
 def mail(subject: str, body: str, to: str) -> None:
-    """Send one message; a mail server that is down must not break the page."""
+    """Send one message; a mail server that is down must not break the page.
+
+    The subject may carry names people chose (a team's), made before names were checked for
+    line breaks: it is sent on one line, and a header the mail library still refuses (a
+    ValueError) is logged like a server that is down.
+    """
     try:
-        send_mail(subject, body, None, [to])
-    except (OSError, smtplib.SMTPException) as e:
+        send_mail(" ".join(subject.split()), body, None, [to])
+    except (OSError, smtplib.SMTPException, ValueError) as e:
         log.warning("could not send mail to %s: %s", to, e)
 
 
@@ -53,6 +59,13 @@ def notify_mentions(comment: Comment, team: Team) -> list[Notification]:
         notifications.append(
             Notification.objects.create(user=user, actor=comment.author, comment=comment, text=text)
         )
-        if settings.EMAIL_NOTIFICATIONS and user.email:
+        if settings.EMAIL_NOTIFICATIONS and user.email and _may_mail(comment.author):
             mail("You were mentioned on Atelier", text, user.email)
     return notifications
+
+
+def _may_mail(author: Any) -> bool:
+    """Count one mention mail from this author: False once over their limit (the mention is
+    still shown on the site); a comment can name every teammate, as often as allowed."""
+    count, seconds = settings.ACTION_RATES["mention_mail"]
+    return not ratelimit.too_many(f"mention_mail:{author.pk}", count, seconds)

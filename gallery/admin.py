@@ -236,7 +236,8 @@ class ImageAdmin(NoAdd):
 
     @admin.action(description="Hide from galleries", permissions=["change"])
     def hide(self, request: HttpRequest, queryset) -> None:
-        """Hide the selected images everywhere in the galleries; files and rows are kept."""
+        """Hide the selected images, and their copies, everywhere in the galleries; files and
+        rows are kept."""
         reason = request.POST.get("reason", "").strip()[:300] or NO_REASON
         now = timezone.now()
         with transaction.atomic():
@@ -263,8 +264,12 @@ class ImageAdmin(NoAdd):
 
 
 def _locked(queryset):
-    """The chosen images, locked: two admins acting at once cannot both record a hide."""
-    return Image.objects.select_for_update().filter(pk__in=queryset.values("pk"))
+    """The chosen images with every copy of them, locked: two admins acting at once cannot both
+    record a hide. A copy is the same stored picture (`Image.copy_to`), so it is hidden and
+    shown with the image, in whichever gallery or team it is; found by the file it shares,
+    which also holds after the image it was copied from is gone."""
+    same_picture = Image.objects.filter(original__in=queryset.values("original"))
+    return Image.objects.select_for_update().filter(pk__in=same_picture.values("pk"))
 
 
 class ImageInline(admin.TabularInline):
@@ -393,10 +398,20 @@ class InvitationAdmin(admin.ModelAdmin):
     search_fields = ["email", "team__name", "created_by__username", "accepted_by__username"]
     list_select_related = ["team", "created_by", "accepted_by"]
     raw_id_fields = ["team"]
-    # The token is the invitation's secret: never shown.
+    # The token is the invitation's secret: made by the model, shown once as a link when added
+    # here, never again.
     exclude = ["token"]
     readonly_fields = ["created_by", "created_at", "accepted_at", "accepted_by"]
     date_hierarchy = "created_at"
+
+    def save_model(self, request, obj: Invitation, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        if not change:
+            link = request.build_absolute_uri(reverse("gallery:invitation", args=[obj.token]))
+            said = f"The invitation's link, shown only now (it is not mailed from here): {link}"
+            self.message_user(request, said)
 
 
 # --- What people said and did ----------------------------------------------------------------
@@ -605,8 +620,8 @@ class SiteSettingsAdmin(ValuesInChangeMessage):
             },
         ),
         (
-            "Budget given to each new account's personal space (empty: none)",
-            {"fields": ["new_personal_images_per_day", "new_personal_usd_per_month"]},
+            "Budget given to each new account, in all its teams (empty: none)",
+            {"fields": ["new_user_images_per_day", "new_user_usd_per_month"]},
         ),
     ]
 

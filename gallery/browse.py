@@ -6,7 +6,7 @@ stable while new images arrive and costs the same at any depth.
 
 import uuid
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
@@ -54,8 +54,8 @@ class Filters:
             author=text("author"),
             gallery=gallery if _is_uuid(gallery) else "",
             status=text("status") if text("status") in STATUSES else "",
-            since=parse_date(text("since")),
-            until=parse_date(text("until")),
+            since=day(text("since")),
+            until=day(text("until")),
             favorites=query.get("favorites") in ("1", "on", "true"),
         )
 
@@ -75,6 +75,26 @@ class Filters:
         return bool(self.as_query())
 
 
+def day(text: str) -> date | None:
+    """A date from the URL; None when it is malformed or does not exist (2024-02-30)."""
+    try:
+        return parse_date(text)
+    except ValueError:
+        return None
+
+
+def moment(text: str) -> datetime | None:
+    """A date and time from the URL; None when it is malformed, does not exist, or falls outside
+    the years 1 to 9999 once turned into UTC (as the database stores it)."""
+    try:
+        found = parse_datetime(text)
+        if found is not None and timezone.is_aware(found):
+            found.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return found
+
+
 def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -86,8 +106,12 @@ def _is_uuid(value: str) -> bool:
 def _day_range(filters: Filters) -> tuple[datetime | None, datetime | None]:
     tz = timezone.get_current_timezone()
     start = datetime.combine(filters.since, time.min, tz) if filters.since else None
+    # Until the end of the day asked for; the last day there is has no day after it.
+    last = filters.until is not None and filters.until == date.max
     end = (
-        datetime.combine(filters.until + timedelta(days=1), time.min, tz) if filters.until else None
+        datetime.combine(filters.until + timedelta(days=1), time.min, tz)
+        if filters.until and not last
+        else None
     )
     return start, end
 
@@ -164,7 +188,7 @@ def decode_cursor(value: str | None) -> tuple[datetime, uuid.UUID] | None:
     if not value or "~" not in value:
         return None
     stamp, _, ident = value.partition("~")
-    created_at = parse_datetime(stamp.replace(" ", "+"))
+    created_at = moment(stamp.replace(" ", "+"))
     if created_at is None or not _is_uuid(ident):
         return None
     return created_at, uuid.UUID(ident)

@@ -2,15 +2,19 @@
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MaxLengthValidator
+from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
@@ -20,6 +24,9 @@ from jobs import catalog, images
 from jobs.catalog import PROVIDERS, Model, Param
 
 CUSTOM = "custom"
+# The longest text a parameter without a documented limit takes (most documented ones allow
+# 4000; the request itself could carry 10 MB).
+TEXT_MAX_LENGTH = 4000
 
 
 class ModelSelect(forms.Select):
@@ -93,6 +100,8 @@ class GenerateForm(forms.Form):
         self.user, self.team = user, team
         # Uploads an earlier generation sent, by parameter, sent again (None: one that is gone).
         self.kept = kept or {}
+        # Uploads `params()` stored, removed again if the generation is not made after all.
+        self.stored: list[InputImage] = []
         galleries = Gallery.objects.editable_by(user).distinct() if user else Gallery.objects.none()
         if team is not None:
             galleries = galleries.filter(team=team)
@@ -125,9 +134,9 @@ class GenerateForm(forms.Form):
         self.fields["prompt"].required = prompt is not None and prompt.required
         if prompt is None:
             self.fields["prompt"].help_text = "This model takes no prompt; it is kept as a note."
-        elif prompt.max_length:
-            self.fields["prompt"].validators.append(MaxLengthValidator(prompt.max_length))
-            self.fields["prompt"].widget.attrs["maxlength"] = prompt.max_length
+        most = (prompt and prompt.max_length) or TEXT_MAX_LENGTH
+        self.fields["prompt"].validators.append(MaxLengthValidator(most))
+        self.fields["prompt"].widget.attrs["maxlength"] = most
         for param in self.catalog_model.options:
             self.fields.update(build_fields(param, user, team))
 
@@ -169,7 +178,34 @@ class GenerateForm(forms.Form):
                 self._clean_size(param)
             elif param.type in ("image", "images"):
                 self._clean_images(param)
+        if problem := self._over_quota():
+            self.add_error(*problem)
         return cleaned
+
+    def _over_quota(self, *, lock: bool = False) -> tuple[str, str] | None:
+        """(field, why) when the new uploads would take the person's uploads kept at once past
+        UPLOAD_QUOTA_BYTES; None when they fit.
+
+        With `lock`, inside the transaction that stores them: the person's row is locked first
+        (as `usage.open_entry` locks it), so requests racing each other are counted in turn.
+        """
+        names = [field_name(p) for p in self.catalog_model.image_params]
+        adding = sum(u.size or 0 for name in names for u in self.cleaned_data.get(name) or [])
+        if not adding or self.user is None or not self.user.is_authenticated:
+            return None
+        if lock:
+            get_user_model().objects.select_for_update().filter(pk=self.user.pk).first()
+        kept = InputImage.objects.filter(owner=self.user).aggregate(total=Sum("byte_size"))
+        used, most = kept["total"] or 0, settings.UPLOAD_QUOTA_BYTES
+        if used + adding <= most:
+            return None
+        field = next(name for name in names if self.cleaned_data.get(name))
+        return field, (
+            f"These pictures ({filesizeformat(adding)}) and your uploads kept from before "
+            f"({filesizeformat(used)}) would be more than the {filesizeformat(most)} each "
+            "person may keep. Uploads no generation needs any more are removed after a day; "
+            "use fewer or smaller pictures, or try again then."
+        )
 
     def _clean_size(self, param: Param) -> None:
         name = field_name(param)
@@ -206,8 +242,12 @@ class GenerateForm(forms.Form):
         """The validated parameters, under the provider's own names, leaving out blanks.
 
         Image inputs become references ({"upload": uuid} or {"image": uuid}); uploads are stored
-        here, so call this inside the transaction that creates the generation.
+        here, so call this inside the transaction that creates the generation. Raises
+        usage.OverBudget, storing nothing, when a request that raced this one has since filled
+        the person's upload quota.
         """
+        if problem := self._over_quota(lock=True):
+            raise usage.OverBudget(problem[1])
         params: dict[str, Any] = {}
         for param in self.catalog_model.options:
             if param.type in ("image", "images"):
@@ -232,12 +272,22 @@ class GenerateForm(forms.Form):
             for item in self.kept.get(param.name, [])
             if item is not None
         ]
-        refs += [
-            {"upload": str(save_upload(self.user, upload).uuid)}
-            for upload in self.cleaned_data.get(name) or []
-        ]
+        for upload in self.cleaned_data.get(name) or []:
+            self.stored.append(save_upload(self.user, upload))
+            refs.append({"upload": str(self.stored[-1].uuid)})
         refs += [{"image": str(uuid)} for uuid in self.cleaned_data.get(f"{name}_pick") or []]
         return refs
+
+    @contextmanager
+    def uploads_removed_on_error(self) -> Iterator[None]:
+        """Around the transaction that calls `params()`: if it fails (a budget refuses the
+        generation), the uploads' rows roll back with it, and their files go too."""
+        try:
+            yield
+        except BaseException:
+            for item in self.stored:
+                item.file.delete(save=False)
+            raise
 
 
 def _count(template: str, n: int) -> str:
@@ -440,7 +490,8 @@ def build_fields(param: Param, user: Any = None, team: Any = None) -> dict[str, 
             choices.insert(0, ("", "Provider default"))
         return {name: forms.TypedChoiceField(choices=choices, coerce=_coerce(param), **common)}
     widget = forms.Textarea(attrs={"rows": 2}) if "prompt" in param.name else None
-    return {name: forms.CharField(max_length=param.max_length, widget=widget, **common)}
+    most = param.max_length or TEXT_MAX_LENGTH
+    return {name: forms.CharField(max_length=most, widget=widget, **common)}
 
 
 def _bound(value: float | None) -> Any:

@@ -7,6 +7,8 @@ that (username, address). Someone guessing from one address cannot lock the acco
 out of it from another. The same forms and counters serve /login/ and /admin/login/.
 """
 
+import unicodedata
+
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
@@ -22,8 +24,14 @@ THROTTLED = "throttled"
 
 
 def _counters(request: HttpRequest, username: str) -> list[tuple[str, int, int]]:
-    """(key, limit, seconds) of each counter a login from here with this username meets."""
+    """(key, limit, seconds) of each counter a login from here with this username meets.
+
+    The username as Django's login form normalises it (NFKC) before it authenticates: the
+    check before the password sees what was typed, the count after it what was tried, and
+    "alice" typed in full-width letters logs in as alice, so both must be alice's counter.
+    """
     address = ratelimit.client_address(request)
+    username = unicodedata.normalize("NFKC", username)
     return [
         (f"login:{ratelimit.digest(username[:150])}:{address}", *settings.LOGIN_RATE),
         (f"login:{address}", *settings.LOGIN_ADDRESS_RATE),

@@ -1,3 +1,5 @@
+import secrets
+import unicodedata
 import uuid
 from contextlib import nullcontext
 from datetime import timedelta
@@ -11,6 +13,15 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
+
+
+def one_line(value: str) -> None:
+    """A name goes into mail subjects and page titles: one line, nothing that steers the text."""
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value):
+        raise ValidationError(
+            "A name cannot hold line breaks, tabs or other control characters.",
+            code="control_characters",
+        )
 
 
 class TeamQuerySet(models.QuerySet["Team"]):
@@ -553,6 +564,12 @@ class Invitation(models.Model):
     def __str__(self) -> str:
         return f"invitation to {self.team}"
 
+    def save(self, *args, **kwargs) -> None:
+        # Made for every invitation, wherever it is made: the admin's form leaves the token out.
+        if not self.token:
+            self.token = secrets.token_urlsafe(32)
+        super().save(*args, **kwargs)
+
     @property
     def usable(self) -> bool:
         return (
@@ -560,6 +577,12 @@ class Invitation(models.Model):
             and self.accepted_at is None
             and self.expires_at > timezone.now()
         )
+
+
+NEW_USER_HELP = (
+    "Given to each account made from now on as a budget of its own, across all the teams the "
+    "person is in (change it per person under Budgets). Empty: none."
+)
 
 
 class SiteSettings(models.Model):
@@ -589,12 +612,19 @@ class SiteSettings(models.Model):
     )
     team_images_per_day = models.PositiveIntegerField(null=True, blank=True)
     team_usd_per_month = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
-    # Written into a Budget of its own for each new personal team, which an admin can change later.
-    new_personal_images_per_day = models.PositiveIntegerField(
-        "Images per day", null=True, blank=True
+    # Written into a Budget of each new account's own, which follows the person into every team
+    # (one on their personal team would not: a team they make escaped it); an admin can change
+    # it later under Budgets.
+    new_user_images_per_day = models.PositiveIntegerField(
+        "Images per day", null=True, blank=True, help_text=NEW_USER_HELP
     )
-    new_personal_usd_per_month = models.DecimalField(
-        "US dollars per month", max_digits=10, decimal_places=2, null=True, blank=True
+    new_user_usd_per_month = models.DecimalField(
+        "US dollars per month",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=NEW_USER_HELP,
     )
 
     class Meta:
@@ -616,11 +646,11 @@ def give_new_users_a_personal_space(sender, instance, created: bool, **kwargs) -
         Gallery.objects.create(team=team, name="Main", created_by=instance)
         site = SiteSettings.objects.filter(pk=1).first()
         budget = {
-            "images_per_day": site and site.new_personal_images_per_day,
-            "usd_per_month": site and site.new_personal_usd_per_month,
+            "images_per_day": site and site.new_user_images_per_day,
+            "usd_per_month": site and site.new_user_usd_per_month,
         }
         if any(value is not None for value in budget.values()):
-            Budget.objects.create(team=team, **budget)
+            Budget.objects.create(user=instance, **budget)
 
 
 def personal_team(user) -> Team:

@@ -17,17 +17,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from gallery import secrets
+from gallery import secrets, throttle
 from gallery.access import Request, get_team
 from gallery.activity import mail, record
-from gallery.models import Activity, Gallery, Invitation, Membership, Team
+from gallery.models import Activity, Gallery, Invitation, Membership, Team, one_line
 
 Role = Membership.Role
 AGAIN = "Ask the team's owner for a new one."
 
 
 class TeamForm(forms.Form):
-    name = forms.CharField(label="Team name", max_length=100)
+    name = forms.CharField(label="Team name", max_length=100, validators=[one_line])
 
 
 class InviteForm(forms.Form):
@@ -51,6 +51,10 @@ class KeysForm(forms.Form):
 def team_list(request: Request) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        if refused := throttle.refusal(request.user, "team"):
+            form.add_error(None, refused)
+            context = {"teams": Team.objects.of(request.user), "form": form}
+            return TemplateResponse(request, "gallery/teams.html", context, status=429)
         with transaction.atomic():
             team = Team.objects.create(name=form.cleaned_data["name"])
             Membership.objects.create(team=team, user=request.user, role=Role.OWNER)
@@ -192,6 +196,9 @@ def create_invitation(request: Request, team_uuid) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Check the email address and role.")
         return redirect("gallery:team-detail", team.uuid)
+    if refused := _too_many_invitations(request.user, team, form.cleaned_data["email"]):
+        messages.error(request, f"Not invited: {refused}")
+        return redirect("gallery:team-detail", team.uuid)
     invitation = Invitation.objects.create(
         team=team,
         token=tokens.token_urlsafe(32),
@@ -211,6 +218,22 @@ def create_invitation(request: Request, team_uuid) -> HttpResponse:
     record(team, request.user, Activity.Verb.INVITED, invitation.email or "by link")
     messages.success(request, f"Invitation link (valid {settings.INVITATION_DAYS} days): {link}")
     return redirect("gallery:team-detail", team.uuid)
+
+
+def _too_many_invitations(user, team: Team, email: str) -> str | None:
+    """Why no more invitations now: each may mail the team's name (words its owner chose) to any
+    address through the site's mail server, so they are limited per person and per team, and a
+    team has only so many emailed ones waiting for an answer at once."""
+    if email:
+        waiting = team.invitations.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        ).exclude(email="")
+        if (most := settings.OPEN_EMAILED_INVITATIONS) <= waiting.count():
+            return (
+                f"The team already has {most} emailed invitations waiting for an answer. "
+                "Revoke some, or send a link instead."
+            )
+    return throttle.refusal(user, "invite") or throttle.refusal(team, "team_invite")
 
 
 @login_required

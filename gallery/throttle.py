@@ -11,6 +11,11 @@ WHAT = {
     "cancel": "cancels",
     "bulk": "actions on selected images",
     "export": "zip exports",
+    "invite": "invitations",
+    "team_invite": "invitations for this team",
+    "team": "new teams",
+    "gallery": "new galleries",
+    "comment": "comments",
 }
 
 
@@ -22,6 +27,8 @@ def rate(action: str) -> tuple[int, int]:
 
 def refusal(user: Any, action: str, times: int = 1) -> str | None:
     """Count `times` more of `action` for this person: why not, once over their limit, else None.
+
+    A team's own limits ("team_invite") are counted the same way, with the team as `user`.
 
     The generate count is the one the generate form keeps, so a retry, and each model of a
     try, count as the generation they make.

@@ -14,7 +14,6 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
@@ -38,6 +37,7 @@ from gallery.models import (
     Image,
     InputImage,
     card_images,
+    one_line,
 )
 from jobs import catalog, images, pipeline
 
@@ -135,7 +135,7 @@ def new_cards(request: Request) -> HttpResponse:
     204 when there is nothing new, so htmx leaves the page alone.
     """
     team = current_team(request)
-    since = parse_datetime(request.GET.get("since", "")) or timezone.now()
+    since = browse.moment(request.GET.get("since", "")) or timezone.now()
     fresh = list(
         team.generations.filter(created_at__gt=since)
         .select_related("owner")
@@ -174,7 +174,7 @@ def generate(request: Request) -> HttpResponse:
         return TemplateResponse(request, "gallery/index.html", context, status=status)
     model = form.catalog_model
     try:
-        with transaction.atomic():
+        with form.uploads_removed_on_error(), transaction.atomic():
             generation = usage.start(
                 owner=request.user,
                 team=team,
@@ -403,14 +403,14 @@ def input_link(request: HttpRequest, token: str) -> FileResponse:
         item = get_object_or_404(InputImage, uuid=uuid)
         stored, content_type = item.file, item.content_type
     else:
-        # Not one an admin has hidden, even to a provider holding a link.
-        image = get_object_or_404(Image, uuid=uuid, hidden_at__isnull=True)
+        # Not one deleted since, nor one an admin has hidden, even to a provider holding a link.
+        image = get_object_or_404(Image.objects.shown(), uuid=uuid)
         stored, content_type = image.original, image.content_type
     return FileResponse(stored.open("rb"), content_type=content_type)
 
 
 class GalleryForm(forms.Form):
-    name = forms.CharField(label="Gallery name", max_length=100)
+    name = forms.CharField(label="Gallery name", max_length=100, validators=[one_line])
 
 
 @login_required
@@ -418,9 +418,13 @@ class GalleryForm(forms.Form):
 def gallery_list(request: Request) -> HttpResponse:
     team = current_team(request)
     form = GalleryForm(request.POST or None)
+    status = 200
     if request.method == "POST":
         if not can_edit(request.user, team):
             raise PermissionDenied
+        if form.is_valid() and (refused := throttle.refusal(request.user, "gallery")):
+            form.add_error(None, refused)
+            status = 429
         if form.is_valid():
             gallery = Gallery.objects.create(
                 team=team, name=form.cleaned_data["name"], created_by=request.user
@@ -428,7 +432,7 @@ def gallery_list(request: Request) -> HttpResponse:
             return redirect(gallery)
     galleries = team.galleries.all()
     context = {"team": team, "galleries": galleries, "form": form}
-    return TemplateResponse(request, "gallery/galleries.html", context)
+    return TemplateResponse(request, "gallery/galleries.html", context, status=status)
 
 
 @login_required
@@ -468,6 +472,8 @@ def comment_image(request: Request, image_uuid) -> HttpResponse:
     body = request.POST.get("body", "").strip()
     if not body or len(body) > 2000:
         messages.error(request, "A comment needs some text (at most 2000 characters).")
+    elif refused := throttle.refusal(request.user, "comment"):
+        messages.error(request, f"Not posted: {refused}")
     else:
         add_comment(image, request.user, body)
     if request.htmx:

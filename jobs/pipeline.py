@@ -10,7 +10,8 @@ import random
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import batched
 from typing import Any
 from uuid import UUID
 
@@ -26,9 +27,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery import secrets
-from gallery.models import Generation, Image, Team
+from gallery.models import Generation, Image, InputImage, Team
 from jobs import catalog, http, images
 from jobs.providers import (
+    MAX_RETRY_AFTER,
     Connection,
     InputFile,
     Output,
@@ -57,12 +59,13 @@ MAX_RETRY_DELAY = 30.0
 def backoff(attempt: int, retry_after: float | None = None) -> float:
     """The wait before trying again after try number `attempt` (1, 2, ...).
 
-    The provider's own Retry-After when it gives one; else exponential backoff with jitter as
-    openai-python's `_calculate_retry_timeout` computes it: the initial delay doubled per try,
-    capped, less up to a quarter at random (RETRY_INITIAL_DELAY is 1 s here, 0.5 s there: each
-    of our tries is a task, and a generation is worth a little more patience).
+    The provider's own Retry-After when it gives one up to MAX_RETRY_AFTER (two minutes, as
+    openai-python obeys it); else exponential backoff with jitter as its
+    `_calculate_retry_timeout` computes it: the initial delay doubled per try, capped, less up
+    to a quarter at random (RETRY_INITIAL_DELAY is 1 s here, 0.5 s there: each of our tries is
+    a task, and a generation is worth a little more patience).
     """
-    if retry_after is not None:
+    if retry_after is not None and 0 < retry_after <= MAX_RETRY_AFTER:
         return retry_after + random.uniform(0, 1)
     delay = min(settings.RETRY_INITIAL_DELAY * 2.0 ** (attempt - 1), MAX_RETRY_DELAY)
     return delay * (1 - 0.25 * random.random())
@@ -91,9 +94,22 @@ def connection_for(model: catalog.Model, team: Team | None = None) -> Connection
     return Connection(settings.A1111_BASE_URL)
 
 
+class UnreadableKey(Exception):
+    """A team's stored key that FIELD_ENCRYPTION_KEY cannot decrypt; the message is for people."""
+
+
 def team_key(team: Team | None, provider: str) -> str:
     stored = getattr(team, f"{provider}_key", "") if team is not None else ""
-    return secrets.decrypt(stored) if stored else ""
+    if not stored:
+        return ""
+    try:
+        return secrets.decrypt(stored)
+    except (secrets.SecretError, ImproperlyConfigured):
+        # Rotated away without `rotate_keys`, or the setting is gone: only a new key helps.
+        raise UnreadableKey(
+            f"The team's {catalog.PROVIDERS[provider]} key could not be read with the server's "
+            "FIELD_ENCRYPTION_KEY; an owner should enter it again."
+        ) from None
 
 
 def known_keys(team: Team | None) -> list[str]:
@@ -103,23 +119,33 @@ def known_keys(team: Team | None) -> list[str]:
     for provider in ("aimlapi", "relay"):
         try:
             keys.append(team_key(team, provider))
-        except (secrets.SecretError, ImproperlyConfigured):
+        except UnreadableKey:
             continue  # a key that cannot be decrypted was never sent
     return keys
 
 
+# The most of a reason that is kept and shown (a provider may answer with pages of text).
+REASON_MAX = 600
+
+
 def safe_text(generation: Generation, text: str) -> str:
-    """A provider's words with every key the worker knows masked: they are shown to people,
-    kept in the ledger and logged."""
-    return scrub(text, known_keys(generation.team))
+    """A provider's words with every key the worker knows masked, then cut to REASON_MAX: they
+    are shown to people, kept in the ledger and logged. Masked first, so that a cut through a
+    key cannot leave its start behind."""
+    text = scrub(text, known_keys(generation.team))
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1].rstrip() + "…"
 
 
-def fail(generation: Generation, reason: str, *, refused: bool = False) -> bool:
+def fail(generation: Generation, reason: str, *, refused: bool = False, then: str = "") -> bool:
     """The one way the pipeline fails a generation: with a reason that carries no key.
 
     `refused`: the provider refused the request or never got it, so it costs nothing.
+    `then`: our own words after the reason, kept whole however long the reason was.
     """
-    return generation.mark_failed(safe_text(generation, reason), refused=refused)
+    reason = safe_text(generation, reason)
+    if then:
+        reason = f"{reason if reason.endswith(('.', '!', '?', '…')) else reason + '.'} {then}"
+    return generation.mark_failed(reason, refused=refused)
 
 
 INPUT_LINK_SALT = "atelier.input-link"
@@ -259,18 +285,23 @@ def submit(generation: Generation) -> Next | None:
     if model is None:
         fail(generation, f"The model {generation.model_id} is no longer available.")
         return None
+    if generation.sent_at is not None and not idempotent(model):
+        # An earlier claim sent it and went silent (its worker died mid-request, or outlived its
+        # lease): the provider may have done the work, and a second request would do it again.
+        fail(generation, "The request was sent, but no answer came back." + MAY_HAVE_MADE_IT)
+        return None
     adapter = adapter_for(model.protocol)
     try:
         params = request_params(generation)
+        connection = connection_for(model, generation.team)
     except images.ImageError as e:
         fail(generation, str(e))
         return None
-    request = adapter.build_submit(
-        connection_for(model, generation.team),
-        model,
-        params,
-        idempotency_key=str(generation.uuid),
-    )
+    except UnreadableKey as e:
+        # Nothing is sent; what an earlier try may have had done (sent_at kept) still counts.
+        fail(generation, str(e), refused=generation.sent_at is None)
+        return None
+    request = adapter.build_submit(connection, model, params, idempotency_key=str(generation.uuid))
     if not generation.mark_sent():
         return None  # cancelled since it was claimed: nothing is sent
     try:
@@ -314,11 +345,16 @@ def _submit_failed(
         reason = "The provider did not answer in time."
     else:
         reason = "The connection to the provider broke after the request was sent."
-    # Relay's async submit carries an Idempotency-Key, so sending it again is safe.
-    if model.protocol == "relay" and model.asynchronous:
+    if idempotent(model):
         return _retry_submit(generation, reason)
     fail(generation, reason + MAY_HAVE_MADE_IT)
     return None
+
+
+def idempotent(model: catalog.Model) -> bool:
+    """Whether a submit may be sent again after it may have reached the provider: Relay's async
+    submit carries an Idempotency-Key; the synchronous protocols have nothing like it."""
+    return model.protocol == "relay" and model.asynchronous
 
 
 def _retry_submit(
@@ -331,9 +367,8 @@ def _retry_submit(
     """
     tries = generation.attempts
     if tries >= settings.SUBMIT_ATTEMPTS:
-        ended = reason if reason.endswith((".", "!", "?")) else reason + "."
         times = f"{tries} {'try' if tries == 1 else 'tries'}"
-        fail(generation, f"{ended} Gave up after {times}.", refused=not sent)
+        fail(generation, reason, refused=not sent, then=f"Gave up after {times}.")
         return None
     delay = backoff(tries, retry_after)
     now = timezone.now()
@@ -358,15 +393,20 @@ def poll(generation: Generation) -> Next | None:
     model = catalog.get(generation.model_id)
     assert model is not None
     adapter = adapter_for(model.protocol)
-    request = adapter.build_poll(
-        connection_for(model, generation.team), generation.provider_task_id, generation.poll_url
-    )
+    try:
+        connection = connection_for(model, generation.team)
+    except UnreadableKey as e:
+        fail(generation, str(e))  # the provider has the task: it is paid for
+        return None
+    request = adapter.build_poll(connection, generation.provider_task_id, generation.poll_url)
     interval = poll_interval(generation)
     try:
         with http.client(read_timeout=30.0) as client:
             answer = adapter.parse_poll(client.send(request))
     except ProviderError as e:
-        if e.transient:
+        # Asking again is harmless, and the deadline bounds it: a provider that asks for a long
+        # wait is asked again after the usual backoff, not left with its paid work.
+        if e.transient or (e.retry_after or 0) > MAX_RETRY_AFTER:
             generation.touch()
             return _later("poll", max(interval, backoff(1, e.retry_after)))
         # A task the provider reports failed cost nothing; an error answer to a poll does not
@@ -538,6 +578,71 @@ def purge_deleted(before) -> int:
         image.delete()
         purged += 1
     return purged
+
+
+# How long a failed or cancelled generation keeps its uploads for Retry to send again.
+UPLOADS_KEPT_FOR_RETRY = timedelta(days=7)
+
+
+def purge_unused_uploads(now: datetime) -> int:
+    """Remove uploads a day old or more that no generation can send any more.
+
+    A generation in flight sends its uploads, and a failed or cancelled one sends them again
+    when retried within UPLOADS_KEPT_FOR_RETRY; nothing reads them after that ("Use these
+    settings" does not carry uploads). A file another row shares (someone else's retry) stays
+    until that row goes too.
+    """
+    old = InputImage.objects.filter(created_at__lt=now - timedelta(days=1)).order_by("pk")
+    removed, last = 0, 0
+    # A page at a time after the last one seen: rows are deleted on the way.
+    while batch := list(old.filter(pk__gt=last)[:500]):
+        last = batch[-1].pk
+        wanted = _uploads_still_wanted(batch, now)
+        for item in batch:
+            if str(item.uuid) in wanted:
+                continue
+            if not InputImage.objects.filter(file=item.file.name).exclude(pk=item.pk).exists():
+                item.file.delete(save=False)
+            item.delete()
+            removed += 1
+    return removed
+
+
+def _uploads_still_wanted(batch: list[InputImage], now: datetime) -> set[str]:
+    """The uuids of these uploads that a generation may still send (their owners' only)."""
+    may_send = Generation.objects.filter(
+        Q(status__in=Generation.IN_FLIGHT)
+        | Q(
+            status__in=(Status.FAILED, Status.CANCELLED),
+            finished_at__gte=now - UPLOADS_KEPT_FOR_RETRY,
+        ),
+        owner__in={item.owner_id for item in batch},
+        created_at__gte=min(item.created_at for item in batch),
+    )
+    wanted = set()
+    for params in may_send.values_list("params", flat=True):
+        for value in params.values():
+            for ref in value if isinstance(value, list) else [value]:
+                if isinstance(ref, dict) and "upload" in ref:
+                    wanted.add(str(ref["upload"]))
+    return wanted
+
+
+def purge_orphan_inputs(before: datetime) -> int:
+    """Remove stored input files that no upload names, last written before `before`: left by a
+    process that died between storing a file and committing its row."""
+    try:
+        _folders, names = default_storage.listdir("inputs")
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for batch in batched((f"inputs/{name}" for name in names), 500):
+        named = set(InputImage.objects.filter(file__in=batch).values_list("file", flat=True))
+        for path in batch:
+            if path not in named and default_storage.get_modified_time(path) < before:
+                default_storage.delete(path)
+                removed += 1
+    return removed
 
 
 def discard_images(generation: Generation) -> None:

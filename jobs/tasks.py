@@ -76,6 +76,14 @@ def sweep() -> None:
 
 
 @shared_task
+def purge_uploads() -> None:
+    """Remove uploads no generation can send any more, and stored files no upload names."""
+    now = timezone.now()
+    pipeline.purge_unused_uploads(now)
+    pipeline.purge_orphan_inputs(now - timedelta(days=1))
+
+
+@shared_task
 def rollup_usage(days: int = 2) -> None:
     """Rebuild the usage dashboard's roll-ups of the last whole days (settled late ones too)."""
     from gallery import dashboard

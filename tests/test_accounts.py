@@ -13,7 +13,15 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from gallery.models import Budget, Invitation, Membership, SiteSettings, Team, personal_team
+from gallery.models import (
+    Budget,
+    Generation,
+    Invitation,
+    Membership,
+    SiteSettings,
+    Team,
+    personal_team,
+)
 
 User = get_user_model()
 PASSWORD = "a-long-pass-phrase"
@@ -56,14 +64,24 @@ def test_an_admin_opens_sign_up_under_site_settings(client, db):
     assert personal_team(response.wsgi_request.user).name == "erin"
 
 
-def test_new_personal_spaces_get_the_sites_default_budget(client, db):
+def test_new_accounts_get_the_sites_budget_for_new_people(client, db):
     User.objects.create_user("before", password=PASSWORD)  # made while none was set
-    open_signup(new_personal_images_per_day=20, new_personal_usd_per_month=Decimal("5.00"))
+    open_signup(new_user_images_per_day=20, new_user_usd_per_month=Decimal("5.00"))
     sign_up(client)
-    team = personal_team(User.objects.get(username="erin"))
-    budget = Budget.objects.get(team=team)
+    budget = Budget.objects.get()  # nothing for accounts made before, nor for any team
+    assert budget.user == User.objects.get(username="erin")
     assert (budget.images_per_day, budget.usd_per_month) == (20, Decimal("5.00"))
-    assert Budget.objects.count() == 1  # nothing for accounts made before, nor per person
+
+
+def test_a_new_accounts_budget_follows_them_into_a_team_they_make(client, db):
+    """It was written as their personal team's budget: a team of their own escaped it."""
+    open_signup(new_user_images_per_day=0)
+    sign_up(client)
+    client.post("/teams/", {"name": "Side project"})  # switches to it
+    response = client.post("/generate", {"model": "sandbox/flux-sync", "prompt": "a fox"})
+    assert response.status_code == 403
+    assert "You have made 0 of 0 images allowed today" in response.content.decode()
+    assert not Generation.objects.exists()
 
 
 def test_sign_up_is_limited_per_address(settings, db):
@@ -99,9 +117,8 @@ def test_all_four_password_validators_are_on(client, db):
 
 def invitation(team: Team, **fields) -> Invitation:
     fields.setdefault("expires_at", timezone.now() + timezone.timedelta(days=7))
-    return Invitation.objects.create(
-        team=team, token=f"tok-{Invitation.objects.count()}", role="viewer", **fields
-    )
+    fields.setdefault("role", "viewer")
+    return Invitation.objects.create(team=team, token=f"tok-{Invitation.objects.count()}", **fields)
 
 
 def test_an_invitation_lets_someone_sign_up_while_sign_up_is_closed(client, studio):
@@ -159,6 +176,36 @@ def test_an_invitation_revoked_while_the_form_was_open_keeps_no_account(client, 
     assert not Team.objects.filter(name="erin").exists()
 
 
+def test_an_invitation_added_in_the_admin_gets_a_secret_token_shown_once(client, studio):
+    """The admin's form left the token out, so the invitation was saved with token=""."""
+    client.force_login(User.objects.create_superuser("root", "", PASSWORD))
+    expires = timezone.localtime() + timezone.timedelta(days=7)
+    form = {
+        "team": studio.pk,
+        "email": "",
+        "role": "owner",
+        "expires_at_0": f"{expires:%Y-%m-%d}",
+        "expires_at_1": f"{expires:%H:%M:%S}",
+    }
+    response = client.post("/admin/gallery/invitation/add/", form, follow=True)
+    invite = Invitation.objects.get()
+    assert len(invite.token) >= 32 and invite.created_by.username == "root"
+    assert f"/invitations/{invite.token}" in response.content.decode()
+    client.logout()
+    assert sign_up(client, "mallory", "?invitation=").status_code == 403
+    assert sign_up(client, "erin", f"?invitation={invite.token}").status_code == 302
+    assert studio.role_of(User.objects.get(username="erin")) == "owner"
+
+
+def test_an_empty_invitation_token_is_no_invitation(client, studio):
+    """One saved by the admin before it made tokens: ?invitation= (empty) found it."""
+    made = invitation(studio, role="owner")
+    Invitation.objects.filter(pk=made.pk).update(token="")
+    response = sign_up(client, "mallory", "?invitation=")
+    assert response.status_code == 403 and "Sign-up is closed" in response.content.decode()
+    assert not User.objects.filter(username="mallory").exists()
+
+
 # --- Login throttling ---------------------------------------------------------------------------
 
 
@@ -177,6 +224,17 @@ def test_failed_logins_are_limited_per_username_and_address(strict, alice):
     assert refused.status_code == 429
     assert "Too many failed logins from here. Try again in" in refused.content.decode()
     assert 0 < int(refused["Retry-After"]) <= 300
+
+
+def test_look_alike_usernames_count_as_the_username_they_log_in_as(strict, alice):
+    """Django logs "alice" in full-width letters in as alice, and counted the failure for
+    "alice", but the check before the password looked up the counter of what was typed."""
+    full_width = "\uff41\uff4c\uff49\uff43\uff45"
+    here = client_at(HERE)
+    for name in (full_width, "ALICE", " \uff41lice"):
+        assert log_in(here, name, "wrong").status_code == 200
+    assert log_in(here, full_width, "password").status_code == 429
+    assert log_in(here, "alice", "password").status_code == 429
 
 
 def test_someone_guessing_elsewhere_does_not_lock_the_owner_out(strict, alice):
@@ -274,6 +332,22 @@ def test_password_reset_is_limited_per_email_address_asked_for(settings, alice, 
         for i in range(3)
     ]
     assert [r.status_code for r in codes] == [302, 302, 429]
+    assert len(mailoutbox) == 2
+
+
+def test_a_reset_refused_for_its_client_address_does_not_count_the_address_asked_for(
+    settings, alice, mailoutbox
+):
+    """Each refused request left a counter for the email address it named: a flood of made-up
+    addresses from one client filled the cache with fresh counters."""
+    settings.PASSWORD_RESET_RATE = (2, 3600)
+    here = client_at(HERE)
+    for email in ("x@example.com", "y@example.com"):
+        here.post("/password/reset/", {"email": email})
+    assert here.post("/password/reset/", {"email": "alice@example.com"}).status_code == 429
+    there = client_at(THERE)
+    codes = [there.post("/password/reset/", {"email": "alice@example.com"}) for _ in range(2)]
+    assert [r.status_code for r in codes] == [302, 302]
     assert len(mailoutbox) == 2
 
 

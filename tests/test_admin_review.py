@@ -33,6 +33,7 @@ from gallery.models import (
     Price,
     SiteSettings,
     Usage,
+    personal_team,
 )
 from jobs import pipeline
 from tests.factories import make_generation, make_image, png_bytes
@@ -54,9 +55,9 @@ def admin_client(root):
     return client
 
 
-def run_action(admin_client, action, images, **extra):
+def run_action(admin_client, action, images, follow=False, **extra):
     data = {"action": action, "_selected_action": [i.pk for i in images], "index": 0, **extra}
-    return admin_client.post(CHANGELIST, data)
+    return admin_client.post(CHANGELIST, data, follow=follow)
 
 
 @pytest.fixture
@@ -283,6 +284,27 @@ def test_hide_and_show_again_through_the_changelist_are_logged(scene, root, admi
     assert bad.hidden_at is None and bad.hidden_by is None and bad.hidden_reason == ""
     last = LogEntry.objects.order_by("-pk").first()
     assert last.change_message == "Shown again (had been hidden: Spam <b>link</b>)"
+
+
+def test_hiding_an_image_hides_its_copies_and_showing_it_shows_them(
+    scene, bob, client, admin_client
+):
+    """Copies share the original's files: hiding one left the same picture shown elsewhere."""
+    bad = scene["bad"]
+    elsewhere = personal_team(bob).default_gallery()
+    copy = bad.copy_to(elsewhere)
+    again = copy.copy_to(Gallery.objects.create(team=scene["team"], name="Picks"))
+    response = run_action(admin_client, "hide", [copy], reason="Not for the wall", follow=True)
+    assert "Hid 3 image(s)" in response.content.decode()
+    family = Image.objects.filter(pk__in=[bad.pk, copy.pk, again.pk])
+    assert all(i.hidden_at is not None and i.hidden_reason == "Not for the wall" for i in family)
+    assert LogEntry.objects.count() == 3
+    assert Image.objects.get(pk=scene["kept"].pk).hidden_at is None  # a sibling, not a copy
+    member(client, bob, personal_team(bob))
+    assert not seen_ok(client, f"/images/{copy.uuid}/original")
+    run_action(admin_client, "show_again", [bad])
+    assert not Image.objects.filter(pk__in=[bad.pk, copy.pk, again.pk], hidden_at__isnull=False)
+    assert seen_ok(client, f"/images/{copy.uuid}/original")
 
 
 def test_hiding_without_a_reason_says_so(scene, admin_client):

@@ -279,3 +279,35 @@ def test_a_favorite_returns_to_a_page_of_this_site(client, alice):
     client.force_login(alice)
     response = client.post(f"/images/{image.uuid}/favorite", {"next": "/?favorites=1"})
     assert response["Location"] == "/?favorites=1"
+
+
+BAD_DATES = ["2024-02-30", "2024-13-01", "9999-12-31", "0001-01-01", "99999-01-01"]
+BAD_TIMES = [
+    "2024-13-45T00:00:00",
+    "2024-02-30T10:00:00+00:00",
+    "2024-01-01T25:00:00",
+    "2024-01-01T00:00:00+99:00",
+    "0001-01-01T00:00:00+05:00",  # before year 1 in UTC
+    "9999-12-31T23:59:59-05:00",  # after year 9999 in UTC
+]
+
+
+@pytest.mark.parametrize("value", BAD_DATES)
+def test_a_date_that_does_not_exist_is_ignored(client, alice, value):
+    """Well-formed but impossible dates raised ValueError or OverflowError: a 500."""
+    fill(alice, 2)
+    client.force_login(alice)
+    for name in ("since", "until"):
+        response = client.get("/", {name: value})
+        assert response.status_code == 200, name
+    image = Image.objects.first()
+    assert client.get(f"/images/{image.uuid}", {"until": value}).status_code == 200
+
+
+@pytest.mark.parametrize("value", BAD_TIMES)
+def test_a_time_that_does_not_exist_is_ignored(client, alice, value):
+    images = fill(alice, 2)
+    client.force_login(alice)
+    assert client.get("/new", {"since": value}).status_code in (200, 204)
+    cursor = f"{value}~{images[0].uuid}"
+    assert client.get("/", {"after": cursor}, HTTP_HX_REQUEST="true").status_code == 200

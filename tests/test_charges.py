@@ -220,3 +220,36 @@ def test_a_cancel_while_queued_costs_nothing(alice):
     generation = start(alice)
     assert generation.cancel()
     assert cost(generation) == (Status.CANCELLED, D(0))
+
+
+def sent_then_abandoned(generation: Generation) -> Generation:
+    """As a worker killed mid-request leaves it: claimed, marked sent, its claim lapsed."""
+    Generation.objects.filter(pk=generation.pk).update(
+        status=Status.SUBMITTED,
+        attempts=1,
+        sent_at=timezone.now() - timedelta(minutes=4),
+        lease_until=timezone.now() - timedelta(seconds=1),
+    )
+    return Generation.objects.get(pk=generation.pk)
+
+
+def test_a_synchronous_submit_whose_worker_went_silent_is_not_sent_again(alice, provider):
+    """The sweeper handed the lapsed claim to another worker, which sent the request again:
+    with no idempotency key, the provider did (and billed) the work twice."""
+    provider["handler"] = lambda r: httpx.Response(200, json={"images": []})
+    generation = sent_then_abandoned(start(alice))
+    assert pipeline.submit(generation) is None  # as the sweeper's wake-up runs it
+    generation.refresh_from_db()
+    assert provider["requests"] == []
+    assert generation.status == Status.FAILED and "was not sent again" in generation.error
+    assert cost(generation) == (Status.FAILED, ESTIMATE)  # the first request may have been done
+
+
+def test_a_relay_submit_whose_worker_went_silent_is_sent_again_with_its_key(alice, provider):
+    provider["handler"] = lambda r: httpx.Response(
+        202, json={"task_id": "sandbox:t1", "status": "queued"}
+    )
+    generation = sent_then_abandoned(start(alice, "sandbox/relay-async"))
+    assert pipeline.submit(generation).step == "poll"
+    [request] = provider["requests"]
+    assert request.headers["idempotency-key"] == str(generation.uuid)

@@ -3,9 +3,12 @@
 import os
 import re
 import secrets
+import stat
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -47,6 +50,14 @@ def test_compose_reads_as_expected():
     assert env.get("DEBUG", "0") == "0"
 
 
+def test_compose_does_not_start_without_a_mail_server():
+    """With EMAIL_HOST empty, mail went to the console (invitations, password resets never
+    arrived) and `check --deploy` failed on mail.E001: compose must ask for it."""
+    given = {name: value for name, value in OPERATOR.items() if name != "EMAIL_HOST"}
+    with pytest.raises(AssertionError, match="docker-compose requires EMAIL_HOST"):
+        compose_environment(given)
+
+
 def test_the_deploy_checks_pass_with_the_compose_settings(tmp_path):
     env = {
         "PATH": os.environ["PATH"],
@@ -64,3 +75,21 @@ def test_the_deploy_checks_pass_with_the_compose_settings(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_a_generated_secret_key_is_private_from_the_moment_it_is_on_disk(tmp_path, monkeypatch):
+    """It was written with the default mode (0644 under umask 022) and chmodded after: anyone on
+    the machine could read it in between, or for good if the process died there."""
+    from webapp import settings as module
+
+    monkeypatch.setattr(module, "VAR_DIR", tmp_path)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setattr(Path, "chmod", lambda self, mode: None)  # as if it never came
+    umask = os.umask(0o022)
+    try:
+        key = module._secret_key()
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+    assert len(key) >= 50 and module._secret_key() == key
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # nothing else left behind

@@ -510,3 +510,20 @@ def test_it_offers_and_takes_pictures_of_the_generating_team_only(studio, alice,
     in_studio = GenerateForm(model_id="flux/dev/image-to-image", user=alice, team=studio)
     offered = [value for value, _ in in_studio.fields["p_image_url_pick"].choices]
     assert offered == [str(studios.uuid)] and str(mine.uuid) not in offered
+
+
+def test_texts_are_limited_to_4000_characters_when_the_catalog_gives_no_limit(
+    alice_client, settings
+):
+    """Without a documented limit a prompt could be as long as the request (10 MB)."""
+    settings.AIMLAPI_API_KEY = "aimlapi-key"
+    model = catalog.get("imagen4/preview")
+    assert model.prompt is not None and model.prompt.max_length is None
+    response = alice_client.post("/generate", {"model": model.id, "prompt": "a" * 4001})
+    assert response.status_code == 400
+    assert "at most 4000 characters (it has 4001)" in response.content.decode()
+    negative = catalog.get("a1111/txt2img").param("negative_prompt")
+    assert negative.max_length is None
+    field = GenerateForm(user=None, model_id="a1111/txt2img").fields["p_negative_prompt"]
+    assert field.max_length == 4000
+    assert not Generation.objects.exists()

@@ -307,12 +307,13 @@ def test_it_honours_retry_after_on_429(alice, provider):
 
 
 def test_it_leaves_a_long_retry_after_to_the_sweeper(alice, provider):
-    provider["handler"] = lambda r: httpx.Response(503, headers={"Retry-After": "600"})
+    # Longer than a countdown (MAX_COUNTDOWN), within what the SDKs obey (MAX_RETRY_AFTER).
+    provider["handler"] = lambda r: httpx.Response(503, headers={"Retry-After": "110"})
     generation = make_generation(alice)
     assert pipeline.submit(generation) is None
     generation.refresh_from_db()
     assert generation.status == Status.SUBMITTED
-    assert generation.lease_until > timezone.now() + timezone.timedelta(seconds=590)
+    assert generation.lease_until > timezone.now() + timezone.timedelta(seconds=105)
 
 
 def test_it_does_not_resend_a_non_idempotent_submit_that_timed_out(alice, provider):

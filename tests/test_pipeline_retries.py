@@ -131,3 +131,43 @@ def test_a_retried_submit_is_never_sent_again_once_a_task_id_is_stored(alice, pr
     submits = [r for r in provider["requests"] if r.method == "POST"]
     assert len(submits) == 2
     assert {r.headers["idempotency-key"] for r in submits} == {str(generation.uuid)}
+
+
+def test_a_retry_after_of_up_to_two_minutes_is_obeyed(alice, provider):
+    """openai-python honours a server's wait up to MAX_RETRY_AFTER_DELAY (two minutes)."""
+    provider["answers"] = [httpx.Response(429, headers={"retry-after": "90"})]
+    generation = make_generation(alice)
+    assert pipeline.submit(generation) is None  # too long for a countdown: the lease holds it
+    generation.refresh_from_db()
+    waited = (generation.lease_until - timezone.now()).total_seconds()
+    assert generation.status == Status.SUBMITTED and 88 <= waited <= 91
+
+
+@pytest.mark.parametrize("header", [{"retry-after": "3600"}, {"retry-after-ms": "1e400"}])
+def test_a_provider_asking_for_a_longer_wait_is_not_retried(alice, provider, header):
+    """An hour's Retry-After held the generation an hour (past its deadline); the SDK does not
+    retry a request whose server asks for more than two minutes."""
+    provider["answers"] = [httpx.Response(429, headers=header)] * 3
+    generation = make_generation(alice)
+    assert pipeline.submit(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED and generation.sent_at is None  # costs nothing
+    assert "asked to wait" in generation.error and len(provider["requests"]) == 1
+
+
+def test_backoff_ignores_a_wait_longer_than_the_sdk_obeys(settings):
+    settings.RETRY_INITIAL_DELAY = 1.0
+    assert pipeline.backoff(1, 3600.0) <= 1.0
+    assert 120.0 <= pipeline.backoff(1, 120.0) <= 121.0
+
+
+def test_a_poll_told_to_wait_long_asks_again_later(alice, provider):
+    """A running task is paid for: a poll refused with a long wait does not end it."""
+    generation = make_generation(
+        alice, model_id="sandbox/relay-async", status=Status.RUNNING, provider_task_id="t1"
+    )
+    provider["answers"] = [httpx.Response(429, headers={"retry-after": "3600"})]
+    step = pipeline.poll(Generation.objects.get(pk=generation.pk))
+    assert step is not None and step.step == "poll" and step.delay <= pipeline.MAX_RETRY_DELAY
+    generation.refresh_from_db()
+    assert generation.status == Status.RUNNING

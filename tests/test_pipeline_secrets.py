@@ -8,11 +8,12 @@ import pytest
 from cryptography.fernet import Fernet
 
 from gallery import secrets, usage
-from gallery.models import Generation, Usage, personal_team
+from gallery.models import Generation, Price, Usage, personal_team
 from jobs import http
-from jobs.pipeline import submit
+from jobs.pipeline import poll, submit
 from jobs.providers import KEY_MASK
 from jobs.sandbox import auth
+from tests.factories import make_generation
 
 Status = Generation.Status
 SITE_AIMLAPI_KEY = "sk-site-aimlapi-0123456789"
@@ -99,3 +100,77 @@ def test_a_retry_logs_no_key(alice, echoing, caplog):
         assert submit(generation).step == "submit"
     assert "Bad credentials" in caplog.text and KEY_MASK in caplog.text
     assert SITE_AIMLAPI_KEY not in caplog.text
+
+
+@pytest.mark.parametrize("cut", [300, 500])
+def test_a_key_across_where_long_words_are_cut_leaves_none_of_itself(
+    alice, settings, monkeypatch, cut
+):
+    """The provider's words were cut to length (300 as text, 500 as JSON) before keys were
+    masked: a key lying across the cut kept its start."""
+    settings.AIMLAPI_API_KEY = SITE_AIMLAPI_KEY
+    said = "x" * (cut - 8) + SITE_AIMLAPI_KEY + " and more"
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if cut == 300:
+            return httpx.Response(400, text=said)
+        return httpx.Response(400, json={"message": said})
+
+    monkeypatch.setattr(
+        http,
+        "client",
+        lambda read_timeout=None: httpx.Client(transport=httpx.MockTransport(handle)),
+    )
+    generation = start(alice, "flux/schnell", "aimlapi", {})
+    submit(generation)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED and "xxxx" in generation.error
+    assert SITE_AIMLAPI_KEY[:8] not in generation.error
+    assert SITE_AIMLAPI_KEY[:8] not in Usage.objects.get(generation=generation).error
+    assert len(generation.error) <= 600
+
+
+@pytest.mark.parametrize("server_key", ["another", ""], ids=["rotated-away", "unset"])
+def test_a_team_key_the_server_cannot_read_fails_the_generation_and_costs_nothing(
+    alice, echoing, settings, server_key
+):
+    """It raised out of submit (SecretError, or ImproperlyConfigured with no key set), leaving
+    the generation claimed until the sweeper tried again, and again."""
+    settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    team = personal_team(alice)
+    team.aimlapi_key = secrets.encrypt(TEAM_AIMLAPI_KEY)
+    team.save()
+    settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode() if server_key else ""
+    Price.objects.create(model_id="flux/schnell", usd_per_image="0.003")
+    generation = start(alice, "flux/schnell", "aimlapi", {})
+    assert submit(Generation.objects.select_related("team").get(pk=generation.pk)) is None
+    generation.refresh_from_db()
+    assert echoing["sent"] == []
+    assert generation.status == Status.FAILED and generation.error == (
+        "The team's AI/ML API key could not be read with the server's FIELD_ENCRYPTION_KEY; "
+        "an owner should enter it again."
+    )
+    entry = Usage.objects.get(generation=generation)
+    assert entry.estimated_usd > 0 and entry.cost_usd == 0
+
+
+def test_a_poll_with_a_team_key_the_server_cannot_read_fails_the_generation(
+    alice, echoing, settings
+):
+    settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    team = personal_team(alice)
+    team.relay_key = secrets.encrypt("relay-team-key-0123456789")
+    team.save()
+    settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    generation = make_generation(
+        alice,
+        model_id="Qwen/qwen-image",
+        provider="relay",
+        status=Status.RUNNING,
+        provider_task_id="t1",
+    )
+    assert poll(Generation.objects.select_related("team").get(pk=generation.pk)) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED and "The team's Relay key could not be read" in (
+        generation.error
+    )

@@ -1,13 +1,21 @@
 """Rate windows end on time on every cache backend the app supports; the client address."""
 
+import json
+import os
+import pickle
+import subprocess
+import sys
+import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from gallery import ratelimit
+from webapp.cache import CounterFileCache
 
 BACKENDS = ["file", "redis", "locmem"]
 
@@ -15,7 +23,7 @@ BACKENDS = ["file", "redis", "locmem"]
 def cache_settings(backend: str, tmp_path) -> dict:
     if backend == "file":  # the embedded default
         return {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "webapp.cache.CounterFileCache",
             "LOCATION": str(tmp_path / "cache"),
         }
     if backend == "redis":
@@ -134,3 +142,80 @@ def test_the_client_address_trusts_only_the_configured_proxies(
 ):
     settings.PROXY_HOPS = hops
     assert ratelimit.client_address(request_from(remote, forwarded)) == client
+
+
+# --- The embedded default cache under a flood ---------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def embedded_default_cache(location: Path) -> dict:
+    """The cache a site without REDIS_URL runs with, as settings.py makes it, kept at `location`."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | {"VAR_DIR": str(location)}
+    script = "import json, webapp.settings as s; print(json.dumps(s.CACHES['default']))"
+    found = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert found.returncode == 0, found.stderr
+    return json.loads(found.stdout) | {"LOCATION": str(location / "cache")}
+
+
+def test_a_flood_of_fresh_counters_does_not_wipe_a_login_limit_on_the_embedded_cache(
+    settings, tmp_path, alice
+):
+    """Django's file cache deleted a random third of its files past 300: ~750 password resets
+    asking for made-up addresses wiped the failed-login counters, and the guessing went on."""
+    settings.CACHES = {"default": embedded_default_cache(tmp_path)}
+    guesser = Client(REMOTE_ADDR="203.0.113.5")
+    for _ in range(settings.LOGIN_RATE[0]):
+        guesser.post("/login/", {"username": "alice", "password": "wrong"})
+    assert guesser.post("/login/", {"username": "alice", "password": "guess"}).status_code == 429
+    for i in range(2000):  # what requests from many addresses leave: fresh counters, past 300
+        ratelimit.count(f"reset:10.0.{i // 250}.{i % 250}", 3600)
+    for guess in ("guess1", "guess2", "password"):
+        response = guesser.post("/login/", {"username": "alice", "password": guess})
+        assert response.status_code == 429
+
+
+def counter_cache(tmp_path: Path, **options) -> CounterFileCache:
+    return CounterFileCache(str(tmp_path / "cache"), {"OPTIONS": {"CULL_EVERY": 0, **options}})
+
+
+def test_a_cull_removes_expired_entries_before_live_ones(tmp_path):
+    cache = counter_cache(tmp_path, MAX_ENTRIES=30)
+    for i in range(20):
+        cache.set(f"old:{i}", 7, timeout=0)  # expired at once
+    for i in range(15):
+        cache.set(f"live:{i}", 1, timeout=300)
+    assert all(cache.get(f"live:{i}") == 1 for i in range(15))
+    assert len(list((tmp_path / "cache").glob("*.djcache"))) == 15
+
+
+def test_when_live_entries_are_over_the_limit_the_fewest_hits_go_first(tmp_path):
+    cache = counter_cache(tmp_path, MAX_ENTRIES=30)
+    cache.set("holding-someone-back", 11, timeout=300)
+    for i in range(200):
+        cache.set(f"flood:{i}", 1, timeout=300)
+    assert cache.get("holding-someone-back") == 11
+    assert len(list((tmp_path / "cache").glob("*.djcache"))) <= 30
+
+
+def test_concurrent_increments_are_all_counted_and_keep_their_expiry(tmp_path):
+    counter_cache(tmp_path).add("hits", 0, timeout=3600)
+
+    def hit() -> None:
+        cache = counter_cache(tmp_path)  # each thread its own, as each web process has
+        for _ in range(50):
+            cache.incr("hits")
+
+    threads = [threading.Thread(target=hit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    cache = counter_cache(tmp_path)
+    assert cache.get("hits") == 400
+    [entry] = (tmp_path / "cache").glob("*.djcache")
+    with entry.open("rb") as f:
+        expiry = pickle.load(f)  # noqa: S301 (the file this test's cache wrote)
+    assert expiry > time.time() + 3000  # not the 300 s default written back

@@ -19,6 +19,7 @@ from gallery.models import (
     Invitation,
     Membership,
     Notification,
+    Team,
     personal_team,
 )
 from jobs import http, pipeline
@@ -68,6 +69,75 @@ def test_an_invitation_link_lets_someone_join_with_its_role(
     assert Activity.objects.filter(team=studio, verb="joined", actor=dave).exists()
     # Used once: it does not work again.
     assert client.get(f"/invitations/{invitation.token}").status_code == 410
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_invitations_are_limited_per_person(client, studio, alice, settings, mailoutbox):
+    """Anyone can make a team and mail invitations with its name in them to any address."""
+    settings.ACTION_RATES = {**settings.ACTION_RATES, "invite": (2, 3600)}
+    login(client, alice)
+    for i in range(2):
+        invite(client, studio, email=f"p{i}@example.com")
+    data = {"role": "editor", "email": "p9@example.com"}
+    refused = client.post(f"/teams/{studio.uuid}/invitations", data, follow=True)
+    assert any("more than 2 invitations in an hour" in m for m in messages_of(refused))
+    assert studio.invitations.count() == 2 and len(mailoutbox) == 2
+
+
+def test_invitations_are_limited_per_team(client, studio, alice, bob, settings, mailoutbox):
+    settings.ACTION_RATES = {**settings.ACTION_RATES, "team_invite": (2, 86400)}
+    Membership.objects.filter(team=studio, user=bob).update(role="owner")
+    invite(login(client, alice), studio, email="p1@example.com")
+    invite(login(client, bob), studio, email="p2@example.com")
+    refused = client.post(f"/teams/{studio.uuid}/invitations", {"role": "editor"}, follow=True)
+    assert any("more than 2 invitations for this team in" in m for m in messages_of(refused))
+    assert studio.invitations.count() == 2 and len(mailoutbox) == 2
+
+
+def test_a_team_has_at_most_so_many_emailed_invitations_open(
+    client, studio, alice, settings, mailoutbox
+):
+    settings.OPEN_EMAILED_INVITATIONS = 2
+    login(client, alice)
+    first = invite(client, studio, email="p1@example.com")
+    invite(client, studio, email="p2@example.com")
+    data = {"role": "editor", "email": "p3@example.com"}
+    refused = client.post(f"/teams/{studio.uuid}/invitations", data, follow=True)
+    assert any("2 emailed invitations waiting" in m for m in messages_of(refused))
+    assert len(mailoutbox) == 2
+    assert invite(client, studio).email == ""  # a link, mailed to no one, is still made
+    client.post(f"/teams/{studio.uuid}/invitations/{first.pk}/revoke")
+    assert invite(client, studio, email="p3@example.com").email == "p3@example.com"
+    assert len(mailoutbox) == 3
+
+
+@pytest.mark.parametrize(
+    "name", ["Join\nnow", "Tab\there", "Nul\x00", "Bell\x07", "Next\u2028line"]
+)
+def test_team_and_gallery_names_refuse_control_characters(client, studio, alice, name):
+    """A line break in a team's name broke the header of every invitation mail naming it."""
+    login(client, alice, studio)
+    response = client.post("/teams/", {"name": name})
+    assert response.status_code == 200 and "cannot hold line breaks" in response.content.decode()
+    response = client.post("/galleries/", {"name": name})
+    assert response.status_code == 200 and "cannot hold line breaks" in response.content.decode()
+    assert alice.memberships.count() == 2 and studio.galleries.count() == 1  # nothing made
+
+
+def test_an_invitation_mail_names_a_team_with_a_line_break_on_one_line(
+    client, studio, alice, mailoutbox
+):
+    """A team named before names were checked: the mail's subject raised ValueError (a 500),
+    with the invitation already saved."""
+    Team.objects.filter(pk=studio.pk).update(name="Studio\r\nBcc: everyone@example.com")
+    invitation = invite(login(client, alice), studio, email="dave@example.com")
+    assert invitation.email == "dave@example.com"
+    [mail] = mailoutbox
+    assert mail.subject == "Join Studio Bcc: everyone@example.com on Atelier"
+    assert mail.to == ["dave@example.com"] and not mail.bcc
 
 
 def test_an_expired_invitation_does_not_work(client, studio, alice, dave):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gallery.models import Generation, Image
+from gallery.models import Gallery, Generation, Image, Notification
 from tests.factories import make_generation, make_image
 
 Status = Generation.Status
@@ -75,3 +75,53 @@ def test_a_try_uses_up_the_generate_limit(alice_client, settings):
     data = {"model": "sandbox/flux-sync", "prompt": "a fox"}
     assert alice_client.post("/generate", data).status_code == 429
     assert Generation.objects.count() == 2
+
+
+# --- Making teams and galleries, commenting, mentions --------------------------------------------
+
+
+def limit(settings, action: str, count: int) -> None:
+    settings.ACTION_RATES = {**settings.ACTION_RATES, action: (count, 3600)}
+
+
+def test_making_teams_is_limited_per_person(alice_client, alice, settings):
+    limit(settings, "team", 1)
+    assert alice_client.post("/teams/", {"name": "One"}).status_code == 302
+    refused = alice_client.post("/teams/", {"name": "Two"})
+    assert refused.status_code == 429
+    assert "more than 1 new teams in an hour" in refused.content.decode()
+    assert list(alice.memberships.values_list("team__name", flat=True).order_by("pk")) == [
+        "alice",
+        "One",
+    ]
+
+
+def test_making_galleries_is_limited_per_person(alice_client, alice, settings):
+    limit(settings, "gallery", 1)
+    assert alice_client.post("/galleries/", {"name": "One"}).status_code == 302
+    refused = alice_client.post("/galleries/", {"name": "Two"})
+    assert refused.status_code == 429
+    assert "more than 1 new galleries in an hour" in refused.content.decode()
+    assert not Gallery.objects.filter(name="Two").exists()
+
+
+def test_comments_are_limited_per_person(client, studio, bob, settings):
+    limit(settings, "comment", 1)
+    image = make_image(make_generation(bob, team=studio, status=Status.SUCCEEDED))
+    client.force_login(bob)
+    client.post(f"/images/{image.uuid}/comment", {"body": "first"})
+    refused = client.post(f"/images/{image.uuid}/comment", {"body": "second"}, follow=True)
+    assert "more than 1 comments in an hour" in refused.content.decode()
+    assert list(image.comments.values_list("body", flat=True)) == ["first"]
+
+
+def test_mention_mails_are_limited_per_author(client, studio, alice, bob, settings, mailoutbox):
+    """Each comment mailed every teammate it named, as often as someone commented."""
+    settings.EMAIL_NOTIFICATIONS = True
+    limit(settings, "mention_mail", 2)
+    image = make_image(make_generation(bob, team=studio, status=Status.SUCCEEDED))
+    client.force_login(bob)
+    for i in range(3):
+        client.post(f"/images/{image.uuid}/comment", {"body": f"@alice @carol look {i}"})
+    assert len(mailoutbox) == 2
+    assert Notification.objects.filter(user=alice).count() == 3  # told on the site every time

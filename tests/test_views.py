@@ -314,3 +314,18 @@ def test_it_takes_a_phone_cameras_mpo_upload_as_a_jpeg(alice_client, alice, sett
         assert f.read() == photo  # kept as it is
     sent = pipeline.request_params(Generation.objects.get())["image_url"]
     assert (sent.content_type, sent.data) == ("image/jpeg", photo)
+
+
+def test_an_input_link_does_not_serve_a_deleted_image(client, alice):
+    """A provider holding the link kept fetching an image deleted since, for up to an hour."""
+    from django.core import signing
+    from django.utils import timezone
+
+    from gallery.models import Image
+    from jobs import pipeline
+
+    image = make_image(make_generation(alice, status=Generation.Status.SUCCEEDED))
+    link = "/inputs/" + signing.dumps(["image", str(image.uuid)], salt=pipeline.INPUT_LINK_SALT)
+    assert client.get(link).status_code == 200
+    Image.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
+    assert client.get(link).status_code == 404

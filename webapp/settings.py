@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -90,14 +91,26 @@ def envorigins(name: str) -> list[str]:
 
 
 def _secret_key() -> str:
-    """Use SECRET_KEY, or a random key kept in var/ so a local install keeps its sessions."""
+    """Use SECRET_KEY, or a random key kept in var/ so a local install keeps its sessions.
+
+    The file is readable by its owner only from the moment it exists (mkstemp makes it 0600),
+    and appears whole: written under a temporary name, then linked into place. Of processes
+    starting at once, the first to link wins and the others read its key.
+    """
     if key := os.environ.get("SECRET_KEY"):
         return key
     path = VAR_DIR / "secret_key"
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        descriptor, temporary = tempfile.mkstemp(dir=VAR_DIR, prefix=".secret_key.")
+        try:
+            with os.fdopen(descriptor, "w") as f:
+                f.write(secrets.token_urlsafe(50))
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 
@@ -272,11 +285,13 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.fetch": {"queue": "images"},
     "jobs.tasks.sweep": {"queue": "provider"},
     "jobs.tasks.rollup_usage": {"queue": "images"},
+    "jobs.tasks.purge_uploads": {"queue": "images"},
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "jobs.tasks.sweep", "schedule": 30.0},
     # The usage dashboard's daily roll-ups: yesterday and the day before, rebuilt hourly.
     "rollup-usage": {"task": "jobs.tasks.rollup_usage", "schedule": 3600.0},
+    "purge-uploads": {"task": "jobs.tasks.purge_uploads", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -314,6 +329,8 @@ USD_PER_CREDIT = {
 POLL_INTERVAL = envfloat("POLL_INTERVAL", 1.0)
 DOWNLOAD_MAX_BYTES = envint("DOWNLOAD_MAX_BYTES", 50 * 1024 * 1024)
 UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+# Uploaded pictures one person may keep at once; those no generation needs go after a day.
+UPLOAD_QUOTA_BYTES = envint("UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Files in one request: a bit above the most image inputs one model takes (17, the gpt-image
 # edits' 16 pictures and a mask); a test keeps the catalog under it.
@@ -375,8 +392,11 @@ CACHES = {
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            # Django's file cache, culling expired entries first and counting under a lock
+            # (webapp/cache.py): rate counters must survive a flood of fresh keys.
+            "BACKEND": "webapp.cache.CounterFileCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
         }
     )
 }
@@ -390,6 +410,14 @@ ACTION_RATES = {
     "cancel": (60, 60),
     "bulk": (30, 60),  # delete, move, favorite, compare on a selection
     "export": (10, 60),  # zip exports, up to 500 originals each
+    # Invitations may mail any address: per person, and per team whoever of its owners sends.
+    "invite": (20, 3600),
+    "team_invite": (50, 86400),
+    "team": (10, 3600),  # new teams
+    "gallery": (30, 3600),  # new galleries
+    "comment": (30, 300),
+    # Mails telling teammates an author mentioned them; past it, they are told on the site only.
+    "mention_mail": (30, 3600),
 }
 # Failed logins per (username, address), and per address alone (an office shares one).
 LOGIN_RATE = envrate("LOGIN_RATE", 10, 300)
@@ -402,6 +430,8 @@ PROXY_HOPS = envint("PROXY_HOPS", 0)
 if PROXY_HOPS < 0:
     raise ImproperlyConfigured(f"PROXY_HOPS must be 0 or more, got {PROXY_HOPS}")
 INVITATION_DAYS = envint("INVITATION_DAYS", 7)
+# Emailed invitations one team may have waiting for an answer at once.
+OPEN_EMAILED_INVITATIONS = envint("OPEN_EMAILED_INVITATIONS", 50)
 
 LOGGING = {
     "version": 1,

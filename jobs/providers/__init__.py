@@ -125,13 +125,17 @@ class Adapter(Protocol):
 
 
 def error_message(response: httpx.Response) -> str:
-    """The provider's own reason, dug out of whichever error shape it uses."""
+    """The provider's own reason, dug out of whichever error shape it uses.
+
+    Whole: it may quote a key, which the pipeline masks before it cuts the text to length
+    (a cut here could leave the start of a key that no mask then matches).
+    """
     try:
         body = response.json()
     except ValueError:
         text = response.text.strip()
-        return text[:300] if text and "<html" not in text.lower() else ""
-    return _dig_message(body)[:500]
+        return text if text and "<html" not in text.lower() else ""
+    return _dig_message(body)
 
 
 def _dig_message(body: Any) -> str:
@@ -147,12 +151,19 @@ def _dig_message(body: Any) -> str:
 
 
 # What the official SDKs retry, after openai-python's `_should_retry` (src/openai/_base_client.py):
-# obey `x-should-retry: true|false` when the server sends it; otherwise retry 408 (request
-# timeout), 409 (lock timeout), 429 (rate limit) and every status >= 500, 500 included.
+# never when the server asks to wait longer than MAX_RETRY_AFTER; obey `x-should-retry:
+# true|false` when the server sends it; otherwise retry 408 (request timeout), 409 (lock
+# timeout), 429 (rate limit) and every status >= 500, 500 included.
 RETRIED_STATUSES = (408, 409, 429)
+# The longest Retry-After obeyed: openai-python's MAX_RETRY_AFTER_DELAY (src/openai/_constants.py,
+# two minutes). It waits as long as the server asks up to that, and does not retry a request
+# whose server asks for longer (older versions obeyed up to 60 s and backed off otherwise).
+MAX_RETRY_AFTER = 120.0
 
 
 def should_retry(response: httpx.Response) -> bool:
+    if (wait := retry_after(response)) is not None and wait > MAX_RETRY_AFTER:
+        return False
     said = response.headers.get("x-should-retry")
     if said in ("true", "false"):
         return said == "true"
@@ -164,12 +175,12 @@ def check_status(response: httpx.Response) -> None:
     status = response.status_code
     if status < 400:
         return
-    raise ProviderError(
-        _describe(status, error_message(response), response.reason_phrase),
-        transient=should_retry(response),
-        retry_after=retry_after(response),
-        status=status,
-    )
+    message = _describe(status, error_message(response), response.reason_phrase)
+    wait = retry_after(response)
+    if wait is not None and wait > MAX_RETRY_AFTER:
+        longer = "hours" if wait > 3600 else f"{math.ceil(wait / 60)} minutes"
+        message += f" It asked to wait {longer} before trying again, so it was not retried."
+    raise ProviderError(message, transient=should_retry(response), retry_after=wait, status=status)
 
 
 def _describe(status: int, reason: str, phrase: str) -> str:
@@ -192,21 +203,28 @@ def _describe(status: int, reason: str, phrase: str) -> str:
 def retry_after(response: httpx.Response) -> float | None:
     """The seconds a provider asks us to wait, read as openai-python's `_parse_retry_after_header`
     reads them: `retry-after-ms`, else `retry-after` in seconds, else as an HTTP date.
-    None when it gives no positive, finite wait (the SDK then backs off on its own)."""
+    None when it gives no positive, finite wait (the SDK then backs off on its own); a number
+    too big for a float is an endless wait, as the SDK reads one (longer than any it obeys)."""
     seconds: float | None = None
     for header, divisor in (("retry-after-ms", 1000), ("retry-after", 1)):
+        said = response.headers.get(header, "")
         try:
-            seconds = float(response.headers.get(header, "")) / divisor
-            break
+            seconds = float(said) / divisor
         except ValueError:
             continue
+        if math.isinf(seconds) and said.strip().lower() in INFINITY_WORDS:
+            seconds = None  # written as infinity, not a number: no wait given
+        break
     if seconds is None:
         try:
             date = email.utils.parsedate_tz(response.headers.get("retry-after", ""))
             seconds = email.utils.mktime_tz(date) - time.time() if date else None
         except (TypeError, ValueError, OverflowError):
             seconds = None
-    return seconds if seconds is not None and math.isfinite(seconds) and seconds > 0 else None
+    return seconds if seconds is not None and seconds > 0 else None
+
+
+INFINITY_WORDS = ("inf", "+inf", "infinity", "+infinity")
 
 
 KEY_MASK = "[key hidden]"

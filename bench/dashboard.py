@@ -5,7 +5,7 @@ on the server of DATABASE_URL (default postgres://postgres@127.0.0.1:5432/) and 
 end. Ledger rows are made by one INSERT ... SELECT over generate_series: ~90 days, 200 people in
 20 teams (a fifth of the work in personal teams), 40 models with skewed popularity, ~8 %
 failures with a dozen reasons, ~1 % cancelled, log-normal times. Every whole day is rolled up
-(`gallery.dashboard.rollup`), today stays live, as in production. Then the median server time of
+(`gallery.usage.figures.rollup`), today stays live, as in production. Then the median server time of
 the dashboard (test client, interleaved runs) with the default filters (last 30 days) and
 filtered to one team, at each size, and the ratios.
 Run: `.venv/bin/python bench/dashboard.py [--small 10000] [--large 1000000] [--repeat 9]`.
@@ -125,8 +125,8 @@ def run(args) -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from gallery import dashboard
     from gallery.models import Membership, SiteSettings, Team, Usage, UsageDay, personal_team
+    from gallery.usage import figures as dashboard
     from jobs import catalog
 
     settings.ALLOWED_HOSTS = ["testserver"]

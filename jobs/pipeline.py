@@ -26,8 +26,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery import secrets
 from gallery.models import Generation, Image, InputImage, Team
+from gallery.teams import encryption as secrets
 from jobs import catalog, http, images
 from jobs.providers import (
     MAX_RETRY_AFTER,

@@ -86,6 +86,6 @@ def purge_uploads() -> None:
 @shared_task
 def rollup_usage(days: int = 2) -> None:
     """Rebuild the usage dashboard's roll-ups of the last whole days (settled late ones too)."""
-    from gallery import dashboard
+    from gallery.usage import figures as dashboard
 
     dashboard.rollup_recent(days)

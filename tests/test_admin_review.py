@@ -20,8 +20,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery import dashboard, usage
-from gallery.activity import add_comment
 from gallery.models import (
     Budget,
     Favorite,
@@ -35,6 +33,9 @@ from gallery.models import (
     Usage,
     personal_team,
 )
+from gallery.teams.activity import add_comment
+from gallery.usage import figures as dashboard
+from gallery.usage import ledger as usage
 from jobs import pipeline
 from tests.factories import make_generation, make_image, png_bytes
 

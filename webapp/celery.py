@@ -3,7 +3,7 @@ import os
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
 
-import jobs.broker  # noqa: F401 - registers the atomicfs:// embedded broker
+import webapp.broker  # noqa: F401 - registers the atomicfs:// embedded broker
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 

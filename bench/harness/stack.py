@@ -471,8 +471,8 @@ def open_ledger(generations) -> None:
     """The ledger rows `gallery.usage.start` writes with each generation (when the schema has a
     ledger), so the final transition settles one, as in the product."""
     try:
-        from gallery import usage
         from gallery.models import Usage
+        from gallery.usage import ledger as usage
     except ImportError:
         return
     entries = []

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from gallery import browse
+from gallery.images import browse
 from gallery.models import Favorite
 from tests.e2e.test_browser import log_in
 

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from gallery import dashboard
+from gallery.usage import figures as dashboard
 
 
 class Command(BaseCommand):

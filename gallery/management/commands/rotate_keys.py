@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from gallery import secrets
 from gallery.models import Team
+from gallery.teams import encryption as secrets
 
 
 class Command(BaseCommand):

@@ -1,0 +1,59 @@
+"""Every model of the app, so that `from gallery.models import Image` works wherever it lives.
+
+The models live with their area: gallery/teams/models.py, gallery/images/models.py and
+gallery/usage/models.py.
+"""
+
+from gallery.images.models import (
+    Favorite,
+    Gallery,
+    Generation,
+    Image,
+    InputImage,
+    card_images,
+)
+from gallery.teams.models import (
+    Activity,
+    Comment,
+    Invitation,
+    Membership,
+    Notification,
+    Team,
+    one_line,
+    personal_team,
+)
+from gallery.usage.models import (
+    NEW_USER_HELP,
+    Budget,
+    Price,
+    SiteSettings,
+    Usage,
+    UsageDay,
+    UsageRollup,
+    by_param_problem,
+)
+
+__all__ = [
+    "NEW_USER_HELP",
+    "Activity",
+    "Budget",
+    "Comment",
+    "Favorite",
+    "Gallery",
+    "Generation",
+    "Image",
+    "InputImage",
+    "Invitation",
+    "Membership",
+    "Notification",
+    "Price",
+    "SiteSettings",
+    "Team",
+    "Usage",
+    "UsageDay",
+    "UsageRollup",
+    "by_param_problem",
+    "card_images",
+    "one_line",
+    "personal_team",
+]

@@ -89,6 +89,24 @@ class LoginForm(AuthenticationForm):
                 )
         return super().clean()
 
+    def confirm_login_allowed(self, user) -> None:
+        """With OIDC_ONLY, only superusers log in with a password; for anyone else a right
+        password is answered, and counted, as a wrong one, so it tells nothing."""
+        if settings.OIDC_ONLY and not user.is_superuser:
+            credentials = {"username": self.cleaned_data.get("username", "")}
+            user_login_failed.send(__name__, credentials=credentials, request=self.request)
+            raise self.get_invalid_login_error()
+        super().confirm_login_allowed(user)
+
+    def get_invalid_login_error(self) -> ValidationError:
+        if not settings.OIDC_ONLY:
+            return super().get_invalid_login_error()
+        return ValidationError(
+            "Password login is for site administrators only: sign in with SSO. "
+            "(Or the username or password is wrong.)",
+            code="invalid_login",
+        )
+
 
 class AdminLoginForm(LoginForm, AdminAuthenticationForm):
     pass

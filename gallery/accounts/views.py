@@ -16,7 +16,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 
-from gallery.accounts import logins, ratelimit
+from gallery.accounts import logins, ratelimit, sso
 from gallery.models import Invitation, SiteSettings
 from gallery.teams.views import invitation_refusal, join
 
@@ -114,6 +114,8 @@ class LoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["signup_enabled"] = SiteSettings.load().signup_enabled
+        context["sso_enabled"] = sso.enabled()
+        context["password_for_admins_only"] = settings.OIDC_ONLY
         return context
 
 

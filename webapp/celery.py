@@ -2,6 +2,7 @@ import os
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 
 import webapp.broker  # noqa: F401 - registers the atomicfs:// embedded broker
 
@@ -23,6 +24,4 @@ def keep_usable_connections(task=None, **kwargs) -> None:
     request, a connection is closed only when it is past its age or broken by an error.
     """
     if task is not None and not getattr(task.request, "is_eager", False):
-        from django.db import close_old_connections
-
         close_old_connections()

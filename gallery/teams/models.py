@@ -3,7 +3,6 @@
 import secrets
 import unicodedata
 import uuid
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -12,9 +11,6 @@ from django.utils import timezone
 
 from gallery.teams import encryption
 from jobs.catalog import PROVIDERS
-
-if TYPE_CHECKING:  # for annotations only: galleries build on teams, not the other way
-    from gallery.images.models import Gallery
 
 
 def one_line(value: str) -> None:
@@ -90,7 +86,7 @@ class Team(models.Model):
         self.save(update_fields=names)
         return bool(names)
 
-    def default_gallery(self) -> "Gallery":
+    def default_gallery(self):  # -> Gallery, which builds on teams (not the other way)
         gallery = self.galleries.order_by("created_at", "id").first()
         return gallery or self.galleries.create(name="Main")
 

@@ -244,8 +244,9 @@ if envbool("SECURE_COOKIES", not DEBUG and os.environ.get("HTTPS", "") == "1"):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    # The worker reaches the built-in sandbox provider inside the private network, in plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^sandbox/"]
+    # The worker reaches the built-in sandbox provider inside the private network, in plain HTTP;
+    # load balancers and Prometheus ask each web process directly, not through the TLS proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^sandbox/", r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport under var/.
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -389,7 +390,12 @@ EMAIL_NOTIFICATIONS = bool(_email_host)
 # Shared between web processes: Redis when there is one, else files under var/.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that stops answering fails a request in seconds, not never.
+            "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
+        }
         if REDIS_URL
         else {
             # Django's file cache, culling expired entries first and counting under a lock

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from gallery.models import Budget, Generation, Price, SiteSettings, Team, Usage
 from jobs import catalog, tasks
+from webapp import counters
 
 Status = Generation.Status
 Source = Usage.Source
@@ -233,11 +234,16 @@ def open_entry(generation: Generation) -> Usage:
     # Lock the person, then the team (always in that order): racing submits queue up here.
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
     Team.objects.select_for_update().filter(pk=team.pk).first()
-    for limit in limits(user, team):
-        limit.check(images, cost, source)
-    # Then the site's cap, when there is one: every submit on the site queues up behind it.
-    if (cap := site_limit(lock=True)) is not None:
-        cap.check(images, cost, source)
+    try:
+        for limit in limits(user, team):
+            limit.check(images, cost, source)
+        # Then the site's cap, when there is one: every submit on the site queues up behind it.
+        if (cap := site_limit(lock=True)) is not None:
+            cap.check(images, cost, source)
+    except OverBudget:
+        # The transaction rolls back and leaves no trace of it: counted for /metrics.
+        counters.add(counters.BUDGET_REFUSALS)
+        raise
     return Usage.objects.create(
         generation=generation,
         user=user,

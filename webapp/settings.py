@@ -1,5 +1,6 @@
 """Atelier settings, read from the environment with safe defaults that fail loudly on bad values."""
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -88,6 +89,19 @@ def envorigins(name: str) -> list[str]:
         for scheme in [parts.scheme] if parts.scheme else ["https", "http"]:
             origins.append(f"{scheme}://{host}:{port or (443 if scheme == 'https' else 80)}")
     return origins
+
+
+def envnetworks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Addresses and networks, comma-separated: `10.0.0.5`, `10.0.0.0/8`, `fd00::/8`."""
+    networks = []
+    for entry in envlist(name):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+            ) from None
+    return networks
 
 
 def _secret_key() -> str:
@@ -435,6 +449,11 @@ PASSWORD_RESET_RATE = envrate("PASSWORD_RESET_RATE", 5, 3600)
 PROXY_HOPS = envint("PROXY_HOPS", 0)
 if PROXY_HOPS < 0:
     raise ImproperlyConfigured(f"PROXY_HOPS must be 0 or more, got {PROXY_HOPS}")
+
+# Prometheus metrics at /metrics: for `Authorization: Bearer METRICS_TOKEN`, or for clients in
+# METRICS_ALLOWED (as PROXY_HOPS tells them). Neither set: /metrics is off (404).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED = envnetworks("METRICS_ALLOWED")
 INVITATION_DAYS = envint("INVITATION_DAYS", 7)
 # Emailed invitations one team may have waiting for an answer at once.
 OPEN_EMAILED_INVITATIONS = envint("OPEN_EMAILED_INVITATIONS", 50)

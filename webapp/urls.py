@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 
 from gallery import accounts
-from webapp import health
+from webapp import health, metrics
 
 # Says in words when a request was refused for its size or its number of files.
 handler400 = "gallery.uploads.bad_request"
@@ -44,6 +44,8 @@ urlpatterns = [
     # For load balancers and orchestrators: open to anyone, and they tell nothing private.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Only for METRICS_TOKEN or METRICS_ALLOWED; off when neither is set.
+    path("metrics", metrics.metrics, name="metrics"),
     path("sandbox/", include("jobs.sandbox.urls")),
     path("", include("gallery.urls")),
 ]

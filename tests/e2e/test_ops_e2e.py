@@ -1,4 +1,4 @@
-"""/healthz and /readyz of the app as an operator starts it, with real dependencies down."""
+"""Operating the app as an operator starts it: probes with real dependencies down, metrics."""
 
 import socket
 
@@ -41,3 +41,24 @@ def test_probes_are_not_redirected_to_https(start_app):
         ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["status"] == "ready"
+
+
+def test_metrics_answer_the_token_or_a_listed_address_behind_the_proxy(start_app):
+    app = start_app(
+        {"METRICS_TOKEN": "scrape-me", "METRICS_ALLOWED": "10.9.0.0/16", "PROXY_HOPS": "1"}
+    )
+    with app.client() as client:
+        assert client.get("/metrics").status_code == 403
+        scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+        listed = client.get("/metrics", headers={"X-Forwarded-For": "10.9.1.1"})
+        forged = client.get("/metrics", headers={"X-Forwarded-For": "10.9.1.1, 192.0.2.1"})
+    assert scraped.status_code == 200
+    assert 'atelier_queue_depth{queue="provider"} 0.0' in scraped.text
+    assert "atelier_oldest_in_flight_seconds" in scraped.text
+    assert listed.status_code == 200 and forged.status_code == 403
+
+
+def test_metrics_are_off_unless_configured(start_app):
+    app = start_app()
+    with app.client() as client:
+        assert client.get("/metrics").status_code == 404

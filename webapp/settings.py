@@ -458,10 +458,23 @@ INVITATION_DAYS = envint("INVITATION_DAYS", 7)
 # Emailed invitations one team may have waiting for an answer at once.
 OPEN_EMAILED_INVITATIONS = envint("OPEN_EMAILED_INVITATIONS", 50)
 
+# `text` (the message alone) or `json` (one object per line, webapp/logs.py); both carry the
+# generation's uuid on the pipeline's lines, JSON as its own key.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"generation": {"()": "webapp.logs.GenerationFilter"}},
+    "formatters": {"json": {"()": "webapp.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["generation"],
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

@@ -1,8 +1,14 @@
 """Operating the app as an operator starts it: probes with real dependencies down, metrics."""
 
+import json
 import socket
+import uuid
+from pathlib import Path
 
 import pytest
+
+from gallery.models import Generation
+from tests.e2e.conftest import FAKE_AIMLAPI_KEY, FAKE_RELAY_KEY, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -62,3 +68,24 @@ def test_metrics_are_off_unless_configured(start_app):
     app = start_app()
     with app.client() as client:
         assert client.get("/metrics").status_code == 404
+
+
+def test_the_worker_logs_json_lines_naming_the_generation(e2e, client, alice, worker_media):
+    """The suite's worker runs with LOG_FORMAT=json; a submit that is refused twice before it
+    passes logs its retries from the pipeline."""
+    client.force_login(alice)
+    prompt = f"a kestrel {uuid.uuid4().hex[:8]} [sandbox:5xx-then-ok]"
+    data = {"model": "sandbox/flux-sync", "prompt": prompt, "p_num_images": "1"}
+    assert client.post("/generate", data).status_code == 302
+    generation = wait_for(Generation.objects.get(prompt=prompt))
+    assert generation.status == "succeeded", generation.error
+    text = (Path(worker_media) / "worker.log").read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    mine = [line for line in lines if line.get("generation") == str(generation.uuid)]
+    retries = [line for line in mine if line["logger"] == "jobs.pipeline"]
+    assert len(retries) == 2, mine
+    assert all("retrying in" in line["message"] for line in retries)
+    # Every pipeline line names its generation; no key reaches the log.
+    assert all("generation" in line for line in lines if line["logger"].startswith("jobs."))
+    assert FAKE_AIMLAPI_KEY not in text and FAKE_RELAY_KEY not in text

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery.models import Generation
+from gallery.models import Generation, UsageDay
 from jobs import pipeline
 from webapp import logs
 
@@ -91,6 +91,4 @@ def purge_uploads() -> None:
 @shared_task
 def rollup_usage(days: int = 2) -> None:
     """Rebuild the usage dashboard's roll-ups of the last whole days (settled late ones too)."""
-    from gallery import dashboard
-
-    dashboard.rollup_recent(days)
+    UsageDay.objects.rebuild_recent(days)

@@ -3,8 +3,9 @@ import os
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun, task_prerun
 from django.conf import settings
+from django.db import close_old_connections
 
-import jobs.broker  # noqa: F401 - registers the atomicfs:// embedded broker
+import webapp.broker  # noqa: F401 - registers the atomicfs:// embedded broker
 from webapp import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
@@ -25,8 +26,6 @@ def keep_usable_connections(task=None, **kwargs) -> None:
     request, a connection is closed only when it is past its age or broken by an error.
     """
     if task is not None and not getattr(task.request, "is_eager", False):
-        from django.db import close_old_connections
-
         close_old_connections()
 
 

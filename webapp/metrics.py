@@ -34,8 +34,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from gallery.accounts.ratelimit import forwarded_address
 from gallery.models import Generation
-from gallery.ratelimit import forwarded_address
 from webapp import counters
 
 log = logging.getLogger(__name__)

@@ -269,7 +269,7 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
 else:
-    # kombu's filesystem transport, writing messages atomically (jobs/broker.py).
+    # kombu's filesystem transport, writing messages atomically (webapp/broker.py).
     CELERY_BROKER_URL = "atomicfs://"
     for _folder in ("queue", "processed", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
@@ -358,7 +358,7 @@ UPLOAD_REQUEST_MAX_BYTES = envint(
 )
 # The first counts each file as it streams in and drops what is over UPLOAD_MAX_BYTES.
 FILE_UPLOAD_HANDLERS = [
-    "gallery.uploads.CappedUploadHandler",
+    "gallery.images.uploads.CappedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
@@ -445,7 +445,7 @@ LOGIN_ADDRESS_RATE = envrate("LOGIN_ADDRESS_RATE", 50, 300)
 SIGNUP_RATE = envrate("SIGNUP_RATE", 10, 3600)
 # Reset mails asked for, per address and per email address.
 PASSWORD_RESET_RATE = envrate("PASSWORD_RESET_RATE", 5, 3600)
-# How many proxies in front of Atelier append to X-Forwarded-For (gallery.ratelimit).
+# How many proxies in front of Atelier append to X-Forwarded-For (gallery.accounts.ratelimit).
 PROXY_HOPS = envint("PROXY_HOPS", 0)
 if PROXY_HOPS < 0:
     raise ImproperlyConfigured(f"PROXY_HOPS must be 0 or more, got {PROXY_HOPS}")

@@ -4,11 +4,11 @@ from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
-from gallery import accounts
+from gallery.accounts import views as accounts
 from webapp import health, metrics
 
 # Says in words when a request was refused for its size or its number of files.
-handler400 = "gallery.uploads.bad_request"
+handler400 = "gallery.images.uploads.bad_request"
 
 urlpatterns = [
     path("login/", accounts.LoginView.as_view(), name="login"),

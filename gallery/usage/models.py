@@ -16,7 +16,7 @@ from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from gallery.images.status import GenerationStatus
-from gallery.usage.limits import KINDS, SITE, Limit, month_start, own_limit
+from gallery.usage.limits import KINDS, SITE, Limit, OverBudget, month_start, own_limit
 from gallery.usage.prices import (
     CostSource,
     Price,
@@ -24,6 +24,7 @@ from gallery.usage.prices import (
     images_requested,
     reported_cost,
 )
+from webapp import counters
 
 __all__ = ["Budget", "Price", "SiteSettings", "Usage", "by_param_problem"]
 
@@ -227,11 +228,16 @@ class Usage(models.Model):
         # Lock the person, then the team (always in that order): racing submits queue up here.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         type(team).objects.select_for_update().filter(pk=team.pk).first()
-        for limit in Budget.limits(user, team):
-            limit.check(images, cost, source)
-        # Then the site's cap, when there is one: every submit on the site queues up behind it.
-        if (cap := SiteSettings.site_limit(lock=True)) is not None:
-            cap.check(images, cost, source)
+        try:
+            for limit in Budget.limits(user, team):
+                limit.check(images, cost, source)
+            # Then the site's cap, when there is one: every submit on the site queues up behind it.
+            if (cap := SiteSettings.site_limit(lock=True)) is not None:
+                cap.check(images, cost, source)
+        except OverBudget:
+            # The transaction rolls back and leaves no trace of it: counted for /metrics.
+            counters.add(counters.BUDGET_REFUSALS)
+            raise
         return cls.objects.create(
             generation=generation,
             user=user,

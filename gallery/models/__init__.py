@@ -1,7 +1,7 @@
 """Every model of the app, so that `from gallery.models import Image` works wherever it lives.
 
 The models live with their area: gallery/teams/models.py, gallery/images/models.py,
-gallery/usage/models.py and gallery/accounts/models.py.
+gallery/usage/models.py (prices.py, rollups.py) and gallery/accounts/models.py.
 """
 
 from gallery.accounts.models import GroupMapping, SsoIdentity
@@ -20,19 +20,20 @@ from gallery.teams.models import (
     Membership,
     Notification,
     Team,
+    UnreadableKey,
     one_line,
     personal_team,
 )
+from gallery.usage.limits import OverBudget
 from gallery.usage.models import (
     NEW_USER_HELP,
     Budget,
     Price,
     SiteSettings,
     Usage,
-    UsageDay,
-    UsageRollup,
     by_param_problem,
 )
+from gallery.usage.rollups import UsageDay, UsageRollup
 
 __all__ = [
     "NEW_USER_HELP",
@@ -48,10 +49,12 @@ __all__ = [
     "Invitation",
     "Membership",
     "Notification",
+    "OverBudget",
     "Price",
     "SiteSettings",
     "SsoIdentity",
     "Team",
+    "UnreadableKey",
     "Usage",
     "UsageDay",
     "UsageRollup",

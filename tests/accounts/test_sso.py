@@ -5,11 +5,16 @@ tests/e2e/test_sso_browser.py."""
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.auth import get_user_model
+from django.core.exceptions import SuspiciousOperation
 
+from gallery.accounts import sso
 from gallery.accounts.sso_accounts import Refused, account_for, unique_username
 from gallery.accounts.sso_sync import sync_memberships
 from gallery.models import Activity, GroupMapping, Membership, Team
@@ -71,6 +76,51 @@ def test_a_callback_without_a_login_started_is_refused(client, configured):
     assert response.status_code == 403
     assert "did not log you in" in response.text
     assert "_auth_user_id" not in client.session
+
+
+# ID tokens (the signing key is made here; its JWKS lookup is the one seam replaced)
+
+
+@pytest.fixture
+def sign(configured, monkeypatch):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    monkeypatch.setitem(sso._discovered, ISSUER, (time.monotonic() + 60, {"issuer": ISSUER}))
+    monkeypatch.setattr(sso.Backend, "retrieve_matching_jwk", lambda self, token: jwt.PyJWK(jwk))
+
+    def signed(**claims) -> str:
+        base = {"iss": ISSUER, "aud": "atelier", "sub": "s", "nonce": "n", "exp": time.time() + 60}
+        return jwt.encode(base | claims, key, algorithm="RS256", headers={"kid": "k"})
+
+    return signed
+
+
+def test_an_id_token_for_this_client_from_the_issuer_is_accepted(sign):
+    assert sso.Backend().verify_token(sign(), nonce="n")["sub"] == "s"
+    token = sign(aud=["atelier", "api"], azp="atelier")
+    assert sso.Backend().verify_token(token, nonce="n")["sub"] == "s"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": "http://127.0.0.1:9/other"},
+        {"aud": "another-client"},
+        {"aud": ["atelier", "api"], "azp": "api"},
+        {"nonce": "replayed"},
+        {"exp": time.time() - 600},
+    ],
+    ids=["issuer", "audience", "authorised-party", "nonce", "expired"],
+)
+def test_an_id_token_for_someone_else_is_refused(sign, claims):
+    with pytest.raises((SuspiciousOperation, jwt.ExpiredSignatureError)):
+        sso.Backend().verify_token(sign(**claims), nonce="n")
+
+
+def test_a_token_signed_with_the_client_secret_is_refused(sign, configured):
+    forged = jwt.encode({"iss": ISSUER, "aud": "atelier", "sub": "s", "nonce": "n"}, "secret" * 6)
+    with pytest.raises(SuspiciousOperation, match="algorithm"):
+        sso.Backend().verify_token(forged, nonce="n")
 
 
 # Accounts

@@ -71,6 +71,13 @@ def test_an_unreachable_provider_is_said_in_words(client, configured):
 
 
 @pytest.mark.django_db
+def test_logins_started_from_one_address_are_limited(client, configured):
+    configured.SSO_RATE = (2, 60)
+    assert [client.get("/oidc/authenticate/").status_code for _ in range(3)] == [503, 503, 429]
+    assert "Too many sign-ins from here" in client.get("/oidc/authenticate/").text
+
+
+@pytest.mark.django_db
 def test_a_callback_without_a_login_started_is_refused(client, configured):
     response = client.get("/oidc/callback/?code=x&state=y")
     assert response.status_code == 403

@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from gallery.models import Activity, Invitation, Membership
-from gallery.teams import views as teams
+from gallery.teams import invitations, members
 
 Role = Membership.Role
 
@@ -40,7 +40,7 @@ def test_accepting_checks_revoked_and_expired_in_its_compare_and_set(studio, dav
     invite = Invitation.objects.select_related("team").get(pk=invitation(studio).pk)
     Invitation.objects.filter(pk=invite.pk).update(**change)
     invite.__dict__.update(revoked_at=None, expires_at=timezone.now() + timezone.timedelta(days=1))
-    refusal, status = teams.join(invite, dave)
+    refusal, status = invitations.join(invite, dave)
     assert status == 410 and reason in refusal
     assert studio.role_of(dave) is None
     assert Invitation.objects.get(pk=invite.pk).accepted_at is None
@@ -107,7 +107,7 @@ def meet_in_the_check(monkeypatch) -> None:
     with the team's row locked, the second is still waiting for the lock, so the first goes on.
     """
     barrier = threading.Barrier(2)
-    check = teams._last_owner
+    check = members._last_owner
 
     def meeting(team):
         found = check(team)
@@ -115,7 +115,7 @@ def meet_in_the_check(monkeypatch) -> None:
             barrier.wait(timeout=1)
         return found
 
-    monkeypatch.setattr(teams, "_last_owner", meeting)
+    monkeypatch.setattr(members, "_last_owner", meeting)
 
 
 def at_once(*requests) -> None:
@@ -173,8 +173,8 @@ def test_under_the_lock_the_actor_is_checked_again(studio, alice, bob):
     waited for it is an owner no more once it has it."""
     carol = studio.memberships.get(user__username="carol")
     Membership.objects.filter(team=studio, user=bob).update(role=Role.EDITOR)
-    _membership, refusal = teams._locked(studio, carol.pk, bob, owner=True)
+    _membership, refusal = members._locked(studio, carol.pk, bob, owner=True)
     assert refusal == "Only an owner of the team can do that, and you are not one any more."
-    assert teams._locked(studio, carol.pk, alice, owner=True)[1] is None
+    assert members._locked(studio, carol.pk, alice, owner=True)[1] is None
     own = studio.memberships.get(user=bob)
-    assert teams._locked(studio, own.pk, bob, owner=False)[1] is None  # anyone may leave
+    assert members._locked(studio, own.pk, bob, owner=False)[1] is None  # anyone may leave

@@ -1,10 +1,14 @@
 """Hardening: what people type renders inert everywhere, and a POST needs its CSRF token."""
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from gallery.images.forms import save_upload
 from gallery.models import Gallery
-from tests.factories import logged_in, make_generation, make_image
+from jobs import images
+from tests.factories import logged_in, make_generation, make_image, png_bytes
 
 PAYLOADS = [
     "<script>alert('x')</script>",
@@ -24,7 +28,6 @@ def test_prompts_names_comments_and_filenames_render_inert(client, studio, alice
     image = make_image(generation)
     logged_in(client, alice, studio)
     client.post(f"/images/{image.uuid}/comment", {"body": f"@alice {payload}"})
-    from django.contrib.auth import get_user_model
 
     admin_client = Client()
     admin_client.force_login(get_user_model().objects.create_superuser("root", "", "pw"))
@@ -56,17 +59,11 @@ def test_prompts_names_comments_and_filenames_render_inert(client, studio, alice
 
 
 def test_an_uploaded_filename_renders_inert(client, alice, settings):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from gallery.images.forms import save_upload
-    from jobs import images
-    from tests.factories import png_bytes
 
     name = "<img src=x onerror=alert(1)>.png"
     upload = SimpleUploadedFile(name, png_bytes(), content_type="image/png")
     upload.inspected = images.inspect(png_bytes())
     item = save_upload(alice, upload)
-    from django.contrib.auth import get_user_model
 
     admin_client = Client()
     admin_client.force_login(get_user_model().objects.create_superuser("root", "", "pw"))

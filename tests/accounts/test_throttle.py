@@ -3,6 +3,7 @@
 import pytest
 
 from gallery.models import Gallery, Generation, Image, Notification
+from jobs import tasks
 from tests.factories import logged_in, make_generation, make_image
 
 Status = Generation.Status
@@ -10,7 +11,6 @@ Status = Generation.Status
 
 @pytest.fixture(autouse=True)
 def quiet_submit(monkeypatch):
-    from jobs import tasks
 
     monkeypatch.setattr(tasks.submit, "delay", lambda pk: None)
 
@@ -128,7 +128,6 @@ def test_mention_mails_are_limited_per_author(client, studio, alice, bob, settin
 
 
 def test_generating_too_fast_is_refused_with_a_clear_message(client, alice, settings, monkeypatch):
-    from jobs import tasks
 
     monkeypatch.setattr(tasks.submit, "delay", lambda pk: None)
     settings.GENERATE_RATE = (2, 60)

@@ -1,6 +1,7 @@
 """The team's activity feed, and @mentions that notify teammates."""
 
 from gallery.models import Notification
+from jobs import tasks
 from tests.factories import logged_in, make_generation, make_image
 
 
@@ -18,7 +19,6 @@ def test_a_mention_notifies_the_teammate_and_no_one_else(client, studio, alice, 
 
 
 def test_the_activity_feed_tells_who_did_what(client, studio, alice, bob, monkeypatch):
-    from jobs import tasks
 
     monkeypatch.setattr(tasks.submit, "delay", lambda pk: None)
     logged_in(client, bob, studio).post(

@@ -6,14 +6,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.test import Client
 
 from gallery.models import Generation
 from gallery.teams import encryption
 from jobs import http, pipeline
 from tests.factories import logged_in
+from webapp.celery import app
 
 SECRET = "sk-team-SECRET-0123456789"
 
@@ -46,7 +50,6 @@ def test_team_keys_can_be_rotated(client, studio, alice, encryption_key, setting
     set_key(logged_in(client, alice), studio)
     new = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEY = f"{new},{settings.FIELD_ENCRYPTION_KEY}"
-    from django.core.management import call_command
 
     call_command("rotate_keys")
     studio.refresh_from_db()
@@ -73,7 +76,6 @@ def test_a_team_key_is_used_by_the_worker_and_never_leaks(
     django_capture_on_commit_callbacks,
 ):
     """Pages, logs and the broker's messages never carry the key; the provider gets it."""
-    from webapp.celery import app
 
     settings.AIMLAPI_API_KEY = ""  # only the team's key makes the model usable
     caplog.set_level(logging.DEBUG)
@@ -103,7 +105,6 @@ def test_a_team_key_is_used_by_the_worker_and_never_leaks(
     assert seen[0].headers["authorization"] == f"Bearer {SECRET}"
     generation.refresh_from_db()
     admin_client = Client()
-    from django.contrib.auth import get_user_model
 
     admin_client.force_login(get_user_model().objects.create_superuser("root", "", "pw"))
     admin = "".join(
@@ -123,8 +124,6 @@ def test_a_team_key_is_used_by_the_worker_and_never_leaks(
 def broker_messages(app, queue: str) -> list[bytes]:
     """The raw messages waiting in a queue, read without consuming them."""
     if django_settings.REDIS_URL:
-        import redis
-
         return redis.Redis.from_url(django_settings.REDIS_URL).lrange(queue, 0, -1)
     folder = Path(django_settings.BROKER_DIR) / "queue"
     return [p.read_bytes() for p in folder.glob("*") if queue in p.name]

@@ -3,6 +3,7 @@
 import pytest
 
 from gallery.models import Activity, Gallery, Generation, Membership, personal_team
+from jobs import tasks
 from tests.factories import logged_in, make_generation, make_image
 
 
@@ -43,7 +44,6 @@ def test_a_person_can_belong_to_several_teams_and_switch(client, studio, bob):
 
 
 def test_a_generation_goes_into_the_chosen_gallery(client, studio, bob, monkeypatch):
-    from jobs import tasks
 
     monkeypatch.setattr(tasks.submit, "delay", lambda pk: None)
     second = Gallery.objects.create(team=studio, name="Second")

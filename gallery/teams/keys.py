@@ -10,8 +10,9 @@ from gallery.access import Request, get_team
 from gallery.models import Team
 from gallery.teams import encryption
 from gallery.teams.forms import KeysForm
+from gallery.teams.models import KEYED_PROVIDERS, UnreadableKey
 
-NAMES = ("aimlapi_key", "relay_key")
+UNREADABLE = "stored (cannot be read with the current FIELD_ENCRYPTION_KEY)"
 
 
 @login_required
@@ -26,12 +27,12 @@ def team_keys(request: Request, team_uuid) -> HttpResponse:
     if not encryption.configured():
         messages.error(request, "Set FIELD_ENCRYPTION_KEY on the server to store team keys.")
         return redirect("gallery:team-detail", team.uuid)
-    for name in NAMES:
-        if name in form.cleaned_data["clear"]:
-            setattr(team, name, "")
-        elif value := form.cleaned_data[name].strip():
-            setattr(team, name, encryption.encrypt(value))
-    team.save(update_fields=list(NAMES))
+    for provider in KEYED_PROVIDERS:
+        if f"{provider}_key" in form.cleaned_data["clear"]:
+            team.set_provider_key(provider, "")
+        elif value := form.cleaned_data[f"{provider}_key"].strip():
+            team.set_provider_key(provider, value)
+    team.save(update_fields=[f"{provider}_key" for provider in KEYED_PROVIDERS])
     messages.success(request, "Team keys saved.")
     return redirect("gallery:team-detail", team.uuid)
 
@@ -39,10 +40,10 @@ def team_keys(request: Request, team_uuid) -> HttpResponse:
 def masked_keys(team: Team) -> dict[str, str]:
     """The team's stored keys as their owners may see them: enough to recognise, never to use."""
     masked = {}
-    for name in NAMES:
-        if stored := getattr(team, name):
-            try:
-                masked[name] = encryption.mask(encryption.decrypt(stored))
-            except Exception:  # a SecretError, or FIELD_ENCRYPTION_KEY unset or not Fernet keys
-                masked[name] = "stored (cannot be read with the current FIELD_ENCRYPTION_KEY)"
+    for provider in KEYED_PROVIDERS:
+        try:
+            if key := team.provider_key(provider):
+                masked[f"{provider}_key"] = encryption.mask(key)
+        except UnreadableKey:
+            masked[f"{provider}_key"] = UNREADABLE
     return masked

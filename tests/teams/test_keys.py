@@ -127,3 +127,16 @@ def broker_messages(app, queue: str) -> list[bytes]:
         return redis.Redis.from_url(django_settings.REDIS_URL).lrange(queue, 0, -1)
     folder = Path(django_settings.BROKER_DIR) / "queue"
     return [p.read_bytes() for p in folder.glob("*") if queue in p.name]
+
+
+def test_a_key_the_server_can_no_longer_read_is_shown_as_stored(
+    client, studio, alice, encryption_key, settings
+):
+    """Rotated away without `rotate_keys`, or the setting removed: the page still opens."""
+    set_key(logged_in(client, alice), studio)
+    for key in (Fernet.generate_key().decode(), ""):
+        settings.FIELD_ENCRYPTION_KEY = key
+        response = client.get(f"/teams/{studio.uuid}/")
+        html = response.content.decode()
+        assert response.status_code == 200 and SECRET not in html
+        assert "stored (cannot be read with the current FIELD_ENCRYPTION_KEY)" in html

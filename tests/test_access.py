@@ -342,11 +342,21 @@ MATRIX = {
     ),
     # For load balancers: open to all, and they tell nothing but up or ready
     # (tests/webapp/test_health.py).
-    "healthz": ("get", "/healthz", {}, dict(alice=200, bob=200, carol=200, dave=200, anonymous=200)),
+    "healthz": (
+        "get",
+        "/healthz",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
+    ),
     "readyz": ("get", "/readyz", {}, dict(alice=200, bob=200, carol=200, dave=200, anonymous=200)),
     # Closed unless METRICS_TOKEN or METRICS_ALLOWED is set, whoever is logged in
     # (tests/webapp/test_metrics.py).
-    "metrics": ("get", "/metrics", {}, dict(alice=404, bob=404, carol=404, dave=404, anonymous=404)),
+    "metrics": (
+        "get",
+        "/metrics",
+        {},
+        dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
+    ),
 }
 
 

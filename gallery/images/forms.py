@@ -18,6 +18,7 @@ from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
+from gallery.images import masks
 from gallery.models import Budget, Gallery, Image, InputImage, Price, personal_team
 from gallery.usage.limits import Limit, OverBudget
 from jobs import catalog, images
@@ -179,6 +180,8 @@ class GenerateForm(forms.Form):
                 self._clean_size(param)
             elif param.type in ("image", "images"):
                 self._clean_images(param)
+        if problem := masks.problem(self, field_name):
+            self.add_error(*problem)
         if problem := self._over_quota():
             self.add_error(*problem)
         return cleaned
@@ -413,6 +416,7 @@ def _image_fields(
         required=False,
         help_text=help_text.strip(),
     )
+    upload.widget.attrs |= masks.widget_attrs(param)
     return {name: upload, f"{name}_pick": _pick_field(param, user, team)}
 
 

@@ -4,7 +4,7 @@ The models live with their area: gallery/teams/models.py, gallery/images/models.
 gallery/usage/models.py (prices.py, rollups.py) and gallery/accounts/models.py.
 """
 
-from gallery.accounts.models import GroupMapping, SsoIdentity
+from gallery.accounts.models import GroupMapping, Preferences, SsoIdentity
 from gallery.images.models import (
     Favorite,
     Gallery,
@@ -50,6 +50,7 @@ __all__ = [
     "Membership",
     "Notification",
     "OverBudget",
+    "Preferences",
     "Price",
     "SiteSettings",
     "SsoIdentity",

@@ -5,6 +5,7 @@ see but not change.
 """
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -30,16 +31,23 @@ def _require(user: Any, team: Team, roles: tuple[str, ...]) -> None:
         raise PermissionDenied
 
 
-def _uuid(value: Any) -> Any:
-    """A malformed id is as missing as an unknown one."""
+def as_uuid(value: Any) -> uuid.UUID | None:
+    """The UUID a text (from a URL, a form or stored parameters) names; None when malformed."""
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise Http404 from None
+        return None
+
+
+def uuid_or_404(value: Any) -> uuid.UUID:
+    """A malformed id is as missing as an unknown one."""
+    if (found := as_uuid(value)) is None:
+        raise Http404
+    return found
 
 
 def get_team(request: HttpRequest, team_uuid: Any, *, manage: bool = False) -> Team:
-    team = get_object_or_404(Team.objects.of(request.user), uuid=_uuid(team_uuid))
+    team = get_object_or_404(Team.objects.of(request.user), uuid=uuid_or_404(team_uuid))
     if manage:
         _require(request.user, team, (Membership.Role.OWNER,))
     return team
@@ -48,7 +56,7 @@ def get_team(request: HttpRequest, team_uuid: Any, *, manage: bool = False) -> T
 def get_gallery(request: HttpRequest, gallery_uuid: Any, *, edit: bool = False) -> Gallery:
     gallery = get_object_or_404(
         Gallery.objects.visible_to(request.user).select_related("team").distinct(),
-        uuid=_uuid(gallery_uuid),
+        uuid=uuid_or_404(gallery_uuid),
     )
     if edit:
         _require(request.user, gallery.team, EDIT_ROLES)
@@ -76,14 +84,28 @@ def get_image(request: HttpRequest, image_uuid: Any, *, edit: bool = False) -> I
     return image
 
 
-def current_team(request: HttpRequest) -> Team:
-    """The team the person is working in: chosen with the switcher, else their own space."""
+def get_deleted_image(request: Request, image_uuid: Any, *, since: datetime) -> Image:
+    """An image deleted since `since` (still restorable), for an editor of its team."""
+    image = get_object_or_404(
+        Image.objects.filter(
+            team__memberships__user=request.user, deleted_at__gte=since, hidden_at__isnull=True
+        ).distinct(),
+        uuid=image_uuid,
+    )
+    _require(request.user, image.team, EDIT_ROLES)
+    return image
+
+
+def current_team(request: HttpRequest, *, edit: bool = False) -> Team:
+    """The team the person is working in: chosen with the switcher, else their own space.
+
+    With `edit`, 403 unless they may add to it (a viewer may look, not make)."""
     chosen = request.session.get("team")
-    if chosen:
-        team = Team.objects.of(request.user).filter(uuid=chosen).first()
-        if team is not None:
-            return team
-    return personal_team(request.user)
+    team = Team.objects.of(request.user).filter(uuid=chosen).first() if chosen else None
+    team = team or personal_team(request.user)
+    if edit:
+        _require(request.user, team, EDIT_ROLES)
+    return team
 
 
 def can_edit(user: Any, team: Team) -> bool:

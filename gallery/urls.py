@@ -1,24 +1,29 @@
 from django.urls import path
 
-from gallery.images import bulk, trials, views
+from gallery.images import bulk, galleries, generations, trials, views
+from gallery.teams import comments
 from gallery.teams import views as teams
 from gallery.usage import views as staff
 
 app_name = "gallery"
 urlpatterns = [
     path("", views.index, name="index"),
-    path("generate", views.generate, name="generate"),
+    path("generate", generations.generate, name="generate"),
     path("new", views.new_cards, name="new-cards"),
-    path("generate/fields", views.model_fields, name="model-fields"),
-    path("generations/<uuid:generation_uuid>/card", views.generation_card, name="generation-card"),
+    path("generate/fields", generations.model_fields, name="model-fields"),
+    path(
+        "generations/<uuid:generation_uuid>/card",
+        generations.generation_card,
+        name="generation-card",
+    ),
     path(
         "generations/<uuid:generation_uuid>/cancel",
-        views.cancel_generation,
+        generations.cancel_generation,
         name="generation-cancel",
     ),
     path(
         "generations/<uuid:generation_uuid>/retry",
-        views.retry_generation,
+        generations.retry_generation,
         name="generation-retry",
     ),
     path("images/<uuid:image_uuid>", views.image_detail, name="image-detail"),
@@ -26,17 +31,17 @@ urlpatterns = [
     path("images/<uuid:image_uuid>/favorite", views.favorite_image, name="image-favorite"),
     path("images/<uuid:image_uuid>/delete", views.delete_image, name="image-delete"),
     path("images/<uuid:image_uuid>/restore", views.restore_image, name="image-restore"),
-    path("images/<uuid:image_uuid>/comments", views.image_comments, name="image-comments"),
-    path("images/<uuid:image_uuid>/comment", views.comment_image, name="image-comment"),
+    path("images/<uuid:image_uuid>/comments", comments.image_comments, name="image-comments"),
+    path("images/<uuid:image_uuid>/comment", comments.comment_image, name="image-comment"),
     path("images/<uuid:image_uuid>/<str:kind>", views.image_file, name="image-file"),
     path("inputs/<str:token>", views.input_link, name="input-link"),
     path("bulk", bulk.bulk, name="bulk"),
     path("try", trials.try_models, name="try"),
     path("try/<uuid:batch>", trials.try_results, name="try-results"),
     path("compare", bulk.compare, name="compare"),
-    path("galleries/", views.gallery_list, name="gallery-list"),
-    path("galleries/<uuid:gallery_uuid>", views.gallery_detail, name="gallery-detail"),
-    path("notifications/", views.notifications, name="notifications"),
+    path("galleries/", galleries.gallery_list, name="gallery-list"),
+    path("galleries/<uuid:gallery_uuid>", galleries.gallery_detail, name="gallery-detail"),
+    path("notifications/", comments.notifications, name="notifications"),
     path("teams/", teams.team_list, name="team-list"),
     path("teams/switch", teams.switch_team, name="team-switch"),
     path("teams/<uuid:team_uuid>/", teams.team_detail, name="team-detail"),

@@ -17,9 +17,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.http import urlencode
 
-from gallery.models import Generation, Image, Team
+from gallery.access import Request
+from gallery.models import Generation, Image, Team, card_images
+from jobs import catalog
 
 PAGE_SIZE = 48
+# Cards and tiles on a page that is not scrolled (in flight, new since, one gallery).
+GRID_SIZE = 60
 # Tiles a long scroll keeps in the page; rows above the screen beyond this are dropped.
 MAX_TILES = 480
 STATUSES = {
@@ -211,9 +215,51 @@ def neighbours(image: Image, user: Any, filters: Filters) -> tuple[Image | None,
     return newer, older
 
 
-def uuid_or_404(value: str) -> uuid.UUID:
-    from django.http import Http404
+def working_on(team: Team) -> list[Generation]:
+    """What is still in flight, and what failed today: shown above the images."""
+    recent = timezone.now() - timedelta(days=1)
+    return list(
+        team.generations.filter(
+            Q(status__in=Generation.IN_FLIGHT)
+            | Q(status__in=Generation.TERMINAL, created_at__gte=recent)
+            & ~Q(status=Generation.Status.SUCCEEDED)
+        )
+        .select_related("owner")
+        .order_by("-created_at", "-id")[:GRID_SIZE]
+    )
 
-    if not _is_uuid(value):
-        raise Http404
-    return uuid.UUID(value)
+
+def grid(request: Request, team: Team) -> dict:
+    """One page of the team's images (or of generations, with the status filter)."""
+    filters = Filters.from_query(request.GET)
+    after = request.GET.get("after")
+    if filters.status:
+        found = generations(team, filters).select_related("owner")
+        items, cursor = page(found.prefetch_related(card_images()), after)
+        return {"filters": filters, "cards": items, "tiles": [], "cursor": cursor}
+    tiles, cursor = page(
+        images(team, request.user, filters).select_related("generation__owner"), after
+    )
+    favorites = set(
+        request.user.favorites.filter(image__in=tiles).values_list("image_id", flat=True)
+    )
+    for tile in tiles:
+        tile.is_favorite = tile.pk in favorites
+    cards = [] if after or filters.active else working_on(team)
+    return {
+        "filters": filters,
+        "cards": cards,
+        "tiles": tiles,
+        "cursor": cursor,
+        "max_tiles": MAX_TILES,
+    }
+
+
+def choices(team: Team) -> dict:
+    """What the filters offer to choose from."""
+    return {
+        "authors": team.memberships.select_related("user").order_by("user__username"),
+        "galleries": team.galleries.all(),
+        "models": catalog.offered(),
+        "providers": catalog.PROVIDERS,
+    }

@@ -18,7 +18,7 @@ from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
-from gallery.models import Gallery, Image, InputImage, personal_team
+from gallery.models import Gallery, Image, InputImage, one_line, personal_team
 from gallery.usage import ledger as usage
 from jobs import catalog, images
 from jobs.catalog import PROVIDERS, Model, Param
@@ -69,6 +69,10 @@ def model_label(model: Model) -> str:
 
 def field_name(param: Param) -> str:
     return f"p_{param.name}"
+
+
+class GalleryForm(forms.Form):
+    name = forms.CharField(label="Gallery name", max_length=100, validators=[one_line])
 
 
 class GenerateForm(forms.Form):

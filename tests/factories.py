@@ -9,7 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.datastructures import MultiValueDict
 from PIL import Image as PILImage
 
-from gallery.images.forms import GenerateForm, field_name
+from gallery.images.fields import field_name
+from gallery.images.forms import GenerateForm
 from gallery.models import Generation, Image, personal_team
 from jobs import catalog
 

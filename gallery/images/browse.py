@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.http import urlencode
 
-from gallery.access import Request
+from gallery.access import Request, as_uuid
 from gallery.models import Generation, Image, Team, card_images
 from jobs import catalog
 
@@ -56,7 +56,7 @@ class Filters:
             by_model=text("by_model"),
             provider=text("provider"),
             author=text("author"),
-            gallery=gallery if _is_uuid(gallery) else "",
+            gallery=gallery if as_uuid(gallery) else "",
             status=text("status") if text("status") in STATUSES else "",
             since=day(text("since")),
             until=day(text("until")),
@@ -97,14 +97,6 @@ def moment(text: str) -> datetime | None:
     except (ValueError, OverflowError):
         return None
     return found
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _day_range(filters: Filters) -> tuple[datetime | None, datetime | None]:
@@ -193,9 +185,10 @@ def decode_cursor(value: str | None) -> tuple[datetime, uuid.UUID] | None:
         return None
     stamp, _, ident = value.partition("~")
     created_at = moment(stamp.replace(" ", "+"))
-    if created_at is None or not _is_uuid(ident):
+    last = as_uuid(ident)
+    if created_at is None or last is None:
         return None
-    return created_at, uuid.UUID(ident)
+    return created_at, last
 
 
 def neighbours(image: Image, user: Any, filters: Filters) -> tuple[Image | None, Image | None]:

@@ -14,11 +14,12 @@ from django.http import Http404, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from gallery.access import Request, can_edit, get_gallery
+from gallery.access import Request, as_uuid, can_edit, get_gallery
 from gallery.accounts import throttle
 from gallery.models import Activity, Favorite, Image
 from gallery.spreadsheet import csv_text
@@ -30,7 +31,7 @@ COMPARE = (2, 4)
 
 def selected(request: Request, uuids: list[str]) -> list[Image]:
     """The chosen images the person can see; any they cannot see is simply not there."""
-    valid = [u for u in uuids[:MAX_EXPORT] if _looks_like_uuid(u)]
+    valid = [u for u in uuids[:MAX_EXPORT] if as_uuid(u)]
     images = (
         Image.objects.visible_to(request.user)
         .filter(uuid__in=valid)
@@ -39,16 +40,6 @@ def selected(request: Request, uuids: list[str]) -> list[Image]:
         .distinct()
     )
     return list(images)
-
-
-def _looks_like_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 @login_required
@@ -69,7 +60,7 @@ def bulk(request: Request) -> HttpResponseBase:
             messages.error(request, "Select 2 to 4 images to compare.")
             return redirect("gallery:index")
         query = urlencode([("image", str(i.uuid)) for i in images])
-        return redirect(f"/compare?{query}")
+        return redirect(f"{reverse('gallery:compare')}?{query}")
     if action == "favorite":
         for image in images:
             Favorite.objects.get_or_create(user=request.user, image=image)

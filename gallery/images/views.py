@@ -33,6 +33,7 @@ from gallery.teams.activity import record
 from jobs import catalog, images, pipeline
 
 UNDO_MINUTES = 10
+PNG_TEXT = ("prompt", "model", "provider", "parameters", "seed", "author", "created")
 
 
 def _reuse(request: Request) -> dict:
@@ -141,7 +142,7 @@ def image_file(request: Request, image_uuid, kind: str) -> HttpResponseBase:
     elif download and content_type == "image/png":
         # The download carries how it was made, in PNG text chunks; the pixels are untouched.
         with stored.open("rb") as f:
-            data = images.png_with_text(f.read(), _metadata(image))
+            data = images.png_with_text(f.read(), _png_text(image))
         response = HttpResponse(data, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
     else:
@@ -153,18 +154,16 @@ def image_file(request: Request, image_uuid, kind: str) -> HttpResponseBase:
     return response
 
 
-def _metadata(image: Image) -> dict[str, str]:
-    generation = image.generation
-    return {
-        "prompt": generation.prompt,
-        "model": generation.model_id,
-        "provider": generation.provider,
-        "parameters": json.dumps(generation.params, sort_keys=True),
-        "seed": "" if image.seed is None else str(image.seed),
-        "author": str(generation.owner),
-        "created": generation.created_at.isoformat(),
-        "software": "Atelier",
-    }
+def _png_text(image: Image) -> dict[str, str]:
+    """The image's metadata as PNG text chunks: what made it, not facts about one file."""
+    about = image.metadata()
+    return {key: _as_text(about[key]) for key in PNG_TEXT} | {"software": "Atelier"}
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 @login_required

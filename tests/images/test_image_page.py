@@ -91,6 +91,10 @@ def test_the_download_carries_the_parameters_in_png_text(client, alice):
     assert picture.text["prompt"] == "a red fox in the snow"
     assert picture.text["parameters"] == '{"seed": 5}'
     assert picture.text["model"] == "sandbox/flux-sync"
+    # The same facts the zip export's metadata gives, as text: one builder for both.
+    assert picture.text["seed"] == "" and picture.text["author"] == "alice"
+    assert picture.text["created"] == image.created_at.isoformat()
+    assert picture.text["software"] == "Atelier" and "sha256" not in picture.text
 
 
 # --- Comments: the list polls, the form stays ------------------------------------------------

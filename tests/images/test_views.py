@@ -327,3 +327,16 @@ def test_an_input_link_does_not_serve_a_deleted_image(client, alice):
     assert client.get(link).status_code == 200
     Image.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
     assert client.get(link).status_code == 404
+
+
+def test_new_cards_come_with_one_poller_asking_from_the_newest(alice_client, alice):
+    older = make_generation(alice)
+    newer = make_generation(alice, prompt="a newer fox")
+    page = alice_client.get("/", {}).content.decode()
+    assert page.count('id="poller"') == 1 and 'hx-swap-oob="true" hx-get="/new' not in page
+    response = alice_client.get("/new", {"since": older.created_at.isoformat()})
+    fresh = response.content.decode()
+    assert f'id="gen-{newer.uuid}"' in fresh and f'id="gen-{older.uuid}"' not in fresh
+    assert fresh.count('id="poller"') == 1 and 'id="poller" hx-swap-oob="true"' in fresh
+    since = response.context["since"]
+    assert since == newer.created_at

@@ -16,6 +16,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from gallery.access import as_uuid
+from gallery.accounts import throttle
 from gallery.images.fields import (
     CUSTOM,
     TEXT_MAX_LENGTH,
@@ -27,10 +28,13 @@ from gallery.images.fields import (
     unavailable_models,
 )
 from gallery.images.uploads import save_upload, share_upload
-from gallery.models import Gallery, InputImage, one_line, personal_team
+from gallery.models import Gallery, Generation, InputImage, one_line, personal_team
 from gallery.usage import ledger
 from jobs import catalog
 from jobs.catalog import Model, Param
+
+# The code of the error saying the person is generating faster than GENERATE_RATE allows.
+THROTTLED = "throttled"
 
 
 class GalleryForm(forms.Form):
@@ -58,12 +62,15 @@ class GenerateForm(forms.Form):
         team: Any = None,
         model_id: str | None = None,
         kept: dict[str, list[InputImage | None]] | None = None,
+        rate_limited: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         if team is None and user is not None and user.is_authenticated:
             team = personal_team(user)
         self.user, self.team = user, team
+        # A form that makes a generation counts against the person's generate rate, once valid.
+        self.rate_limited = rate_limited
         # Uploads an earlier generation sent, by parameter, sent again (None: one that is gone).
         self.kept = kept or {}
         # Uploads `params()` stored, removed again if the generation is not made after all.
@@ -146,7 +153,13 @@ class GenerateForm(forms.Form):
                 self._clean_images(param)
         if problem := self._over_quota():
             self.add_error(*problem)
+        if self.rate_limited and not self.errors and (refused := self._too_fast()):
+            raise ValidationError(refused, code=THROTTLED)
         return cleaned
+
+    def _too_fast(self) -> str | None:
+        # Counted only for a form that is otherwise valid, as the generation it would make.
+        return throttle.refusal(self.user, "generate")
 
     def _over_quota(self, *, lock: bool = False) -> tuple[str, str] | None:
         """(field, why) when the new uploads would take the person's uploads kept at once past
@@ -244,6 +257,20 @@ class GenerateForm(forms.Form):
         refs += [{"image": str(uuid)} for uuid in self.cleaned_data.get(f"{name}_pick") or []]
         return refs
 
+    def start(self, **extra: Any) -> Generation:
+        """Create the generation the form describes, as its user in its team, and enqueue it
+        once committed. Call inside a transaction; raises ledger.OverBudget."""
+        return ledger.start(
+            owner=self.user,
+            team=self.team,
+            gallery=self.cleaned_data["gallery"],
+            model_id=self.catalog_model.id,
+            provider=self.catalog_model.provider,
+            prompt=self.cleaned_data["prompt"],
+            params=self.params(),
+            **extra,
+        )
+
     @contextmanager
     def uploads_removed_on_error(self) -> Iterator[None]:
         """Around the transaction that calls `params()`: if it fails (a budget refuses the
@@ -301,7 +328,7 @@ def kept_uploads(model: Model, params: dict[str, Any], owner: Any) -> dict[str, 
 
 def retry_form(user: Any, generation: Any) -> GenerateForm:
     """The generate form sent again with a generation's model, prompt and parameters, as `user`
-    in the generation's team: checked as a new generation would be."""
+    in the generation's team: checked as a new generation would be, charged to `user`'s rate."""
     model = catalog.get(generation.model_id)
     data: dict[str, Any] = {"model": generation.model_id, "prompt": generation.prompt}
     if generation.gallery_id:
@@ -310,7 +337,7 @@ def retry_form(user: Any, generation: Any) -> GenerateForm:
     if model is not None:
         data |= form_values(model, generation.params)
         kept = kept_uploads(model, generation.params, generation.owner)
-    return GenerateForm(data, user=user, team=generation.team, kept=kept)
+    return GenerateForm(data, user=user, team=generation.team, kept=kept, rate_limited=True)
 
 
 def first_problem(form: GenerateForm) -> str:

@@ -3,7 +3,7 @@ and retry."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect
@@ -14,11 +14,13 @@ from django_htmx.http import reswap, retarget
 from gallery.access import Request, current_team, get_generation
 from gallery.accounts import throttle
 from gallery.images import browse
-from gallery.images.forms import GenerateForm, first_problem, retry_form
-from gallery.models import Activity, Generation
+from gallery.images.forms import THROTTLED, GenerateForm, first_problem, retry_form
+from gallery.models import Activity, Generation, Team
 from gallery.teams.activity import record
 from gallery.usage import ledger
 from jobs import catalog
+
+OVER_BUDGET = "over_budget"
 
 
 @login_required
@@ -34,40 +36,44 @@ def model_fields(request: Request) -> TemplateResponse:
 @require_POST
 def generate(request: Request) -> HttpResponse:
     team = current_team(request, edit=True)
-    form = GenerateForm(request.POST, request.FILES, user=request.user, team=team)
-    if form.is_valid() and (refused := throttle.refusal(request.user, "generate")):
-        form.add_error(None, refused)
-    if not form.is_valid():
-        if request.htmx:
-            response = TemplateResponse(request, "gallery/index.html#generate-form", {"form": form})
-            return reswap(retarget(response, "#generate-form"), "outerHTML")
-        context = browse.grid(request, team) | browse.choices(team) | {"form": form}
-        status = 429 if form.has_error(NON_FIELD_ERRORS) else 400
-        return TemplateResponse(request, "gallery/index.html", context, status=status)
-    model = form.catalog_model
-    try:
-        with form.uploads_removed_on_error(), transaction.atomic():
-            generation = ledger.start(
-                owner=request.user,
-                team=team,
-                gallery=form.cleaned_data["gallery"],
-                model_id=model.id,
-                provider=model.provider,
-                prompt=form.cleaned_data["prompt"],
-                params=form.params(),
-            )
-            record(team, request.user, Activity.Verb.GENERATED, generation.prompt[:200])
-    except ledger.OverBudget as e:
-        form.add_error(None, str(e))
-        if request.htmx:
-            response = TemplateResponse(request, "gallery/index.html#generate-form", {"form": form})
-            return reswap(retarget(response, "#generate-form"), "outerHTML")
-        context = browse.grid(request, team) | browse.choices(team) | {"form": form}
-        return TemplateResponse(request, "gallery/index.html", context, status=403)
+    form = GenerateForm(
+        request.POST, request.FILES, user=request.user, team=team, rate_limited=True
+    )
+    generation = _start(request, form) if form.is_valid() else None
+    if generation is None:
+        return _form_refused(request, team, form)
     if request.htmx:
         context = {"generation": generation, "form": form}
         return TemplateResponse(request, "gallery/_generated.html", context)
     return redirect("gallery:index")
+
+
+def _start(request: Request, form: GenerateForm) -> Generation | None:
+    """The new generation, recorded in the team's activity; None, with the form saying why,
+    when a budget refuses it."""
+    try:
+        with form.uploads_removed_on_error(), transaction.atomic():
+            generation = form.start()
+            record(form.team, request.user, Activity.Verb.GENERATED, generation.prompt[:200])
+    except ledger.OverBudget as e:
+        form.add_error(None, ValidationError(str(e), code=OVER_BUDGET))
+        return None
+    return generation
+
+
+def _form_refused(request: Request, team: Team, form: GenerateForm) -> HttpResponse:
+    """The form again with its errors: in place with htmx, else the whole page, with a status
+    saying why (400 a mistake, 429 too fast, 403 over a budget)."""
+    if request.htmx:
+        response = TemplateResponse(request, "gallery/index.html#generate-form", {"form": form})
+        return reswap(retarget(response, "#generate-form"), "outerHTML")
+    status = 400
+    if form.has_error(NON_FIELD_ERRORS, THROTTLED):
+        status = 429
+    elif form.has_error(NON_FIELD_ERRORS, OVER_BUDGET):
+        status = 403
+    context = browse.grid(request, team) | browse.choices(team) | {"form": form}
+    return TemplateResponse(request, "gallery/index.html", context, status=status)
 
 
 @login_required
@@ -115,11 +121,9 @@ class Refused(Exception):
 
 
 def _start_retry(user, generation: Generation) -> Generation:
-    """A new generation from an old one's settings, checked as a new generation is: the
-    person's rate limit, the model still offered and usable, the parameters through the form,
-    and their budgets and the team's. Raises Refused, with nothing saved."""
-    if refused := throttle.refusal(user, "generate"):
-        raise Refused(refused)
+    """A new generation from an old one's settings, checked as a new generation is: the model
+    still offered and usable, the parameters through the form, the rate limit of the person
+    pressing Retry, and their budgets and the team's. Raises Refused, with nothing saved."""
     model = catalog.get(generation.model_id)
     if model is None or not model.offered:
         raise Refused(f"{model.name if model else generation.model_id} is not offered any more.")
@@ -128,16 +132,7 @@ def _start_retry(user, generation: Generation) -> Generation:
         raise Refused(first_problem(form))
     try:
         with transaction.atomic():
-            return ledger.start(
-                owner=user,
-                team=generation.team,
-                gallery=form.cleaned_data["gallery"],
-                model_id=form.catalog_model.id,
-                provider=form.catalog_model.provider,
-                prompt=form.cleaned_data["prompt"],
-                params=form.params(),
-                retry_of=generation,
-            )
+            return form.start(retry_of=generation)
     except ledger.OverBudget as e:
         raise Refused(str(e)) from None
 

@@ -526,3 +526,22 @@ def test_texts_are_limited_to_4000_characters_when_the_catalog_gives_no_limit(
     field = GenerateForm(user=None, model_id="a1111/txt2img").fields["p_negative_prompt"]
     assert field.max_length == 4000
     assert not Generation.objects.exists()
+
+
+def test_a_form_that_makes_a_generation_is_held_to_the_generate_rate(alice, settings):
+    settings.GENERATE_RATE = (1, 60)
+    data, files = default_input(catalog.MODELS["sandbox/flux-sync"])
+    # Looking at a form, or checking one that makes nothing (try-models counts its own), is free.
+    assert all(GenerateForm(data, files, user=alice).is_valid() for _ in range(3))
+    assert GenerateForm(data, files, user=alice, rate_limited=True).is_valid()
+    form = GenerateForm(data, files, user=alice, rate_limited=True)
+    assert not form.is_valid() and form.has_error("__all__", "throttled")
+    assert "more than 1 generations in a minute" in form.non_field_errors()[0]
+
+
+def test_a_form_with_mistakes_is_not_counted_against_the_rate(alice, settings):
+    settings.GENERATE_RATE = (1, 60)
+    data, files = default_input(catalog.MODELS["sandbox/flux-sync"])
+    wrong = GenerateForm({**data, "p_num_images": "40"}, files, user=alice, rate_limited=True)
+    assert not wrong.is_valid() and not wrong.has_error("__all__")
+    assert GenerateForm(data, files, user=alice, rate_limited=True).is_valid()

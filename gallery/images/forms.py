@@ -9,7 +9,7 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
@@ -33,8 +33,12 @@ from gallery.usage import ledger
 from jobs import catalog
 from jobs.catalog import Model, Param
 
-# The code of the error saying the person is generating faster than GENERATE_RATE allows.
+# The codes of the errors saying the person is generating faster than GENERATE_RATE allows,
+# and that a budget refuses what they asked for.
 THROTTLED = "throttled"
+OVER_BUDGET = "over_budget"
+# Models tried at once on "Try on several models".
+MOST_TRIED = 6
 
 
 class GalleryForm(forms.Form):
@@ -365,3 +369,60 @@ def default_data(model: Model, prompt: str) -> dict[str, Any]:
 def can_try(model: Model) -> bool:
     """Text-to-image models that need nothing but a prompt, for "Try on several models"."""
     return model.kind == "text-to-image" and not any(p.required for p in model.image_params)
+
+
+def refused_status(form: forms.Form) -> int:
+    """The status of a page showing a form that was refused: 429 too fast, 403 over a budget,
+    400 a mistake to correct."""
+    if form.has_error(NON_FIELD_ERRORS, THROTTLED):
+        return 429
+    if form.has_error(NON_FIELD_ERRORS, OVER_BUDGET):
+        return 403
+    return 400
+
+
+class TryForm(forms.Form):
+    """One prompt for several models at once, each with its documented defaults."""
+
+    prompt = forms.CharField(label="Prompt", error_messages={"required": "Write a prompt to try."})
+    # Ids not offered are dropped, not refused: a model may have gone since the page was shown.
+    models = forms.Field(label="Models", required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, user: Any, team: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user, self.team = user, team
+        self.offered = [
+            m for m in catalog.offered() if can_try(m) and not catalog.missing_setting(m, team)
+        ]
+        # One generate form per model chosen, checked as a generation from the form would be.
+        self.forms: list[GenerateForm] = []
+
+    def chosen(self) -> list[str]:
+        wanted = self["models"].value() or []
+        return [m.id for m in self.offered if m.id in wanted]
+
+    def clean_models(self) -> list[Model]:
+        chosen = [m for m in self.offered if m.id in self.chosen()]
+        if not 1 <= len(chosen) <= MOST_TRIED:
+            raise ValidationError(f"Choose between 1 and {MOST_TRIED} models.")
+        return chosen
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        self.forms = [
+            GenerateForm(default_data(m, cleaned["prompt"]), user=self.user, team=self.team)
+            for m in cleaned["models"]
+        ]
+        if bad := [
+            f"{f.catalog_model.name}: {first_problem(f)}" for f in self.forms if not f.is_valid()
+        ]:
+            raise ValidationError(bad)
+        # Each model tried is a generation, and counts against the generate limit as one.
+        if refused := throttle.refusal(self.user, "generate", times=len(self.forms)):
+            raise ValidationError(refused, code=THROTTLED)
+        return cleaned
+
+    def problems(self) -> list[str]:
+        return [str(e) for errors in self.errors.values() for e in errors]

@@ -3,7 +3,7 @@ and retry."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect
@@ -14,13 +14,17 @@ from django_htmx.http import reswap, retarget
 from gallery.access import Request, current_team, get_generation
 from gallery.accounts import throttle
 from gallery.images import browse
-from gallery.images.forms import THROTTLED, GenerateForm, first_problem, retry_form
+from gallery.images.forms import (
+    OVER_BUDGET,
+    GenerateForm,
+    first_problem,
+    refused_status,
+    retry_form,
+)
 from gallery.models import Activity, Generation, Team
 from gallery.teams.activity import record
 from gallery.usage import ledger
 from jobs import catalog
-
-OVER_BUDGET = "over_budget"
 
 
 @login_required
@@ -67,13 +71,8 @@ def _form_refused(request: Request, team: Team, form: GenerateForm) -> HttpRespo
     if request.htmx:
         response = TemplateResponse(request, "gallery/index.html#generate-form", {"form": form})
         return reswap(retarget(response, "#generate-form"), "outerHTML")
-    status = 400
-    if form.has_error(NON_FIELD_ERRORS, THROTTLED):
-        status = 429
-    elif form.has_error(NON_FIELD_ERRORS, OVER_BUDGET):
-        status = 403
     context = browse.grid(request, team) | browse.choices(team) | {"form": form}
-    return TemplateResponse(request, "gallery/index.html", context, status=status)
+    return TemplateResponse(request, "gallery/index.html", context, status=refused_status(form))
 
 
 @login_required

@@ -1,6 +1,9 @@
 """One prompt tried on several models at once."""
 
-from gallery.models import Generation
+from django.http import QueryDict
+
+from gallery.images.forms import TryForm
+from gallery.models import Generation, personal_team
 from jobs import catalog
 
 
@@ -56,3 +59,14 @@ def test_a_viewer_cannot_send(client, studio, carol):
     session["team"] = str(studio.uuid)
     session.save()
     assert post(client, "x", ["sandbox/flux-sync"]).status_code == 403
+
+
+def test_the_try_form_drops_models_not_offered_and_says_what_is_missing(alice):
+    data = QueryDict(mutable=True)
+    data.setlist("models", ["no/such-model", "sandbox/flux-sync"])
+    data["prompt"] = "  "
+    form = TryForm(data, user=alice, team=personal_team(alice))
+    assert form.chosen() == ["sandbox/flux-sync"]
+    assert not form.is_valid() and form.problems() == ["Write a prompt to try."]
+    many = TryForm({"prompt": "x"}, user=alice, team=personal_team(alice))
+    assert many.problems() == ["Choose between 1 and 6 models."]

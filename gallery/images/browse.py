@@ -9,12 +9,13 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 
 from gallery.access import Request, as_uuid
@@ -47,21 +48,7 @@ class Filters:
 
     @classmethod
     def from_query(cls, query: QueryDict) -> "Filters":
-        def text(name: str) -> str:
-            return query.get(name, "").strip()[:200]
-
-        gallery = text("gallery")
-        return cls(
-            q=text("q"),
-            by_model=text("by_model"),
-            provider=text("provider"),
-            author=text("author"),
-            gallery=gallery if as_uuid(gallery) else "",
-            status=text("status") if text("status") in STATUSES else "",
-            since=day(text("since")),
-            until=day(text("until")),
-            favorites=query.get("favorites") in ("1", "on", "true"),
-        )
+        return FilterForm(query).filters()
 
     def as_query(self) -> dict[str, str]:
         values: dict[str, str] = {}
@@ -79,12 +66,36 @@ class Filters:
         return bool(self.as_query())
 
 
-def day(text: str) -> date | None:
-    """A date from the URL; None when it is malformed or does not exist (2024-02-30)."""
-    try:
-        return parse_date(text)
-    except ValueError:
-        return None
+class Text(forms.CharField):
+    """A filter's text, trimmed, at most 200 characters (a longer one is cut, not refused)."""
+
+    def to_python(self, value: Any) -> str:
+        return (super().to_python(value) or "")[:200]
+
+
+class FilterForm(forms.Form):
+    """The filters in the URL. A value that is not one (an unknown status, a malformed gallery
+    id, a day that does not exist) is no filter rather than an error: the page still shows."""
+
+    q = Text(required=False)
+    by_model = Text(required=False)
+    provider = Text(required=False)
+    author = Text(required=False)
+    gallery = forms.UUIDField(required=False)
+    status = forms.ChoiceField(required=False, choices=[(s, s) for s in ("", *STATUSES)])
+    since = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+    until = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+    favorites = forms.BooleanField(required=False)
+
+    def clean_favorites(self) -> bool:
+        return self.data.get("favorites") in ("1", "on", "true")
+
+    def filters(self) -> Filters:
+        self.is_valid()
+        kept = {name: value for name, value in self.cleaned_data.items() if value is not None}
+        if "gallery" in kept:
+            kept["gallery"] = str(kept["gallery"])
+        return Filters(**kept)
 
 
 def moment(text: str) -> datetime | None:

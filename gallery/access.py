@@ -5,16 +5,25 @@ see but not change.
 """
 
 import uuid
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
-from gallery.models import Gallery, Generation, Image, Membership, Team, personal_team
+from gallery.models import (
+    Gallery,
+    Generation,
+    Image,
+    Membership,
+    Team,
+    card_images,
+    personal_team,
+)
 
 EDIT_ROLES = (Membership.Role.OWNER, Membership.Role.EDITOR)
 
@@ -84,8 +93,9 @@ def get_image(request: HttpRequest, image_uuid: Any, *, edit: bool = False) -> I
     return image
 
 
-def get_deleted_image(request: Request, image_uuid: Any, *, since: datetime) -> Image:
-    """An image deleted since `since` (still restorable), for an editor of its team."""
+def get_deleted_image(request: Request, image_uuid: Any, *, minutes: int) -> Image:
+    """An image deleted in the last `minutes` (still restorable), for an editor of its team."""
+    since = timezone.now() - timedelta(minutes=minutes)
     image = get_object_or_404(
         Image.objects.filter(
             team__memberships__user=request.user, deleted_at__gte=since, hidden_at__isnull=True
@@ -94,6 +104,21 @@ def get_deleted_image(request: Request, image_uuid: Any, *, since: datetime) -> 
     )
     _require(request.user, image.team, EDIT_ROLES)
     return image
+
+
+def get_batch(request: HttpRequest, batch: Any) -> list[Generation]:
+    """The generations of one try-models batch that the person can see; 404 when none."""
+    generations = list(
+        Generation.objects.visible_to(request.user)
+        .filter(batch=uuid_or_404(batch))
+        .select_related("owner")
+        .prefetch_related(card_images())
+        .order_by("model_id")
+        .distinct()
+    )
+    if not generations:
+        raise Http404
+    return generations
 
 
 def current_team(request: HttpRequest, *, edit: bool = False) -> Team:

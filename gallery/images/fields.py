@@ -1,5 +1,6 @@
 """The generate form's fields, one builder per documented parameter type, with its limits as
-validators; and the model select, grouped by provider, that chooses which fields there are."""
+validators; the model select, grouped by provider, that chooses which fields there are; and
+stored parameters turned back into the fields' values (a retry, "Use these settings", a try)."""
 
 import json
 from typing import Any
@@ -11,7 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
 from gallery.access import as_uuid
-from gallery.models import Image
+from gallery.models import Image, InputImage
 from jobs import catalog, images
 from jobs.catalog import PROVIDERS, Model, Param
 from jobs.providers import a1111
@@ -296,3 +297,60 @@ def size_label(value: str) -> str:
         width, height = catalog.SIZE_PRESETS[value]
         return f"{value.replace('_', ' ')} ({width}×{height})"
     return value.replace("x", "×")
+
+
+def form_values(model: Model, params: dict[str, Any]) -> dict[str, Any]:
+    """The form's values for stored parameters: "Use these settings" shows them as the form's
+    initial values, a retry sends them as its data. Uploads are not form values (see `kept`)."""
+    values: dict[str, Any] = {}
+    for param in model.options:
+        if param.name not in params:
+            continue
+        value, name = params[param.name], field_name(param)
+        if param.type in ("image", "images"):
+            refs = value if isinstance(value, list) else [value]
+            values[f"{name}_pick"] = [
+                r["image"] for r in refs if isinstance(r, dict) and "image" in r
+            ]
+        elif param.type == "size" and isinstance(value, dict):
+            values |= {
+                name: CUSTOM,
+                f"{name}_width": value.get("width"),
+                f"{name}_height": value.get("height"),
+            }
+        else:
+            values[name] = value
+    return values
+
+
+def kept_uploads(model: Model, params: dict[str, Any], owner: Any) -> dict[str, list]:
+    """The uploads a generation's image inputs name, by parameter; None for one that is gone
+    (or was never its owner's)."""
+    kept: dict[str, list] = {}
+    for param in model.image_params:
+        value = params.get(param.name)
+        refs = value if isinstance(value, list) else [value]
+        wanted = [str(r["upload"]) for r in refs if isinstance(r, dict) and "upload" in r]
+        found = {
+            str(item.uuid): item
+            for item in InputImage.objects.filter(
+                owner=owner, uuid__in=[u for u in wanted if as_uuid(u)]
+            )
+        }
+        if wanted:
+            kept[param.name] = [found.get(u) for u in wanted]
+    return kept
+
+
+def default_data(model: Model, prompt: str) -> dict[str, Any]:
+    """Bound form data that asks a model for its documented defaults."""
+    data: dict[str, Any] = {"model": model.id, "prompt": prompt}
+    for param in model.options:
+        if param.default is None or param.type in ("image", "images", "json"):
+            continue
+        if param.type == "boolean":
+            if param.default:
+                data[field_name(param)] = "on"
+            continue
+        data[field_name(param)] = param.default
+    return data

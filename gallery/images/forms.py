@@ -15,7 +15,6 @@ from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
-from gallery.access import as_uuid
 from gallery.accounts import throttle
 from gallery.images.fields import (
     CUSTOM,
@@ -23,7 +22,10 @@ from gallery.images.fields import (
     ModelSelect,
     build_fields,
     counted,
+    default_data,
     field_name,
+    form_values,
+    kept_uploads,
     model_choices,
     unavailable_models,
 )
@@ -287,49 +289,6 @@ class GenerateForm(forms.Form):
             raise
 
 
-def form_values(model: Model, params: dict[str, Any]) -> dict[str, Any]:
-    """The form's values for stored parameters: "Use these settings" shows them as the form's
-    initial values, a retry sends them as its data. Uploads are not form values (see `kept`)."""
-    values: dict[str, Any] = {}
-    for param in model.options:
-        if param.name not in params:
-            continue
-        value, name = params[param.name], field_name(param)
-        if param.type in ("image", "images"):
-            refs = value if isinstance(value, list) else [value]
-            values[f"{name}_pick"] = [
-                r["image"] for r in refs if isinstance(r, dict) and "image" in r
-            ]
-        elif param.type == "size" and isinstance(value, dict):
-            values |= {
-                name: CUSTOM,
-                f"{name}_width": value.get("width"),
-                f"{name}_height": value.get("height"),
-            }
-        else:
-            values[name] = value
-    return values
-
-
-def kept_uploads(model: Model, params: dict[str, Any], owner: Any) -> dict[str, list]:
-    """The uploads a generation's image inputs name, by parameter; None for one that is gone
-    (or was never its owner's)."""
-    kept: dict[str, list] = {}
-    for param in model.image_params:
-        value = params.get(param.name)
-        refs = value if isinstance(value, list) else [value]
-        wanted = [str(r["upload"]) for r in refs if isinstance(r, dict) and "upload" in r]
-        found = {
-            str(item.uuid): item
-            for item in InputImage.objects.filter(
-                owner=owner, uuid__in=[u for u in wanted if as_uuid(u)]
-            )
-        }
-        if wanted:
-            kept[param.name] = [found.get(u) for u in wanted]
-    return kept
-
-
 def retry_form(user: Any, generation: Any) -> GenerateForm:
     """The generate form sent again with a generation's model, prompt and parameters, as `user`
     in the generation's team: checked as a new generation would be, charged to `user`'s rate."""
@@ -350,20 +309,6 @@ def first_problem(form: GenerateForm) -> str:
         label = form.fields[name].label if name in form.fields else None
         return f"{label}: {errors[0]}" if label else str(errors[0])
     return ""
-
-
-def default_data(model: Model, prompt: str) -> dict[str, Any]:
-    """Bound form data that asks a model for its documented defaults."""
-    data: dict[str, Any] = {"model": model.id, "prompt": prompt}
-    for param in model.options:
-        if param.default is None or param.type in ("image", "images", "json"):
-            continue
-        if param.type == "boolean":
-            if param.default:
-                data[field_name(param)] = "on"
-            continue
-        data[field_name(param)] = param.default
-    return data
 
 
 def can_try(model: Model) -> bool:

@@ -6,14 +6,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from gallery.access import Request, current_team
+from gallery.access import Request, current_team, get_batch
 from gallery.images.forms import MOST_TRIED, OVER_BUDGET, TryForm, refused_status
-from gallery.models import Activity, Generation, card_images
+from gallery.models import Activity
 from gallery.teams.activity import record
 from gallery.usage import ledger
 
@@ -59,15 +59,6 @@ def _start(request: Request, form: TryForm) -> uuid.UUID | None:
 @login_required
 @require_GET
 def try_results(request: Request, batch) -> TemplateResponse:
-    generations = list(
-        Generation.objects.visible_to(request.user)
-        .filter(batch=batch)
-        .select_related("owner")
-        .prefetch_related(card_images())
-        .order_by("model_id")
-        .distinct()
-    )
-    if not generations:
-        raise Http404
+    generations = get_batch(request, batch)
     context = {"generations": generations, "prompt": generations[0].prompt}
     return TemplateResponse(request, "gallery/try_results.html", context)

@@ -1,7 +1,6 @@
 """The team's images: the grid, one image's page and file, and what can be done to one image."""
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +26,8 @@ from gallery.access import (
     uuid_or_404,
 )
 from gallery.images import browse
-from gallery.images.forms import GenerateForm, form_values
+from gallery.images.fields import form_values
+from gallery.images.forms import GenerateForm
 from gallery.models import Activity, Favorite, Gallery, Image, InputImage, card_images
 from gallery.teams.activity import record
 from jobs import catalog, images, pipeline
@@ -180,8 +180,7 @@ def delete_image(request: Request, image_uuid) -> HttpResponse:
 @login_required
 @require_POST
 def restore_image(request: Request, image_uuid) -> HttpResponse:
-    since = timezone.now() - timedelta(minutes=UNDO_MINUTES)
-    image = get_deleted_image(request, image_uuid, since=since)
+    image = get_deleted_image(request, image_uuid, minutes=UNDO_MINUTES)
     image.deleted_at = None
     image.save(update_fields=["deleted_at"])
     messages.success(request, "Image restored.")

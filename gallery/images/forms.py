@@ -30,10 +30,19 @@ from gallery.images.fields import (
     unavailable_models,
 )
 from gallery.images.uploads import save_upload, share_upload
-from gallery.models import Gallery, Generation, InputImage, one_line, personal_team
-from gallery.usage import ledger
+from gallery.models import (
+    Budget,
+    Gallery,
+    Generation,
+    InputImage,
+    Price,
+    one_line,
+    personal_team,
+)
+from gallery.usage.limits import Limit, OverBudget
 from jobs import catalog
 from jobs.catalog import Model, Param
+from jobs.start import start_generation
 
 # The codes of the errors saying the person is generating faster than GENERATE_RATE allows,
 # and that a budget refuses what they asked for.
@@ -123,15 +132,15 @@ class GenerateForm(forms.Form):
         return [self[name] for name in self.fields if name.startswith("p_")]
 
     @cached_property
-    def limits(self) -> list[ledger.Limit]:
+    def limits(self) -> list[Limit]:
         """The person's and the team's limits with what is used, shown under the form."""
         if self.team is None or self.user is None or not self.user.is_authenticated:
             return []
-        return ledger.limits(self.user, self.team)
+        return Budget.limits(self.user, self.team)
 
     @cached_property
     def price(self) -> str:
-        return ledger.price_note(self.catalog_model)
+        return Price.note(self.catalog_model)
 
     def clean_gallery(self) -> Gallery | None:
         gallery = self.cleaned_data.get("gallery")
@@ -172,7 +181,7 @@ class GenerateForm(forms.Form):
         UPLOAD_QUOTA_BYTES; None when they fit.
 
         With `lock`, inside the transaction that stores them: the person's row is locked first
-        (as `ledger.open_entry` locks it), so requests racing each other are counted in turn.
+        (as `Usage.open` locks it), so requests racing each other are counted in turn.
         """
         names = [field_name(p) for p in self.catalog_model.image_params]
         adding = sum(u.size or 0 for name in names for u in self.cleaned_data.get(name) or [])
@@ -228,11 +237,11 @@ class GenerateForm(forms.Form):
 
         Image inputs become references ({"upload": uuid} or {"image": uuid}); uploads are stored
         here, so call this inside the transaction that creates the generation. Raises
-        ledger.OverBudget, storing nothing, when a request that raced this one has since filled
+        OverBudget, storing nothing, when a request that raced this one has since filled
         the person's upload quota.
         """
         if problem := self._over_quota(lock=True):
-            raise ledger.OverBudget(problem[1])
+            raise OverBudget(problem[1])
         params: dict[str, Any] = {}
         for param in self.catalog_model.options:
             if param.type in ("image", "images"):
@@ -265,8 +274,8 @@ class GenerateForm(forms.Form):
 
     def start(self, **extra: Any) -> Generation:
         """Create the generation the form describes, as its user in its team, and enqueue it
-        once committed. Call inside a transaction; raises ledger.OverBudget."""
-        return ledger.start(
+        once committed. Call inside a transaction; raises OverBudget."""
+        return start_generation(
             owner=self.user,
             team=self.team,
             gallery=self.cleaned_data["gallery"],

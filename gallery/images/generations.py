@@ -23,7 +23,7 @@ from gallery.images.forms import (
 )
 from gallery.models import Activity, Generation, Team
 from gallery.teams.activity import record
-from gallery.usage import ledger
+from gallery.usage.limits import OverBudget
 from jobs import catalog
 
 
@@ -59,7 +59,7 @@ def _start(request: Request, form: GenerateForm) -> Generation | None:
         with form.uploads_removed_on_error(), transaction.atomic():
             generation = form.start()
             record(form.team, request.user, Activity.Verb.GENERATED, generation.prompt[:200])
-    except ledger.OverBudget as e:
+    except OverBudget as e:
         form.add_error(None, ValidationError(str(e), code=OVER_BUDGET))
         return None
     return generation
@@ -132,7 +132,7 @@ def _start_retry(user, generation: Generation) -> Generation:
     try:
         with transaction.atomic():
             return form.start(retry_of=generation)
-    except ledger.OverBudget as e:
+    except OverBudget as e:
         raise Refused(str(e)) from None
 
 

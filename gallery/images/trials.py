@@ -15,7 +15,7 @@ from gallery.access import Request, current_team, get_batch
 from gallery.images.forms import MOST_TRIED, OVER_BUDGET, TryForm, refused_status
 from gallery.models import Activity
 from gallery.teams.activity import record
-from gallery.usage import ledger
+from gallery.usage.limits import OverBudget
 
 
 @login_required
@@ -50,7 +50,7 @@ def _start(request: Request, form: TryForm) -> uuid.UUID | None:
                 each.start(batch=batch)
             said = f"{prompt[:150]} (on {len(form.forms)} models)"
             record(form.team, request.user, Activity.Verb.GENERATED, said)
-    except ledger.OverBudget as e:
+    except OverBudget as e:
         form.add_error(None, ValidationError(str(e), code=OVER_BUDGET))
         return None
     return batch

@@ -21,6 +21,15 @@ def make_user(username: str):
     return get_user_model().objects.create_user(username, f"{username}@example.com", "password")
 
 
+def work_in(client, user, team):
+    """The client logged in as `user`, working in `team` (as the team switcher leaves it)."""
+    client.force_login(user)
+    session = client.session
+    session["team"] = str(team.uuid)
+    session.save()
+    return client
+
+
 def png_bytes(width: int = 64, height: int = 48, color: str = "tomato") -> bytes:
     out = io.BytesIO()
     PILImage.new("RGB", (width, height), color).save(out, "PNG")

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from gallery.images import browse
 from gallery.models import Favorite, Gallery, Generation, Image, personal_team
-from tests.factories import make_generation, make_image
+from tests.factories import make_generation, make_image, work_in
 
 Status = Generation.Status
 
@@ -158,10 +158,7 @@ def test_every_filter_and_their_combinations(client, studio, alice, mixed, query
         "3 days ago": (timezone.now() - timedelta(days=3)).date(),
     }
     query = {k: mixed.get(v, days.get(v, v)) for k, v in query.items()}
-    client.force_login(alice)
-    session = client.session
-    session["team"] = str(studio.uuid)
-    session.save()
+    work_in(client, alice, studio)
     response = client.get("/", query)
     assert response.status_code == 200
     assert ids(response) == [mixed[name] for name in expected]

@@ -5,17 +5,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from gallery.models import Gallery, Generation, Image, personal_team
-from tests.factories import make_generation, make_image
+from tests.factories import make_generation, make_image, work_in
 
 Status = Generation.Status
-
-
-def work_in(client, user, team):
-    client.force_login(user)
-    session = client.session
-    session["team"] = str(team.uuid)
-    session.save()
-    return client
 
 
 def test_it_lists_the_teams_galleries_and_makes_a_new_one(alice_client, alice):

@@ -5,6 +5,7 @@ from django.http import QueryDict
 from gallery.images.forms import TryForm
 from gallery.models import Generation, personal_team
 from jobs import catalog
+from tests.factories import work_in
 
 
 def post(client, prompt, models):
@@ -54,10 +55,7 @@ def test_it_refuses_too_many_or_none(client, alice):
 
 
 def test_a_viewer_cannot_send(client, studio, carol):
-    client.force_login(carol)
-    session = client.session
-    session["team"] = str(studio.uuid)
-    session.save()
+    work_in(client, carol, studio)
     assert post(client, "x", ["sandbox/flux-sync"]).status_code == 403
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from gallery.images import browse
 from gallery.models import Favorite, Gallery, Generation, Image, personal_team
-from tests.factories import make_generation, make_image, work_in
+from tests.factories import logged_in, make_generation, make_image
 
 Status = Generation.Status
 
@@ -158,7 +158,7 @@ def test_every_filter_and_their_combinations(client, studio, alice, mixed, query
         "3 days ago": (timezone.now() - timedelta(days=3)).date(),
     }
     query = {k: mixed.get(v, days.get(v, v)) for k, v in query.items()}
-    work_in(client, alice, studio)
+    logged_in(client, alice, studio)
     response = client.get("/", query)
     assert response.status_code == 200
     assert ids(response) == [mixed[name] for name in expected]

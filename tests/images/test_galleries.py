@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from gallery.models import Gallery, Generation, Image, personal_team
-from tests.factories import make_generation, make_image, work_in
+from tests.factories import logged_in, make_generation, make_image
 
 Status = Generation.Status
 
@@ -20,7 +20,7 @@ def test_it_lists_the_teams_galleries_and_makes_a_new_one(alice_client, alice):
 
 
 def test_a_viewer_sees_the_galleries_but_cannot_make_one(client, studio, carol):
-    work_in(client, carol, studio)
+    logged_in(client, carol, studio)
     assert client.get("/galleries/").status_code == 200
     assert client.post("/galleries/", {"name": "Mine"}).status_code == 403
     assert not Gallery.objects.filter(name="Mine").exists()

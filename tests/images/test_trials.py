@@ -5,7 +5,7 @@ from django.http import QueryDict
 from gallery.images.forms import TryForm
 from gallery.models import Generation, personal_team
 from jobs import catalog
-from tests.factories import work_in
+from tests.factories import logged_in
 
 
 def post(client, prompt, models):
@@ -55,7 +55,7 @@ def test_it_refuses_too_many_or_none(client, alice):
 
 
 def test_a_viewer_cannot_send(client, studio, carol):
-    work_in(client, carol, studio)
+    logged_in(client, carol, studio)
     assert post(client, "x", ["sandbox/flux-sync"]).status_code == 403
 
 

@@ -4,6 +4,7 @@ It checks no signatures, but it keeps a bucket private as a real store does: a r
 one gets 403. Each test that stores into it gets a bucket of its own.
 """
 
+import logging
 import socket
 import uuid
 from collections.abc import Iterator
@@ -54,7 +55,7 @@ class Bucket:
             **KEYS,
         }
 
-    def keys(self) -> set[str]:
+    def names(self) -> set[str]:
         pages = self.server.client().get_paginator("list_objects_v2").paginate(Bucket=self.name)
         return {item["Key"] for page in pages for item in page.get("Contents", [])}
 
@@ -75,6 +76,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session", name="s3_server")
 def s3_server_fixture() -> Iterator[S3Server]:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -33,7 +33,7 @@ def follow(response) -> httpx.Response:
 
 def test_it_stores_originals_and_thumbnails_in_the_bucket(image, s3_storage):
     base = f"{image.generation.uuid}/0"
-    assert s3_storage.keys() == {
+    assert s3_storage.names() == {
         f"originals/{base}.png",
         f"thumbnails/{base}.webp",
         f"thumbnails/{base}-256.webp",

@@ -42,6 +42,8 @@ from jobs import catalog, images, pipeline
 from webapp import storage
 
 GRID_SIZE = 60
+# Files behind a uuid never change; only the browser of someone let see them may keep them.
+IMMUTABLE = "private, max-age=31536000, immutable"
 UNDO_MINUTES = 10
 
 
@@ -335,13 +337,9 @@ def image_file(request: Request, image_uuid, kind: str) -> HttpResponseBase:
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response["Cache-Control"] = IMMUTABLE
         return response
-    # The file behind a uuid never changes; only its owner's browser may keep it.
     return storage.deliver(
         stored, content_type, filename=filename, download=download, cache_control=IMMUTABLE
     )
-
-
-IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 def _metadata(image: Image) -> dict[str, str]:

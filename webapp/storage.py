@@ -19,6 +19,7 @@ from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
+from storages.utils import clean_name
 
 log = logging.getLogger(__name__)
 
@@ -102,20 +103,35 @@ def deliver(
 
 
 def _stream(stored: FieldFile, content_type: str) -> HttpResponseBase:
-    obj = stored.storage.open(stored.name or "", "rb").obj  # type: ignore[attr-defined]
-    response = StreamingHttpResponse(chunks(stored), content_type=content_type)
-    response["Content-Length"] = str(obj.content_length)
+    answer = _get_object(stored)
+    response = StreamingHttpResponse(_body_chunks(answer["Body"]), content_type=content_type)
+    response["Content-Length"] = str(answer["ContentLength"])
     return response
+
+
+def _get_object(stored: FieldFile) -> dict:
+    """One GET for the object's bytes and length (S3File would HEAD first, then download it all)."""
+    storage = stored.storage
+    key = storage._normalize_name(clean_name(stored.name or ""))  # type: ignore[attr-defined]
+    try:
+        return storage.bucket.Object(key).get()  # type: ignore[attr-defined]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            raise FileNotFoundError(stored.name) from None
+        raise
+
+
+def _body_chunks(body, size: int = CHUNK) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(size)
+    finally:
+        body.close()
 
 
 def chunks(stored: FieldFile, size: int = CHUNK) -> Iterator[bytes]:
     """The file's bytes in pieces, read as they are sent: never the whole object at once."""
     if is_remote(stored.storage):
-        body = stored.storage.open(stored.name or "", "rb").obj.get()["Body"]  # type: ignore[attr-defined]
-        try:
-            yield from body.iter_chunks(size)
-        finally:
-            body.close()
+        yield from _body_chunks(_get_object(stored)["Body"], size)
         return
     with stored.open("rb") as f:
         while chunk := f.read(size):

@@ -3,12 +3,14 @@ reach the browser only after Atelier's access check, by a short-lived signed lin
 
 import io
 import zipfile
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from gallery.forms import save_upload
@@ -119,6 +121,16 @@ def test_an_uploaded_input_goes_to_the_bucket(alice, s3_storage):
     upload.inspected = images.inspect(data)  # type: ignore[attr-defined]
     item = save_upload(alice, upload)
     assert s3_storage.read(item.file.name) == data
+
+
+def test_orphan_uploads_are_purged_from_the_bucket(alice, s3_storage):
+    upload = SimpleUploadedFile("mine.png", png_bytes(), content_type="image/png")
+    upload.inspected = images.inspect(png_bytes())  # type: ignore[attr-defined]
+    kept = save_upload(alice, upload)
+    orphan = "inputs/left-by-a-dead-process.png"
+    s3_storage.server.client().put_object(Bucket=s3_storage.name, Key=orphan, Body=b"x")
+    assert pipeline.purge_orphan_inputs(timezone.now() + timedelta(minutes=1)) == 1
+    assert s3_storage.names() == {kept.file.name}
 
 
 def test_the_zip_export_reads_originals_from_the_bucket(client, alice, image):

@@ -24,7 +24,7 @@ def media_root(settings, tmp_path_factory):
 def s3_storage(settings, media_root, s3_server) -> Iterator[Bucket]:
     """Media in a fresh bucket on the test S3 server; and, when the test ends, none on disk."""
     bucket = s3_server.new_bucket()
-    settings.STORAGES = bucket.storages(settings.STORAGES)
+    bucket.use(settings)
     yield bucket
     written = [str(path) for path in Path(media_root).rglob("*")]
     assert not written, f"written under MEDIA_ROOT with S3 on: {written}"

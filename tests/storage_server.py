@@ -8,13 +8,14 @@ import logging
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from webapp.settings import s3_options
+from webapp.settings import media_origins, s3_options
 
 REGION = "us-east-1"
 S3_BACKEND = "storages.backends.s3.S3Storage"
@@ -62,10 +63,18 @@ class Bucket:
     def read(self, key: str) -> bytes:
         return self.server.client().get_object(Bucket=self.name, Key=key)["Body"].read()
 
-    def storages(self, current: dict) -> dict:
-        """settings.STORAGES with media in this bucket, as the variables would make it."""
-        options = s3_options(self.env)
-        return {**current, "default": {"BACKEND": S3_BACKEND, "OPTIONS": options}}
+    def settings(self, current) -> dict:
+        """What this bucket's variables would set at start, over the `current` settings: media
+        in the bucket, and the browser allowed to load images from the store."""
+        default = {"BACKEND": S3_BACKEND, "OPTIONS": s3_options(self.env)}
+        policy = dict(current.SECURE_CSP)
+        policy["img-src"] = [*policy["img-src"], *media_origins(default, stream=False)]
+        return {"STORAGES": {**current.STORAGES, "default": default}, "SECURE_CSP": policy}
+
+    def use(self, settings) -> None:
+        """Point pytest-django's `settings` at this bucket."""
+        for name, value in self.settings(settings).items():
+            setattr(settings, name, value)
 
 
 def free_port() -> int:
@@ -74,11 +83,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session", name="s3_server")
-def s3_server_fixture() -> Iterator[S3Server]:
+@contextmanager
+def running_s3_server() -> Iterator[S3Server]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    yield S3Server(f"http://127.0.0.1:{port}")
-    server.stop()
+    try:
+        yield S3Server(f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session", name="s3_server")
+def s3_server_fixture() -> Iterator[S3Server]:
+    with running_s3_server() as server:
+        yield server

@@ -17,6 +17,7 @@ from gallery.models import Generation
 from jobs.sandbox.failures import SLOW_SECONDS
 from tests.e2e.fakes import FakeProviders
 from tests.e2e.started import StartedApp, started_app
+from tests.storage_server import Bucket
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_AIMLAPI_KEY = "fake-aimlapi-key"
@@ -51,7 +52,14 @@ def purge_queues() -> None:
 
 @pytest.fixture(scope="session")
 def worker_media(tmp_path_factory) -> str:
+    """The session worker's MEDIA_ROOT: it stores into worker_bucket, so this stays empty."""
     return str(tmp_path_factory.mktemp("worker-media"))
+
+
+@pytest.fixture(scope="session")
+def worker_bucket(s3_server) -> Bucket:
+    """Where the session's worker stores media, as a site with AWS_STORAGE_BUCKET_NAME does."""
+    return s3_server.new_bucket()
 
 
 @pytest.fixture(scope="session")
@@ -73,10 +81,19 @@ def provider_settings(fake: FakeProviders) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media, fake_providers):
+def celery_worker(
+    django_db_setup,
+    django_db_blocker,
+    live_server,
+    worker_media,
+    worker_bucket,
+    fake_providers,
+    tmp_path_factory,
+):
     """Start `celery worker` against the test database; stop it (SIGTERM) at the end.
 
-    It talks to the fake providers, which start first and outlive it.
+    It talks to the fake providers, which start first and outlive it, and stores media in
+    the S3 server's bucket.
     """
     with django_db_blocker.unblock():
         database_url = test_database_url()
@@ -91,6 +108,7 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media,
         "PROVIDER_TIMEOUT": str(WORKER_PROVIDER_TIMEOUT),
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
         **WORKER_ENV,
+        **worker_bucket.env,
         **provider_settings(fake_providers),
     }
     command = [
@@ -112,7 +130,7 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media,
         "--without-mingle",
         "--without-heartbeat",
     ]
-    log_path = Path(worker_media) / "worker.log"
+    log_path = tmp_path_factory.mktemp("worker-log") / "worker.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     yield process
@@ -125,9 +143,9 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media,
 
 
 @pytest.fixture
-def e2e(celery_worker, transactional_db, settings, worker_media):
-    """The live server and the worker share one media root, as web and worker do in production."""
-    settings.MEDIA_ROOT = worker_media
+def e2e(celery_worker, transactional_db, settings, worker_bucket):
+    """The live server and the worker share one bucket, as web and worker do in production."""
+    worker_bucket.use(settings)
     settings.SANDBOX_LATENCY = 0.4
     return celery_worker
 

@@ -28,7 +28,7 @@ def on_disk(alice, media_root) -> list[Image]:
 def bucket(on_disk, settings, s3_server):
     """Then the operator sets the AWS_* variables: media now goes to an empty bucket."""
     found = s3_server.new_bucket()
-    settings.STORAGES = found.storages(settings.STORAGES)
+    found.use(settings)
     return found
 
 

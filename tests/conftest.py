@@ -4,8 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 
+from tests.factories import make_user
 from tests.storage_server import Bucket, s3_server_fixture  # noqa: F401 - the s3_server fixture
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM is still used
@@ -47,10 +47,6 @@ def forget_expected_durations():
     from jobs import pipeline
 
     pipeline._expected.clear()
-
-
-def make_user(username: str):
-    return get_user_model().objects.create_user(username, f"{username}@example.com", "password")
 
 
 @pytest.fixture(autouse=True)

@@ -107,6 +107,8 @@ def celery_worker(
         "POLL_INTERVAL": "0.3",
         "PROVIDER_TIMEOUT": str(WORKER_PROVIDER_TIMEOUT),
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        # As an operator shipping logs runs it (tests/e2e/test_ops_e2e.py reads them).
+        "LOG_FORMAT": "json",
         **WORKER_ENV,
         **worker_bucket.env,
         **provider_settings(fake_providers),

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from gallery.forms import save_upload
+from gallery.images.forms import save_upload
 from gallery.models import Generation
 from jobs import images, pipeline
 from tests.factories import make_generation, make_image, png_bytes
@@ -166,3 +166,17 @@ def test_a_media_folder_that_cannot_be_made_is_unreachable(settings, tmp_path):
     (tmp_path / "a-file").write_text("not a folder")
     settings.MEDIA_ROOT = str(tmp_path / "a-file" / "media")
     assert not storage.storage_reachable()
+
+
+def test_readyz_fails_at_once_on_a_store_that_does_not_answer(client, s3_storage, settings):
+    options = settings.STORAGES["default"]["OPTIONS"] | {"endpoint_url": "http://127.0.0.1:9"}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"], "OPTIONS": options},
+    }
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.json()["failed"] == ["storage"]
+
+
+def test_readyz_passes_with_the_bucket(client, s3_storage):
+    assert client.get("/readyz").json()["checks"]["storage"] == "ok"

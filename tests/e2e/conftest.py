@@ -52,7 +52,7 @@ def purge_queues() -> None:
 
 @pytest.fixture(scope="session")
 def worker_media(tmp_path_factory) -> str:
-    """The session worker's MEDIA_ROOT: it stores into worker_bucket, so this stays empty."""
+    """The session worker's MEDIA_ROOT, holding its log: it stores media into worker_bucket."""
     return str(tmp_path_factory.mktemp("worker-media"))
 
 
@@ -88,7 +88,6 @@ def celery_worker(
     worker_media,
     worker_bucket,
     fake_providers,
-    tmp_path_factory,
 ):
     """Start `celery worker` against the test database; stop it (SIGTERM) at the end.
 
@@ -132,7 +131,7 @@ def celery_worker(
         "--without-mingle",
         "--without-heartbeat",
     ]
-    log_path = tmp_path_factory.mktemp("worker-log") / "worker.log"
+    log_path = Path(worker_media) / "worker.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     yield process

@@ -168,7 +168,7 @@ def test_a_media_folder_that_cannot_be_made_is_unreachable(settings, tmp_path):
     assert not storage.storage_reachable()
 
 
-def test_readyz_fails_at_once_on_a_store_that_does_not_answer(client, s3_storage, settings):
+def test_readyz_fails_at_once_on_a_store_that_does_not_answer(client, db, s3_storage, settings):
     options = settings.STORAGES["default"]["OPTIONS"] | {"endpoint_url": "http://127.0.0.1:9"}
     settings.STORAGES = {
         **settings.STORAGES,
@@ -178,5 +178,5 @@ def test_readyz_fails_at_once_on_a_store_that_does_not_answer(client, s3_storage
     assert response.status_code == 503 and response.json()["failed"] == ["storage"]
 
 
-def test_readyz_passes_with_the_bucket(client, s3_storage):
+def test_readyz_passes_with_the_bucket(client, db, s3_storage):
     assert client.get("/readyz").json()["checks"]["storage"] == "ok"

@@ -148,17 +148,22 @@ document.addEventListener("click", function (event) {
     return { editor: editor, size: size, view: view, stage: stage, picture: picture, canvas: canvas, status: status, tools: tools };
   }
 
-  function open(source, mask, file) {
+  // picture: a File (an upload, dropped or pasted) or the address of a gallery original.
+  function open(mask, picture) {
     var ui = build(mask);
     var field = mask.closest(".field") || mask;
     field.after(ui.editor);
     mask.editor = ui.editor;
     var ctx, erasing = false, last = null, undo = [], redo = [];
     var edit = rgba(mask.getAttribute("data-mask-edit")), keep = rgba(mask.getAttribute("data-mask-keep"));
-    // A data: URL, as the CSP allows (img-src 'self' data:), not a blob: one.
-    var reader = new FileReader();
-    reader.onload = function () { ui.picture.src = reader.result; };
-    reader.readAsDataURL(file);
+    if (typeof picture === "string") {
+      ui.picture.src = picture;
+    } else {
+      // A data: URL, as the CSP allows (img-src 'self' data:), not a blob: one.
+      var reader = new FileReader();
+      reader.onload = function () { ui.picture.src = reader.result; };
+      reader.readAsDataURL(picture);
+    }
     ui.picture.onload = function () {
       ui.canvas.width = ui.picture.naturalWidth;
       ui.canvas.height = ui.picture.naturalHeight;
@@ -287,12 +292,26 @@ document.addEventListener("click", function (event) {
     mask.value = "";
   }
 
+  // The picture a mask goes with: its input's first upload, else the first picture ticked
+  // among those from the gallery (the order the server sends them in).
+  function pictureFor(mask) {
+    var form = mask.form, id = mask.getAttribute("data-mask-of");
+    var upload = form.querySelector("#" + id);
+    if (upload && upload.files && upload.files[0]) return upload.files[0];
+    var picked = form.querySelector('input[type=checkbox][name="' + id.replace(/^id_/, "") + '_pick"]:checked');
+    var thumb = picked && picked.parentNode.querySelector("img[data-original]");
+    return thumb ? thumb.getAttribute("data-original") : null;
+  }
+
   document.addEventListener("change", function (event) {
-    var source = event.target;
-    if (!source.matches || !source.matches("input[type=file][data-source-image]") || !source.form) return;
-    var mask = source.form.querySelector('input[type=file][data-mask-of="' + source.id + '"]');
-    if (!mask) return;
-    close(mask);
-    if (source.files && source.files[0]) open(source, mask, source.files[0]);
+    var input = event.target, form = input.form;
+    if (!form || !input.matches || !input.matches("input[type=file][data-source-image], .pick-option input")) return;
+    form.querySelectorAll("input[type=file][data-mask-of]").forEach(function (mask) {
+      var id = mask.getAttribute("data-mask-of");
+      if (input.id !== id && input.name !== id.replace(/^id_/, "") + "_pick") return;
+      var picture = pictureFor(mask);
+      close(mask);
+      if (picture) open(mask, picture);
+    });
   });
 })();

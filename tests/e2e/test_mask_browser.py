@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from gallery.models import Generation
 from tests.e2e.conftest import wait_for
-from tests.factories import png_bytes
+from tests.factories import make_generation, make_image, png_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -141,5 +141,27 @@ def test_a_picture_dropped_on_the_composer_becomes_the_source(
         image = page.get_by_label("Image", exact=True)
         assert image.evaluate("input => input.files[0].name") == "dropped.png"
         expect(page.get_by_role("region", name="Mask editor")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_picking_a_gallery_picture_opens_the_editor_at_its_size(
+    e2e, live_server, alice, browser, sign_in, settings
+):
+    settings.AIMLAPI_API_KEY = "aimlapi-key"
+    make_image(make_generation(alice, status=Generation.Status.SUCCEEDED))  # 64 x 48
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        sign_in(page, "alice")
+        page.get_by_label("Model", exact=True).select_option("openai/gpt-image-1:edit")
+        page.locator('input[name="p_image_pick"]').first.check()
+        editor = page.get_by_role("region", name="Mask editor")
+        expect(editor.get_by_role("status")).to_contain_text("(64 × 48 px)")
+        paint_top_left(page)
+        expect(editor.get_by_role("status")).to_contain_text("Mask ready: 64 × 48 px")
+        page.locator('input[name="p_image_pick"]').first.uncheck()
+        expect(editor).to_have_count(0)
+        assert page.get_by_label("Mask", exact=True).evaluate("input => input.files.length") == 0
     finally:
         context.close()

@@ -29,6 +29,7 @@ from gallery.models import (
     Image,
     InputImage,
     Invitation,
+    Preferences,
     Price,
     SiteSettings,
     SsoIdentity,
@@ -512,6 +513,7 @@ def everything(scene, studio, alice, bob, root):
     Group.objects.create(name="moderators")
     GroupMapping.objects.create(group="studio-team", team=studio, role="editor")
     SsoIdentity.objects.create(user=bob, issuer="https://idp.example", subject="bob-at-idp")
+    Preferences.objects.create(user=bob, theme="dark")
     LogEntry.objects.log_actions(root.pk, [hidden], CHANGE, "Hidden from galleries. Reason: r")
 
 

@@ -17,14 +17,15 @@ from gallery.models import Preferences
 @require_POST
 @login_required
 def set_theme(request: Request) -> HttpResponse:
-    """Light, dark, or "" to follow the system. htmx gets 204; a plain form goes back."""
+    """Light, dark, or "" to follow the system. htmx gets 204; a plain form goes back to the
+    page it was on (its Referer: the page's own address is not echoed into every page)."""
     theme = request.POST.get("theme", "")
     if theme not in Preferences.Theme.values:
         return HttpResponseBadRequest("Choose light, dark or the system's setting.")
     Preferences.objects.update_or_create(user=request.user, defaults={"theme": theme})
     if request.htmx:
         return HttpResponse(status=204)
-    back = request.POST.get("next", "")
+    back = request.headers.get("referer", "")
     safe = url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )

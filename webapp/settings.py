@@ -10,6 +10,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from webapp import hosts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -115,7 +117,6 @@ def _secret_key() -> str:
 
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = _secret_key()
 # The admin account `ensure_admin` creates on first run.
 ADMIN_USERNAME = os.environ.get("ADMIN_USERNAME", "admin")
 PORT = envint("PORT", 8000)
@@ -189,6 +190,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a worker in another process sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Several hosts share nothing but the database, Redis and the object store (README, "Growing past
+# one machine"): a production database that is not SQLite means the keys every process must agree
+# on come from the environment, never from a file one host wrote (webapp/hosts.py).
+MULTI_HOST = not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+if MULTI_HOST:
+    hosts.require_shared_keys(os.environ)
+SECRET_KEY = _secret_key()
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -293,7 +302,8 @@ CELERY_BEAT_SCHEDULE = {
     "rollup-usage": {"task": "jobs.tasks.rollup_usage", "schedule": 3600.0},
     "purge-uploads": {"task": "jobs.tasks.purge_uploads", "schedule": 3600.0},
 }
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Per host: its own name under VAR_DIR unless BEAT_SCHEDULE_FILE says where (webapp/hosts.py).
+CELERY_BEAT_SCHEDULE_FILENAME = hosts.beat_schedule_file(os.environ, VAR_DIR)
 
 # Providers. Keys never leave the server: not in HTML, logs or task arguments.
 AIMLAPI_API_KEY = os.environ.get("AIMLAPI_API_KEY", "")

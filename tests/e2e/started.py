@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables the app reads; none of them leaks from the test process into a started app.
@@ -26,6 +27,7 @@ APP_VARIABLES = (
     "SANDBOX_LATENCY",
     "REDIS_URL",
     "SECRET_KEY",
+    "FIELD_ENCRYPTION_KEY",
     "DEBUG",
     "HTTPS",
     "SECURE_COOKIES",
@@ -86,7 +88,9 @@ def started_app(
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
         "DATABASE_URL": database_url,
         "VAR_DIR": str(var_dir),
+        # What an operator gives every process of a site on PostgreSQL (webapp/hosts.py).
         "SECRET_KEY": secrets.token_urlsafe(40),
+        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "PORT": str(port),
         "PYTHONUNBUFFERED": "1",
         **(env or {}),

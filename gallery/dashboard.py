@@ -26,6 +26,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from gallery.models import Generation, Usage, UsageDay, UsageRollup
+from jobs import locks
 
 Status = Generation.Status
 EDGES = [0.1 * 2 ** (k / 4) for k in range(57)]
@@ -265,7 +266,9 @@ def rollup(day: date) -> int:
         by_reason[key[-1:]] = by_reason.get(key[-1:], 0) + count
     for (reason,), count in by_reason.items():
         rows.append(UsageDay(day=day, grain="reason", reason=reason, failed=count))
-    with transaction.atomic():
+    # Two at once (a second beat, the command while beat runs) would each delete what the other
+    # had not committed yet and both insert: one after the other instead (jobs/locks.py).
+    with locks.exclusive("rollup-usage", wait=True), transaction.atomic():
         UsageDay.objects.filter(day=day).delete()
         UsageDay.objects.bulk_create(rows, batch_size=2000)
         UsageRollup.objects.update_or_create(day=day, defaults={"built_at": timezone.now()})

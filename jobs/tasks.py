@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from gallery.models import Generation
-from jobs import pipeline
+from jobs import locks, pipeline
 
 Status = Generation.Status
 
@@ -52,7 +52,17 @@ def fetch(generation_id: int) -> None:
 
 @shared_task
 def sweep() -> None:
-    """Wake up what was left behind (a lost message, a dead worker) and end what is overdue."""
+    """Wake up what was left behind (a lost message, a dead worker) and end what is overdue.
+
+    One round at a time across every beat and worker (jobs/locks.py): a second beat's round
+    skips while another runs.
+    """
+    with locks.exclusive("sweep") as alone:
+        if alone:
+            _sweep()
+
+
+def _sweep() -> None:
     now = timezone.now()
     for generation in Generation.objects.in_flight().filter(deadline_at__lt=now):
         generation.mark_failed("The generation took too long and was stopped.")

@@ -296,8 +296,11 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.rollup_usage": {"queue": "images"},
     "jobs.tasks.purge_uploads": {"queue": "images"},
 }
+# How often the sweeper looks for work left behind; with CLAIM_LEASE, how soon the work of a
+# worker that died is taken over (jobs/leases.py).
+SWEEP_INTERVAL = envfloat("SWEEP_INTERVAL", 10.0)
 CELERY_BEAT_SCHEDULE = {
-    "sweep": {"task": "jobs.tasks.sweep", "schedule": 30.0},
+    "sweep": {"task": "jobs.tasks.sweep", "schedule": SWEEP_INTERVAL},
     # The usage dashboard's daily roll-ups: yesterday and the day before, rebuilt hourly.
     "rollup-usage": {"task": "jobs.tasks.rollup_usage", "schedule": 3600.0},
     "purge-uploads": {"task": "jobs.tasks.purge_uploads", "schedule": 3600.0},
@@ -365,8 +368,12 @@ THUMBNAIL_SIZES = (768, 256)
 # first wait between them (doubled each time, with jitter; tests make it short).
 SUBMIT_ATTEMPTS = envint("SUBMIT_ATTEMPTS", 5)
 RETRY_INITIAL_DELAY = envfloat("RETRY_INITIAL_DELAY", 1.0)
-# How long a worker's claim on a submission holds before the sweeper may hand it to another.
-CLAIM_LEASE = envint("CLAIM_LEASE", 180)
+# How long a worker's hold on a generation lasts without news from it; renewed every third of
+# it while the worker is at work, so the sweeper hands a dead worker's work to another within
+# CLAIM_LEASE + SWEEP_INTERVAL (jobs/leases.py).
+CLAIM_LEASE = envint("CLAIM_LEASE", 30)
+if CLAIM_LEASE < 1:
+    raise ImproperlyConfigured(f"CLAIM_LEASE must be 1 second or more, got {CLAIM_LEASE}")
 # Countdowns stay far below the broker's visibility timeout; longer waits live in the row.
 MAX_COUNTDOWN = 60
 # Results up to this many bytes (base64) or pixels (URLs with a size) are stored by the task

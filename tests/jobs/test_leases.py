@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from gallery.models import Generation
 from jobs import http, leases, pipeline, tasks
-from tests.factories import make_generation
+from tests.factories import make_generation, png_bytes
 
 Status = Generation.Status
 ago = lambda seconds: timezone.now() - timedelta(seconds=seconds)  # noqa: E731
@@ -54,6 +54,22 @@ def test_a_slow_poll_keeps_its_lease(transactional_db, alice, slow_provider):
     slow_provider["pk"] = generation.pk
     slow_provider["answer"] = httpx.Response(200, json={"task_id": "t", "status": "running"})
     assert pipeline.poll(generation).step == "poll"
+    [left] = slow_provider["seen"]
+    assert left > timedelta(0)
+
+
+def test_a_slow_download_keeps_its_lease(transactional_db, alice, slow_provider, settings):
+    url = f"{settings.SANDBOX_BASE_URL}/files/a"
+    generation = make_generation(
+        alice, status=Status.FETCHING, lease_until=ago(0), outputs=[{"url": url}]
+    )
+    slow_provider["pk"] = generation.pk
+    slow_provider["answer"] = httpx.Response(
+        200, content=png_bytes(), headers={"Content-Type": "image/png"}
+    )
+    assert pipeline.fetch(generation) is None
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED
     [left] = slow_provider["seen"]
     assert left > timedelta(0)
 

@@ -48,7 +48,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     from django.contrib.auth import get_user_model
 
-    from gallery import browse
+    from gallery.images import browse
     from gallery.models import Image, personal_team
 
     user = get_user_model().objects.create_user("bench")

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from gallery import bulk, staff, teams, trials, views
+from gallery.images import bulk, trials, views
+from gallery.teams import views as teams
+from gallery.usage import views as staff
 
 app_name = "gallery"
 urlpatterns = [

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery.models import Generation
+from gallery.models import Generation, UsageDay
 from jobs import leases, locks, pipeline
+from webapp import logs
 
 Status = Generation.Status
 
@@ -36,19 +37,22 @@ def _then(next_step: pipeline.Next | None, generation_id: int) -> None:
 @shared_task
 def submit(generation_id: int) -> None:
     if generation := _load(generation_id):
-        _then(pipeline.submit(generation), generation_id)
+        with logs.about(generation.uuid):
+            _then(pipeline.submit(generation), generation_id)
 
 
 @shared_task
 def poll(generation_id: int) -> None:
     if generation := _load(generation_id):
-        _then(pipeline.poll(generation), generation_id)
+        with logs.about(generation.uuid):
+            _then(pipeline.poll(generation), generation_id)
 
 
 @shared_task
 def fetch(generation_id: int) -> None:
     if generation := _load(generation_id):
-        _then(pipeline.fetch(generation), generation_id)
+        with logs.about(generation.uuid):
+            _then(pipeline.fetch(generation), generation_id)
 
 
 @shared_task
@@ -66,7 +70,8 @@ def sweep() -> None:
 def _sweep() -> None:
     now = timezone.now()
     for generation in Generation.objects.in_flight().filter(deadline_at__lt=now):
-        generation.mark_failed("The generation took too long and was stopped.")
+        with logs.about(generation.uuid):
+            generation.mark_failed("The generation took too long and was stopped.")
     lease = timedelta(seconds=settings.CLAIM_LEASE)
     # Queued and not looked at for a lease: its message may have died with a worker that had
     # taken it. Touched when sent again, so one that waits its turn gets one more, not many.
@@ -102,6 +107,4 @@ def purge_uploads() -> None:
 @shared_task
 def rollup_usage(days: int = 2) -> None:
     """Rebuild the usage dashboard's roll-ups of the last whole days (settled late ones too)."""
-    from gallery import dashboard
-
-    dashboard.rollup_recent(days)
+    UsageDay.objects.rebuild_recent(days)

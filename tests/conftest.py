@@ -3,7 +3,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
+
+from tests.factories import make_user
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM is still used
 # synchronously from there, which is safe here.
@@ -34,10 +35,6 @@ def forget_expected_durations():
     from jobs import pipeline
 
     pipeline._expected.clear()
-
-
-def make_user(username: str):
-    return get_user_model().objects.create_user(username, f"{username}@example.com", "password")
 
 
 @pytest.fixture(autouse=True)

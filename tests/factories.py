@@ -1,9 +1,23 @@
 import io
+import json
+import struct
 
+from django import forms
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils.datastructures import MultiValueDict
 from PIL import Image as PILImage
 
+from gallery.images.forms import GenerateForm, field_name
 from gallery.models import Generation, Image, personal_team
+from jobs import catalog
+
+PROMPT = "a test prompt"
+
+
+def make_user(username: str):
+    return get_user_model().objects.create_user(username, f"{username}@example.com", "password")
 
 
 def png_bytes(width: int = 64, height: int = 48, color: str = "tomato") -> bytes:
@@ -42,3 +56,68 @@ def make_image(generation: Generation, index: int = 0) -> Image:
     image.thumbnail_small.save(f"{base}-256.webp", ContentFile(data), save=False)
     image.save()
     return image
+
+
+def upload(name: str = "in.png", data: bytes | None = None) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, png_bytes() if data is None else data, "image/png")
+
+
+def valid_value(param: catalog.Param) -> str:
+    """Some value within a parameter's documented limits, for required ones without a default."""
+    if param.enum:
+        return str(param.enum[0])
+    if param.type in ("integer", "number"):
+        value = int(param.min or 0)
+        step = param.multiple_of or 1
+        return str(-(-value // step) * step)
+    return "x"
+
+
+def default_input(model: catalog.Model) -> tuple[dict, MultiValueDict]:
+    """Form data and files that take every documented default, as a person pressing Generate."""
+    fields = GenerateForm(model_id=model.id).fields
+    data = {"model": model.id, "prompt": PROMPT}
+    files = MultiValueDict()
+    for param in model.options:
+        name = field_name(param)
+        if param.type in ("image", "images"):
+            if param.required:
+                files.setlist(name, [upload() for _ in range(int(param.min or 1))])
+            continue
+        field = fields[name]
+        initial = field.initial
+        if isinstance(field, forms.NullBooleanField):
+            continue
+        if isinstance(field, forms.BooleanField):
+            if initial:
+                data[name] = "on"
+            continue
+        if initial is None:
+            if param.required:
+                data[name] = valid_value(param)
+            continue
+        data[name] = json.dumps(initial) if isinstance(field, forms.JSONField) else str(initial)
+    return data, files
+
+
+def mpo_bytes(width: int = 64, height: int = 48) -> bytes:
+    """What phone cameras write: a JPEG (red) with a second picture (blue) after it."""
+    out = io.BytesIO()
+    first, second = (PILImage.new("RGB", (width, height), c) for c in ("red", "blue"))
+    first.save(out, "MPO", save_all=True, append_images=[second])
+    return out.getvalue()
+
+
+def bad_exif_jpeg() -> bytes:
+    """A JPEG whose EXIF turns it (Orientation 6) and calls its description a FLOAT.
+
+    Pillow reads that, then fails to write it back while turning the picture, with an
+    AttributeError: one of the many errors its metadata code raises besides OSError.
+    """
+    entries = [(0x010E, 11, 1, b"\x3f\x80\x00\x00"), (0x0112, 3, 1, b"\x00\x06\x00\x00")]
+    ifd = struct.pack(">H", len(entries))
+    ifd += b"".join(struct.pack(">HHI", tag, kind, n) + v for tag, kind, n, v in entries)
+    exif = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08" + ifd + b"\x00\x00\x00\x00"
+    out = io.BytesIO()
+    PILImage.new("RGB", (40, 30), "red").save(out, "JPEG", exif=exif)
+    return out.getvalue()

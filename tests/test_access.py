@@ -254,7 +254,7 @@ MATRIX = {
         {},
         dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
     ),
-    # The usage dashboard is for staff (tests/test_dashboard.py): others are refused.
+    # The usage dashboard is for staff (tests/usage/test_dashboard.py): others are refused.
     "gallery:staff-usage": (
         "get",
         "/staff/usage/",
@@ -274,7 +274,7 @@ MATRIX = {
         {},
         dict(alice=302, bob=302, carol=302, dave=302, anonymous=302),
     ),
-    # Closed by default (an admin opens it under Site settings; tests/test_accounts.py).
+    # Closed by default (an admin opens it under Site settings; tests/accounts/test_accounts.py).
     "signup": ("get", "/signup/", {}, dict(alice=403, bob=403, carol=403, dave=403, anonymous=403)),
     "password_change": (
         "get",

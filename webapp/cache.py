@@ -2,7 +2,7 @@
 
 Django's `FileBasedCache` keeps MAX_ENTRIES files (300 by default) and then deletes a random
 third of them, live or expired, and its `incr` is a read then a write that concurrent requests
-overwrite. Rate counters (gallery.ratelimit) leave one file per window, so ordinary traffic
+overwrite. Rate counters (gallery.accounts.ratelimit) leave one file per window, so ordinary traffic
 reached the limit and began deleting live counters, and anyone could flood it with fresh keys
 to wipe the counters holding them back. Here:
 

@@ -4,10 +4,11 @@ from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
-from gallery import accounts
+from gallery.accounts import views as accounts
+from webapp import health, metrics
 
 # Says in words when a request was refused for its size or its number of files.
-handler400 = "gallery.uploads.bad_request"
+handler400 = "gallery.images.uploads.bad_request"
 
 urlpatterns = [
     path("login/", accounts.LoginView.as_view(), name="login"),
@@ -40,6 +41,11 @@ urlpatterns = [
     # Before the admin's own URLs, so its login page is throttled as /login/ is.
     path("admin/login/", accounts.admin_login),
     path("admin/", admin.site.urls),
+    # For load balancers and orchestrators: open to anyone, and they tell nothing private.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    # Only for METRICS_TOKEN or METRICS_ALLOWED; off when neither is set.
+    path("metrics", metrics.metrics, name="metrics"),
     path("sandbox/", include("jobs.sandbox.urls")),
     path("", include("gallery.urls")),
 ]

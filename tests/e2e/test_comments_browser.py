@@ -6,7 +6,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from gallery.activity import add_comment
+from gallery.teams.activity import add_comment
 from tests.e2e.test_browser import log_in
 from tests.factories import make_generation, make_image
 

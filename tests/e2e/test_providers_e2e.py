@@ -23,7 +23,7 @@ from tests.e2e.conftest import (
     wait_for,
 )
 from tests.e2e.test_generate_e2e import generate
-from tests.test_images import mpo_bytes
+from tests.factories import mpo_bytes
 
 pytestmark = [pytest.mark.e2e]
 

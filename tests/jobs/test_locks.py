@@ -13,7 +13,6 @@ import pytest
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from gallery import dashboard
 from gallery.models import Generation, Usage, UsageDay
 from jobs import locks, tasks
 from tests.factories import make_generation
@@ -73,7 +72,7 @@ def test_two_roll_ups_of_a_day_at_once_store_it_once(transactional_db, alice, st
     see the rows the first inserted and has not committed yet: without the lock it keeps them
     and inserts its own, and the day counts twice."""
     ledger(alice, studio, 12)
-    expected = dashboard.rollup(YESTERDAY)
+    expected = UsageDay.objects.rebuild(YESTERDAY)
     assert UsageDay.objects.filter(day=YESTERDAY).count() == expected
     # Hold the day's rows, so that both roll-ups are inside their delete when they go on.
     holding, release, released = threading.Event(), threading.Event(), threading.Event()
@@ -87,7 +86,7 @@ def test_two_roll_ups_of_a_day_at_once_store_it_once(transactional_db, alice, st
 
     holder = in_thread(hold)
     assert holding.wait(10)
-    rounds = [in_thread(dashboard.rollup, YESTERDAY) for _ in range(2)]
+    rounds = [in_thread(UsageDay.objects.rebuild, YESTERDAY) for _ in range(2)]
     deadline = time.monotonic() + 20
     while waiting_on_locks() < 2 and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -2,7 +2,7 @@
 
 A generated password is printed once and kept in var/admin_password (readable by this user
 only) for the newcomer who missed the terminal line, until the admin first logs in: then
-`gallery.logins` deletes the file.
+`gallery.accounts.logins` deletes the file.
 """
 
 import os

@@ -1,0 +1,152 @@
+"""Sign-up (closed unless an admin opens it, or through an invitation), login and password reset.
+
+Logins are throttled by `gallery.accounts.logins`; sign-ups and password resets by client
+address, and resets also by the email address asked for.
+"""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import UserCreationForm
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_http_methods
+
+from gallery.accounts import logins, ratelimit
+from gallery.models import Invitation, SiteSettings
+from gallery.teams.views import invitation_refusal, join
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(label="Email", required=False, help_text="For password resets.")
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username", "email")
+
+    def __init__(self, *args, invitation: Invitation | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.invitation = invitation
+        if invitation is not None and invitation.email:
+            # The invitation was mailed there: that is the account's address, not a choice.
+            del self.fields["email"]
+            self.instance.email = invitation.email
+
+
+class Refused(Exception):
+    """The invitation went away while the account was being made; nothing is kept."""
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """Anyone may sign up while an admin has opened sign-up; with a usable invitation, always."""
+    invite, refusal = _invitation(request)
+    if refusal:
+        return _refused(request, invite, refusal)
+    if invite is None and not SiteSettings.load().signup_enabled:
+        return TemplateResponse(request, "registration/signup_closed.html", status=403)
+    form = SignupForm(request.POST if request.method == "POST" else None, invitation=invite)
+    context = {"form": form, "invite": invite}
+    if request.method != "POST":
+        return TemplateResponse(request, "registration/signup.html", context)
+    if wait := _too_many_signups(request):
+        form.add_error(None, f"Too many sign-ups from here. Try again in {wait}.")
+        return TemplateResponse(request, "registration/signup.html", context, status=429)
+    if not form.is_valid():
+        return TemplateResponse(request, "registration/signup.html", context, status=400)
+    try:
+        user = _create(form, invite)
+    except Refused as e:
+        return _refused(request, invite, str(e))
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if invite is not None:
+        request.session["team"] = str(invite.team.uuid)
+        messages.success(request, f"Welcome! You joined {invite.team.name}.")
+    return redirect("gallery:index")
+
+
+def _refused(request: HttpRequest, invite: Invitation | None, refusal: str) -> TemplateResponse:
+    context = {"invite": invite, "refusal": refusal}
+    return TemplateResponse(request, "gallery/invitation.html", context, status=410)
+
+
+def _too_many_signups(request: HttpRequest) -> str | None:
+    """Count a sign-up from this address; how long to wait, in words, once there are too many."""
+    count, seconds = settings.SIGNUP_RATE
+    key = f"signup:{ratelimit.client_address(request)}"
+    if ratelimit.too_many(key, count, seconds):
+        return ratelimit.in_words(ratelimit.wait(key, seconds))
+    return None
+
+
+def _invitation(request: HttpRequest) -> tuple[Invitation | None, str | None]:
+    """The invitation named by ?invitation=, and why it cannot be used (None if it can)."""
+    token = request.GET.get("invitation")
+    if not token:  # an empty one names nothing, however the row behind it was made
+        return None, None
+    invite = Invitation.objects.select_related("team").filter(token=token).first()
+    return invite, invitation_refusal(invite)[0]
+
+
+@transaction.atomic
+def _create(form: SignupForm, invite: Invitation | None):
+    """The account, and its membership when it came with an invitation: both or neither."""
+    user = form.save()
+    if invite is not None:
+        refusal, _status = join(invite, user)
+        if refusal:
+            raise Refused(refusal)
+    return user
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, refused with a clear message while failures from here are over the limit."""
+
+    redirect_authenticated_user = True
+    authentication_form = logins.LoginForm
+
+    def form_invalid(self, form):
+        return logins.with_status(super().form_invalid(form))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["signup_enabled"] = SiteSettings.load().signup_enabled
+        return context
+
+
+def admin_login(request: HttpRequest, **kwargs) -> HttpResponse:
+    """The admin site's own login page, with the same throttle (its form is `AdminLoginForm`)."""
+    return logins.with_status(admin.site.login(request, **kwargs))
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset mail, at most so many per client address and per email address asked for.
+
+    An address asked for counts whether or not an account has it, so the limit tells nothing
+    about which addresses have accounts. Someone asking for another person's address to stop
+    them resetting only fills that person's inbox with links that work.
+    """
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        count, seconds = settings.PASSWORD_RESET_RATE
+        email = ratelimit.digest(request.POST.get("email", "")[:254])
+        keys = (f"reset:{ratelimit.client_address(request)}", f"reset:email:{email}")
+        # Counted in this order, stopping at the first refusal: a request refused for its client
+        # address leaves no counter for the address it asked for, so a flood of made-up email
+        # addresses from one client makes no more than `count` counters.
+        over = next((key for key in keys if ratelimit.too_many(key, count, seconds)), None)
+        if over is None:
+            return super().post(request, *args, **kwargs)
+        wait = ratelimit.wait(over, seconds)
+        form = self.get_form()
+        form.add_error(
+            "email",
+            "Too many reset requests. A reset mail already sent still works; or try again in "
+            f"{ratelimit.in_words(wait)}.",
+        )
+        response = self.render_to_response(self.get_context_data(form=form), status=429)
+        response["Retry-After"] = str(wait)
+        return response

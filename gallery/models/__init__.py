@@ -1,0 +1,62 @@
+"""Every model of the app, so that `from gallery.models import Image` works wherever it lives.
+
+The models live with their area: gallery/teams/models.py, gallery/images/models.py and
+gallery/usage/models.py (prices.py, rollups.py).
+"""
+
+from gallery.images.models import (
+    Favorite,
+    Gallery,
+    Generation,
+    Image,
+    InputImage,
+    card_images,
+)
+from gallery.teams.models import (
+    Activity,
+    Comment,
+    Invitation,
+    Membership,
+    Notification,
+    Team,
+    UnreadableKey,
+    one_line,
+    personal_team,
+)
+from gallery.usage.limits import OverBudget
+from gallery.usage.models import (
+    NEW_USER_HELP,
+    Budget,
+    Price,
+    SiteSettings,
+    Usage,
+    by_param_problem,
+)
+from gallery.usage.rollups import UsageDay, UsageRollup
+
+__all__ = [
+    "NEW_USER_HELP",
+    "Activity",
+    "Budget",
+    "Comment",
+    "Favorite",
+    "Gallery",
+    "Generation",
+    "Image",
+    "InputImage",
+    "Invitation",
+    "Membership",
+    "Notification",
+    "OverBudget",
+    "Price",
+    "SiteSettings",
+    "Team",
+    "UnreadableKey",
+    "Usage",
+    "UsageDay",
+    "UsageRollup",
+    "by_param_problem",
+    "card_images",
+    "one_line",
+    "personal_team",
+]

@@ -314,6 +314,10 @@ CELERY_TASK_ROUTES = {
 # How often the sweeper looks for work left behind; with CLAIM_LEASE, how soon the work of a
 # worker that died is taken over (jobs/leases.py).
 SWEEP_INTERVAL = envfloat("SWEEP_INTERVAL", 10.0)
+if SWEEP_INTERVAL <= 0:
+    raise ImproperlyConfigured(
+        f"SWEEP_INTERVAL must be more than 0 seconds, got {SWEEP_INTERVAL:g}"
+    )
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "jobs.tasks.sweep", "schedule": SWEEP_INTERVAL},
     # The usage dashboard's daily roll-ups: yesterday and the day before, rebuilt hourly.

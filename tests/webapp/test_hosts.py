@@ -86,3 +86,15 @@ def test_beat_keeps_its_schedule_in_a_file_of_this_host(tmp_path):
     assert shown["beat"] == str(tmp_path / "var" / f"celerybeat-schedule-{socket.gethostname()}")
     chosen = str(tmp_path / "elsewhere" / "beat")
     assert started(start(tmp_path, BEAT_SCHEDULE_FILE=chosen))["beat"] == chosen
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CLAIM_LEASE", "0", "CLAIM_LEASE must be 1 second or more, got 0"),
+        ("SWEEP_INTERVAL", "0", "SWEEP_INTERVAL must be more than 0 seconds, got 0"),
+    ],
+)
+def test_a_lease_or_sweep_interval_that_cannot_work_is_refused(tmp_path, name, value, message):
+    result = start(tmp_path, **{name: value})
+    assert result.returncode != 0 and message in result.stderr

@@ -12,6 +12,7 @@ The storage is a parameter, handed to every process as its environment.
 import json
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -56,18 +57,31 @@ def purge(queues: set[str]) -> None:
             conn.default_channel.queue_purge(queue)
 
 
-def local_storage(folder: Path) -> dict[str, str]:
-    return {"MEDIA_ROOT": str(folder / "media")}
+def local_storage(folder: Path, request) -> tuple[dict[str, str], Callable[[], list[str]]]:
+    """A media folder every process mounts, as a shared volume would be."""
+    root = folder / "media"
+
+    def stored() -> list[str]:
+        return sorted(
+            str(p.relative_to(root)) for p in (root / "originals").rglob("*") if p.is_file()
+        )
+
+    return {"MEDIA_ROOT": str(root)}, stored
 
 
-def stored_locally(env: dict[str, str]) -> list[str]:
-    """Every original stored, as names relative to the storage's root."""
-    root = Path(env["MEDIA_ROOT"])
-    return sorted(str(p.relative_to(root)) for p in (root / "originals").rglob("*") if p.is_file())
+def s3_storage(folder: Path, request) -> tuple[dict[str, str], Callable[[], list[str]]]:
+    """A private bucket on the test S3 server (moto's, over HTTP), as hosts share it in
+    production; each process's own MEDIA_ROOT must stay empty."""
+    bucket = request.getfixturevalue("s3_server").new_bucket()
+
+    def stored() -> list[str]:
+        return sorted(name for name in bucket.names() if name.startswith("originals/"))
+
+    return {**bucket.env, "MEDIA_ROOT": str(folder / "unused-media")}, stored
 
 
 # Each storage: the environment every process gets, and how to list the originals stored.
-STORAGES = {"local": (local_storage, stored_locally)}
+STORAGES = {"s3": s3_storage, "local": local_storage}
 
 
 def log_in(client: httpx.Client, username: str) -> str:
@@ -95,11 +109,11 @@ def moved(before: tuple, now: tuple) -> bool:
 
 @pytest.mark.parametrize("storage", STORAGES)
 def test_a_worker_killed_halfway_is_taken_over_and_nothing_is_lost(
-    transactional_db, tmp_path, settings, storage
+    transactional_db, tmp_path, settings, storage, request
 ):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     get_user_model().objects.create_user("hana", password=PASSWORD)
-    storage_env, stored = STORAGES[storage]
+    storage_env, stored = STORAGES[storage](tmp_path, request)
     prefix = f"hosts-{uuid.uuid4().hex[:8]}"
     routed = routes(prefix)
     queues = {route["queue"] for route in routed.values()}
@@ -111,7 +125,7 @@ def test_a_worker_killed_halfway_is_taken_over_and_nothing_is_lost(
         "SANDBOX_LATENCY": "1.0",
         "GENERATE_RATE_COUNT": str(COUNT * 2),
         "ATELIER_TEST_ROUTES": json.dumps(routed),
-        **storage_env(tmp_path),
+        **storage_env,
     }
     database = conftest.test_database_url()
     worker_args = ["-Q", ",".join(sorted(queues)), "--pool", "threads", "--concurrency", "4"]
@@ -159,7 +173,8 @@ def test_a_worker_killed_halfway_is_taken_over_and_nothing_is_lost(
     assert sorted(images.values_list("generation", flat=True)) == sorted(
         generations.values_list("pk", flat=True)
     )
-    assert stored(shared) == sorted(images.values_list("original", flat=True))
+    assert stored() == sorted(images.values_list("original", flat=True))
+    assert not any((tmp_path / "unused-media").rglob("*"))  # with S3 on, nothing on disk
     # The dead worker held work (the kill cut something short), and it moved again in time.
     assert max(takeovers) > 5, takeovers
     assert max(takeovers) <= TAKEOVER_LIMIT, takeovers

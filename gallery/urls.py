@@ -3,6 +3,7 @@ from django.urls import path
 from gallery.images import bulk, trials, views
 from gallery.teams import views as teams
 from gallery.usage import views as staff
+from gallery.webhooks import views as hooks
 
 app_name = "gallery"
 urlpatterns = [
@@ -57,6 +58,28 @@ urlpatterns = [
         "teams/<uuid:team_uuid>/members/<int:membership_id>/remove",
         teams.remove_member,
         name="team-remove",
+    ),
+    path("teams/<uuid:team_uuid>/webhooks/new", hooks.new_endpoint, name="webhook-new"),
+    path("teams/<uuid:team_uuid>/webhooks/", hooks.add_endpoint, name="webhook-add"),
+    path(
+        "teams/<uuid:team_uuid>/webhooks/<uuid:endpoint_uuid>",
+        hooks.endpoint_detail,
+        name="webhook-detail",
+    ),
+    path(
+        "teams/<uuid:team_uuid>/webhooks/<uuid:endpoint_uuid>/rotate",
+        hooks.rotate_secret,
+        name="webhook-rotate",
+    ),
+    path(
+        "teams/<uuid:team_uuid>/webhooks/<uuid:endpoint_uuid>/delete",
+        hooks.delete_endpoint,
+        name="webhook-delete",
+    ),
+    path(
+        "teams/<uuid:team_uuid>/webhooks/<uuid:endpoint_uuid>/deliveries/<int:delivery_id>/resend",
+        hooks.resend_delivery,
+        name="webhook-resend",
     ),
     path("invitations/<str:token>", teams.invitation, name="invitation"),
     path("staff/usage/", staff.usage_dashboard, name="staff-usage"),

@@ -301,12 +301,17 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.sweep": {"queue": "provider"},
     "jobs.tasks.rollup_usage": {"queue": "images"},
     "jobs.tasks.purge_uploads": {"queue": "images"},
+    # A slow receiver holds up only other deliveries, never a generation.
+    "gallery.webhooks.tasks.deliver": {"queue": "webhooks"},
+    "gallery.webhooks.tasks.sweep": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "jobs.tasks.sweep", "schedule": 30.0},
     # The usage dashboard's daily roll-ups: yesterday and the day before, rebuilt hourly.
     "rollup-usage": {"task": "jobs.tasks.rollup_usage", "schedule": 3600.0},
     "purge-uploads": {"task": "jobs.tasks.purge_uploads", "schedule": 3600.0},
+    # Webhook retries whose wait is over, and deliveries whose worker died.
+    "webhooks-sweep": {"task": "gallery.webhooks.tasks.sweep", "schedule": 30.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -318,6 +323,25 @@ RELAY_BASE_URL = os.environ.get("RELAY_BASE_URL", "https://relay.opengpu.network
 A1111_BASE_URL = os.environ.get("A1111_BASE_URL", "").rstrip("/")
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 PROVIDER_DOWNLOAD_HOSTS = envorigins("PROVIDER_DOWNLOAD_HOSTS")
+
+# Webhooks (gallery/webhooks): receivers on private networks only where listed, as downloads.
+WEBHOOK_ALLOWED_HOSTS = envorigins("WEBHOOK_ALLOWED_HOSTS")
+WEBHOOK_TIMEOUT = envfloat("WEBHOOK_TIMEOUT", 10.0)
+# Seconds to wait before each retry (with 10 % jitter): 7 attempts over about 1 h 45 min.
+try:
+    WEBHOOK_RETRY_DELAYS = [
+        float(d) for d in envlist("WEBHOOK_RETRY_DELAYS", "5,30,120,600,1800,3600")
+    ]
+except ValueError:
+    raise ImproperlyConfigured(
+        "WEBHOOK_RETRY_DELAYS must be seconds, comma-separated (e.g. 5,30,120)"
+    ) from None
+# How long a worker's claim on a delivery holds; above WEBHOOK_TIMEOUT, so no two send at once.
+WEBHOOK_CLAIM_LEASE = envint("WEBHOOK_CLAIM_LEASE", 60)
+if WEBHOOK_CLAIM_LEASE <= WEBHOOK_TIMEOUT:
+    raise ImproperlyConfigured("WEBHOOK_CLAIM_LEASE must be longer than WEBHOOK_TIMEOUT")
+# After a rotation the old secret signs too for this long (receivers move to the new one).
+WEBHOOK_SECRET_OVERLAP = envint("WEBHOOK_SECRET_OVERLAP", 24 * 3600)
 
 # The built-in offline provider, served by this app under /sandbox/ and always reached over HTTP.
 # Off unless asked for (`make run` and the test suite turn it on); when on, it answers only the

@@ -42,7 +42,7 @@ def purge_queues() -> None:
 
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        for queue in ("provider", "images"):
+        for queue in ("provider", "images", "webhooks"):
             try:
                 channel.queue_purge(queue)
             except Exception:  # noqa: S112 - a queue that does not exist yet has nothing in it

@@ -17,7 +17,11 @@ from PIL import Image as PILImage
 from gallery.models import Generation
 from jobs.sandbox.failures import SLOW_SECONDS
 from tests.e2e.fakes import FakeProviders
+from tests.e2e.oidc import CLIENT_ID as OIDC_CLIENT_ID
+from tests.e2e.oidc import CLIENT_SECRET as OIDC_CLIENT_SECRET
+from tests.e2e.oidc import OidcProvider
 from tests.e2e.started import StartedApp, started_app
+from tests.storage_server import Bucket
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_AIMLAPI_KEY = "fake-aimlapi-key"
@@ -52,7 +56,14 @@ def purge_queues() -> None:
 
 @pytest.fixture(scope="session")
 def worker_media(tmp_path_factory) -> str:
+    """The session worker's MEDIA_ROOT, holding its log: it stores media into worker_bucket."""
     return str(tmp_path_factory.mktemp("worker-media"))
+
+
+@pytest.fixture(scope="session")
+def worker_bucket(s3_server) -> Bucket:
+    """Where the session's worker stores media, as a site with AWS_STORAGE_BUCKET_NAME does."""
+    return s3_server.new_bucket()
 
 
 @pytest.fixture(scope="session")
@@ -74,10 +85,18 @@ def provider_settings(fake: FakeProviders) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media, fake_providers):
+def celery_worker(
+    django_db_setup,
+    django_db_blocker,
+    live_server,
+    worker_media,
+    worker_bucket,
+    fake_providers,
+):
     """Start `celery worker` against the test database; stop it (SIGTERM) at the end.
 
-    It talks to the fake providers, which start first and outlive it.
+    It talks to the fake providers, which start first and outlive it, and stores media in
+    the S3 server's bucket.
     """
     with django_db_blocker.unblock():
         database_url = test_database_url()
@@ -94,6 +113,7 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media,
         # As an operator shipping logs runs it (tests/e2e/test_ops_e2e.py reads them).
         "LOG_FORMAT": "json",
         **WORKER_ENV,
+        **worker_bucket.env,
         **provider_settings(fake_providers),
     }
     command = [
@@ -128,9 +148,9 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media,
 
 
 @pytest.fixture
-def e2e(celery_worker, transactional_db, settings, worker_media):
-    """The live server and the worker share one media root, as web and worker do in production."""
-    settings.MEDIA_ROOT = worker_media
+def e2e(celery_worker, transactional_db, settings, worker_bucket):
+    """The live server and the worker share one bucket, as web and worker do in production."""
+    worker_bucket.use(settings)
     settings.SANDBOX_LATENCY = 0.4
     return celery_worker
 
@@ -292,3 +312,23 @@ def until(condition, timeout: float = 30, what: str = "the condition") -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"{what} did not happen within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(node_tools, live_server):
+    """A real OpenID Connect provider (npm oidc-provider under node) on loopback, for the session.
+
+    Its one client is registered with the live server's `/oidc/callback/`.
+    """
+    with OidcProvider(node_tools, f"{live_server.url}/oidc/callback/") as provider:
+        yield provider
+
+
+@pytest.fixture
+def sso(oidc_provider, settings, transactional_db) -> OidcProvider:
+    """Single sign-on turned on, against `oidc_provider`; its groups come with a `groups` scope."""
+    settings.OIDC_ISSUER = oidc_provider.issuer
+    settings.OIDC_CLIENT_ID = OIDC_CLIENT_ID
+    settings.OIDC_CLIENT_SECRET = OIDC_CLIENT_SECRET
+    settings.OIDC_SCOPES = "openid email profile groups"
+    return oidc_provider

@@ -25,8 +25,7 @@ from django.utils import timezone
 
 from gallery.models import Generation, Image, InputImage, Team, UnreadableKey
 from jobs import catalog, http, images
-from jobs.links import INPUT_LINK_SALT, INPUT_LINK_SECONDS, read_input_link  # noqa: F401 - kept
-from jobs.links import public_link as _public_link
+from jobs.links import public_link
 from jobs.providers import (
     MAX_RETRY_AFTER,
     Connection,
@@ -197,7 +196,7 @@ def input_file(generation: Generation, reference: dict[str, str]) -> InputFile:
         filename = (stored.name or "").rsplit("/", 1)[-1]
     with stored.open("rb") as f:
         data = f.read()
-    return InputFile(content_type, data, filename or "image.png", _public_link(kind, uuid))
+    return InputFile(content_type, data, filename or "image.png", public_link(kind, uuid))
 
 
 def _uuid(value) -> str:

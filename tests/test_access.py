@@ -12,7 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from gallery.models import Delivery, Event, Gallery, Generation, Invitation, Membership
 from gallery.webhooks import endpoints
-from jobs import pipeline
+from jobs import links
 from tests.factories import make_generation, make_image
 
 Status = Generation.Status
@@ -70,7 +70,7 @@ def world(studio, alice, bob, carol):
         "carol": carol_membership.pk,
         "endpoint": hook.uuid,
         "delivery": delivery.pk,
-        "input_token": signing.dumps(["image", str(image.uuid)], salt=pipeline.INPUT_LINK_SALT),
+        "input_token": signing.dumps(["image", str(image.uuid)], salt=links.INPUT_LINK_SALT),
     }
 
 

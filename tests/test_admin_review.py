@@ -40,7 +40,7 @@ from gallery.models import (
 )
 from gallery.teams.activity import add_comment
 from gallery.webhooks import endpoints
-from jobs import pipeline
+from jobs import links, pipeline
 from jobs.start import start_generation
 from tests.factories import make_generation, make_image, png_bytes
 
@@ -179,7 +179,7 @@ CHECKS = {
         f"{s['bad'].uuid}.png" in zip_names(bulk_post(c, [s["bad"], s["older"]], "export"))
     ),
     "input link": lambda c, s: seen_ok(
-        c, "/inputs/" + signing.dumps(["image", str(s["bad"].uuid)], salt=pipeline.INPUT_LINK_SALT)
+        c, "/inputs/" + signing.dumps(["image", str(s["bad"].uuid)], salt=links.INPUT_LINK_SALT)
     ),
 }
 

@@ -40,7 +40,7 @@ from gallery.models import (
 )
 from gallery.teams.activity import add_comment, record
 from gallery.usage.limits import OverBudget
-from jobs import catalog, images, pipeline
+from jobs import catalog, images, links
 from jobs.start import start_generation
 from webapp import storage
 
@@ -391,7 +391,7 @@ def restore_image(request: Request, image_uuid) -> HttpResponse:
 @require_GET
 def input_link(request: HttpRequest, token: str) -> HttpResponseBase:
     """An input picture for a provider that takes only URLs; the signed token is the access."""
-    found = pipeline.read_input_link(token)
+    found = links.read_input_link(token)
     if found is None:
         raise Http404
     kind, uuid = found

@@ -12,7 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 app = Celery("atelier")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["jobs", "gallery.webhooks"])
+app.autodiscover_tasks(["jobs"])
 
 
 @task_prerun.connect

@@ -395,8 +395,8 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.rollup_usage": {"queue": "images"},
     "jobs.tasks.purge_uploads": {"queue": "images"},
     # A slow receiver holds up only other deliveries, never a generation.
-    "gallery.webhooks.tasks.deliver": {"queue": "webhooks"},
-    "gallery.webhooks.tasks.sweep": {"queue": "webhooks"},
+    "jobs.tasks.deliver_webhook": {"queue": "webhooks"},
+    "jobs.tasks.sweep_webhooks": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "jobs.tasks.sweep", "schedule": 30.0},
@@ -404,7 +404,7 @@ CELERY_BEAT_SCHEDULE = {
     "rollup-usage": {"task": "jobs.tasks.rollup_usage", "schedule": 3600.0},
     "purge-uploads": {"task": "jobs.tasks.purge_uploads", "schedule": 3600.0},
     # Webhook retries whose wait is over, and deliveries whose worker died.
-    "webhooks-sweep": {"task": "gallery.webhooks.tasks.sweep", "schedule": 30.0},
+    "webhooks-sweep": {"task": "jobs.tasks.sweep_webhooks", "schedule": 30.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -417,7 +417,8 @@ A1111_BASE_URL = os.environ.get("A1111_BASE_URL", "").rstrip("/")
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 PROVIDER_DOWNLOAD_HOSTS = envorigins("PROVIDER_DOWNLOAD_HOSTS")
 
-# Webhooks (gallery/webhooks): receivers on private networks only where listed, as downloads.
+# Webhooks (recorded by gallery/webhooks, sent by jobs/webhooks.py): receivers on private
+# networks only where listed, as downloads.
 WEBHOOK_ALLOWED_HOSTS = envorigins("WEBHOOK_ALLOWED_HOSTS")
 WEBHOOK_TIMEOUT = envfloat("WEBHOOK_TIMEOUT", 10.0)
 # Seconds to wait before each retry (with 10 % jitter): 7 attempts over about 1 h 45 min.

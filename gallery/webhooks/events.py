@@ -1,16 +1,27 @@
 """Recording what happened to a team for its webhooks, inside the transaction that made it happen.
 
-The event and its deliveries commit or roll back with the change they tell of; the deliveries are
-enqueued once it commits. Nothing is written for a team with no endpoint listening.
+The event and its deliveries commit or roll back with the change they tell of; once it commits,
+`deliveries_recorded` is sent with their ids, and jobs (its receiver, connected in
+JobsConfig.ready) enqueues them, so nothing here knows of Celery. Should no receiver be
+connected, the sweeper still finds them. Nothing is written for a team with no endpoint listening.
 """
 
 from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 
 from gallery.teams.models import Team
-from gallery.webhooks import tasks
 from gallery.webhooks.models import Delivery, Endpoint, Event, EventType
+
+# Sent with `delivery_ids` (a list of Delivery pks) after the transaction that made them commits.
+deliveries_recorded = Signal()
+
+
+def announce(delivery_ids: list[int]) -> None:
+    """Send `deliveries_recorded` once the current transaction commits (at once outside one)."""
+    send = partial(deliveries_recorded.send, sender=Delivery, delivery_ids=delivery_ids)
+    transaction.on_commit(send)
 
 
 def record(team: Team, type: str, data: dict, *, once_key: str = "") -> Event | None:
@@ -31,8 +42,7 @@ def _record(
     deliveries = Delivery.objects.bulk_create(
         [Delivery(event=event, endpoint=endpoint) for endpoint in endpoints]
     )
-    for delivery in deliveries:
-        transaction.on_commit(partial(tasks.deliver.delay, delivery.pk))
+    announce([delivery.pk for delivery in deliveries])
     return event
 
 

@@ -2,8 +2,8 @@
 
 from django import forms
 
-from gallery.webhooks.delivery import Refused, check_url
 from gallery.webhooks.models import EventType
+from jobs.webhooks import Refused, check_url
 
 
 class EndpointForm(forms.Form):

@@ -1,18 +1,15 @@
 """Owners' webhook pages: add an endpoint (its secret shown once), change, rotate, remove, and the
 delivery log with "resend". Every view opens with `_endpoint` or `get_team(..., manage=True)`."""
 
-from functools import partial
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gallery.access import Request, get_team
-from gallery.webhooks import endpoints, tasks
+from gallery.webhooks import endpoints, events
 from gallery.webhooks.forms import EndpointForm
 from gallery.webhooks.models import Endpoint
 
@@ -84,7 +81,7 @@ def resend_delivery(request: Request, team_uuid, endpoint_uuid, delivery_id: int
     endpoint = _endpoint(request, team_uuid, endpoint_uuid)
     delivery = get_object_or_404(endpoint.deliveries, pk=delivery_id)
     if delivery.resend():
-        transaction.on_commit(partial(tasks.deliver.delay, delivery.pk))
+        events.announce([delivery.pk])
         messages.success(request, f"Sending {delivery.event.type} again.")
     else:
         messages.error(request, "That delivery is already on its way; wait for it to end.")

@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from gallery.models import Attempt, Budget, Delivery, Event, Generation
-from gallery.webhooks import delivery as sending
+from jobs import tasks
+from jobs import webhooks as sending
 from jobs.start import start_generation
 from tests.factories import make_generation, make_image
 from webapp import counters
@@ -54,6 +55,21 @@ def test_it_delivers_a_signed_generation_succeeded(
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == image.original.open("rb").read()
     assert receiver.requests[0]["webhook-id"] == found.event.msg_id
+
+
+def test_each_delivery_is_enqueued_only_once_the_transaction_commits(
+    hook, fetching, monkeypatch, django_capture_on_commit_callbacks
+):
+    # gallery sends `deliveries_recorded` on commit; jobs' receiver (JobsConfig.ready) enqueues.
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.deliver_webhook, "delay", sent.append)
+    make_image(fetching)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert fetching.advance(Generation.Status.FETCHING, Generation.Status.SUCCEEDED)
+    assert sent == []  # not before the commit: the worker could find no row
+    for callback in callbacks:
+        callback()
+    assert sent == [Delivery.objects.get().pk]
 
 
 def test_it_retries_a_receiver_that_fails_twice_and_then_sends_no_more(

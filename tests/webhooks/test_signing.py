@@ -8,14 +8,14 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from gallery.webhooks import signing
 from gallery.webhooks.models import Endpoint, new_secret
+from jobs import webhooks
 
 
 def test_it_signs_the_specifications_example():
     # The example in the Standard Webhooks specification (its "Signature scheme" section).
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-    found = signing.headers(
+    found = webhooks.signed_headers(
         "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, '{"test": 2432232314}', [secret]
     )
     assert found["webhook-signature"] == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
@@ -35,11 +35,11 @@ def test_both_secrets_sign_during_the_overlap_and_only_the_new_one_after(studio,
     new = endpoint.rotate_secret()
     body = '{"type": "x"}'
     now = int(timezone.now().timestamp())
-    headers = signing.headers("msg_1", now, body, endpoint.signing_secrets())
+    headers = webhooks.signed_headers("msg_1", now, body, endpoint.signing_secrets())
     for secret in (old, new):
         assert Webhook(secret).verify(body, headers) == {"type": "x"}
     endpoint.previous_until = timezone.now() - timedelta(seconds=1)
-    headers = signing.headers("msg_1", now, body, endpoint.signing_secrets())
+    headers = webhooks.signed_headers("msg_1", now, body, endpoint.signing_secrets())
     assert Webhook(new).verify(body, headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(old).verify(body, headers)

@@ -3,6 +3,7 @@
 import pytest
 
 from gallery.models import Attempt, Delivery, Endpoint, Event
+from jobs import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -80,8 +81,10 @@ def test_owners_change_and_remove_an_endpoint(alice_client, studio, public_dns):
 
 
 def test_the_log_shows_attempts_and_resend_sends_again(
-    alice_client, studio, public_dns, django_capture_on_commit_callbacks
+    alice_client, studio, public_dns, monkeypatch, django_capture_on_commit_callbacks
 ):
+    enqueued: list[int] = []
+    monkeypatch.setattr(tasks.deliver_webhook, "delay", enqueued.append)
     add(alice_client, studio)
     endpoint = Endpoint.objects.get()
     event = Event.objects.create(team=studio, type="generation.failed")
@@ -94,6 +97,9 @@ def test_the_log_shows_attempts_and_resend_sends_again(
     with django_capture_on_commit_callbacks() as sent:
         assert alice_client.post(resend).status_code == 302
     assert len(sent) == 1
+    assert enqueued == []  # only once it commits
+    sent[0]()
+    assert enqueued == [delivery.pk]
     delivery.refresh_from_db()
     assert delivery.status == "pending" and delivery.attempts == 0
     # Already on its way: a second resend does nothing.

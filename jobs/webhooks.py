@@ -1,4 +1,5 @@
-"""Sending one delivery: claim it, POST the signed event through the SSRF guard, record the answer.
+"""Sending webhook deliveries (recorded by gallery/webhooks/events.py): claim one, sign the event
+with `standardwebhooks`, POST it through the SSRF guard, record the answer, schedule the retry.
 
 At most one worker sends a delivery at a time (a compare-and-set claim with a lease longer than
 the request's timeout), and a 2xx is written before anything else could send it again; a worker
@@ -11,14 +12,14 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from standardwebhooks import Webhook
 
-from gallery.webhooks import signing
 from gallery.webhooks.models import Attempt, Delivery, Event, EventType
 from jobs import http, images, links
 from webapp import counters
@@ -67,6 +68,19 @@ def payload(event: Event) -> str:
     return json.dumps({"type": event.type, "timestamp": when, "data": data})
 
 
+def signed_headers(msg_id: str, timestamp: int, body: str, secrets: list[str]) -> dict[str, str]:
+    """Standard Webhooks' three headers, signed by the `standardwebhooks` package itself (so what
+    we send is what its `verify` checks): `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one
+    per secret, space-separated, during a rotation's overlap (a receiver accepts any match)."""
+    when = datetime.fromtimestamp(timestamp, tz=UTC)
+    signatures = " ".join(Webhook(secret).sign(msg_id, when, body) for secret in secrets)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signatures,
+    }
+
+
 def claim(delivery: Delivery) -> bool:
     """Take a due delivery (waiting, or lapsed), as loaded; False if another worker has it."""
     lease = timezone.now() + timedelta(seconds=settings.WEBHOOK_CLAIM_LEASE)
@@ -97,7 +111,7 @@ def post(delivery: Delivery) -> Answer:
     try:
         address = resolve(endpoint.url)
         body = payload(event)
-        headers = signing.headers(
+        headers = signed_headers(
             event.msg_id, int(time.time()), body, endpoint.signing_secrets()
         ) | {"content-type": "application/json"}
         with http.client(read_timeout=settings.WEBHOOK_TIMEOUT) as client:

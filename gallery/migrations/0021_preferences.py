@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gallery', '0019_sso'),
+        ('gallery', '0020_webhooks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django_htmx.middleware import HtmxDetails
 
-from gallery.models import Gallery, Generation, Image, Membership, Team, personal_team
+from gallery.models import ApiToken, Gallery, Generation, Image, Membership, Team, personal_team
 
 EDIT_ROLES = (Membership.Role.OWNER, Membership.Role.EDITOR)
 
@@ -74,6 +74,11 @@ def get_image(request: HttpRequest, image_uuid: Any, *, edit: bool = False) -> I
     if edit:
         _require(request.user, image.gallery.team, EDIT_ROLES)
     return image
+
+
+def get_api_token(request: HttpRequest, token_uuid: Any) -> ApiToken:
+    """One of the person's own API tokens; anyone else's is not found."""
+    return get_object_or_404(ApiToken.objects.of(request.user), uuid=_uuid(token_uuid))
 
 
 def current_team(request: HttpRequest) -> Team:

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from gallery.api import views as api
 from gallery.images import bulk, trials, views
 from gallery.teams import views as teams
 from gallery.usage import views as staff
@@ -59,6 +60,12 @@ urlpatterns = [
         name="team-remove",
     ),
     path("invitations/<str:token>", teams.invitation, name="invitation"),
+    path("settings/api-tokens/", api.api_tokens, name="api-tokens"),
+    path(
+        "settings/api-tokens/<uuid:token_uuid>/revoke",
+        api.revoke_api_token,
+        name="api-token-revoke",
+    ),
     path("staff/usage/", staff.usage_dashboard, name="staff-usage"),
     path("staff/usage/export/<str:table>", staff.usage_export, name="staff-usage-export"),
 ]

@@ -10,7 +10,7 @@ import pytest
 from django.core import signing
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from gallery.models import Gallery, Generation, Invitation, Membership
+from gallery.models import ApiToken, Gallery, Generation, Invitation, Membership
 from jobs import pipeline
 from tests.factories import make_generation, make_image
 
@@ -51,7 +51,9 @@ def world(studio, alice, bob, carol):
         team=studio, token="tok-123", role="viewer", expires_at=done.deadline_at
     )
     carol_membership = Membership.objects.get(team=studio, user=carol)
+    api_token, _ = ApiToken.issue(alice, studio, "script")
     return {
+        "api_token": api_token.uuid,
         "team": studio.uuid,
         "gallery": main.uuid,
         "second": second.uuid,
@@ -253,6 +255,19 @@ MATRIX = {
         "/invitations/{token}",
         {},
         dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
+    ),
+    # Everyone has their own API tokens page; a token is found only by its owner.
+    "gallery:api-tokens": (
+        "get",
+        "/settings/api-tokens/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
+    "gallery:api-token-revoke": (
+        "post",
+        "/settings/api-tokens/{api_token}/revoke",
+        {},
+        dict(alice=302, bob=404, carol=404, dave=404),
     ),
     # The usage dashboard is for staff (tests/usage/test_dashboard.py): others are refused.
     "gallery:staff-usage": (

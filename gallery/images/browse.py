@@ -40,6 +40,7 @@ class Filters:
     since: date | None = None
     until: date | None = None
     favorites: bool = False
+    api: bool = False  # made through the API
 
     @classmethod
     def from_query(cls, query: QueryDict) -> "Filters":
@@ -57,6 +58,7 @@ class Filters:
             since=day(text("since")),
             until=day(text("until")),
             favorites=query.get("favorites") in ("1", "on", "true"),
+            api=query.get("api") in ("1", "on", "true"),
         )
 
     def as_query(self) -> dict[str, str]:
@@ -124,6 +126,8 @@ def _narrow(qs: QuerySet, filters: Filters, via: str) -> QuerySet:
         qs = qs.filter(**{f"{via}provider": filters.provider})
     if filters.author:
         qs = qs.filter(**{f"{via}owner__username": filters.author})
+    if filters.api:
+        qs = qs.filter(**{f"{via}api_token__isnull": False})
     start, end = _day_range(filters)
     if start:
         qs = qs.filter(created_at__gte=start)

@@ -1,9 +1,10 @@
 """Every model of the app, so that `from gallery.models import Image` works wherever it lives.
 
 The models live with their area: gallery/teams/models.py, gallery/images/models.py and
-gallery/usage/models.py.
+gallery/usage/models.py; API tokens in gallery/api/models.py.
 """
 
+from gallery.api.models import ApiToken
 from gallery.images.models import (
     Favorite,
     Gallery,
@@ -36,6 +37,7 @@ from gallery.usage.models import (
 __all__ = [
     "NEW_USER_HELP",
     "Activity",
+    "ApiToken",
     "Budget",
     "Comment",
     "Favorite",

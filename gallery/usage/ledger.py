@@ -244,6 +244,8 @@ def open_entry(generation: Generation) -> Usage:
         team=team,
         user_name=user.get_username(),
         team_name=team.name,
+        api_token=generation.api_token,
+        api_token_name=generation.api_token.name if generation.api_token else "",
         provider=generation.provider,
         model_id=generation.model_id,
         created_at=generation.created_at,

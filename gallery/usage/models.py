@@ -184,6 +184,11 @@ class Usage(models.Model):
     )
     user_name = models.CharField(max_length=150)
     team_name = models.CharField(max_length=100)
+    # The API token that asked for it (empty: from a page); its name stays if it is deleted.
+    api_token = models.ForeignKey(
+        "gallery.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_token_name = models.CharField(max_length=100, blank=True)
     provider = models.CharField(max_length=20)
     model_id = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)

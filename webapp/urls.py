@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 
 from gallery.accounts import views as accounts
+from gallery.api.v1 import api
 
 # Says in words when a request was refused for its size or its number of files.
 handler400 = "gallery.images.uploads.bad_request"
@@ -41,5 +42,6 @@ urlpatterns = [
     path("admin/login/", accounts.admin_login),
     path("admin/", admin.site.urls),
     path("sandbox/", include("jobs.sandbox.urls")),
+    path("api/v1/", api.urls),
     path("", include("gallery.urls")),
 ]

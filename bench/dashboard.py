@@ -5,7 +5,7 @@ on the server of DATABASE_URL (default postgres://postgres@127.0.0.1:5432/) and 
 end. Ledger rows are made by one INSERT ... SELECT over generate_series: ~90 days, 200 people in
 20 teams (a fifth of the work in personal teams), 40 models with skewed popularity, ~8 %
 failures with a dozen reasons, ~1 % cancelled, log-normal times. Every whole day is rolled up
-(`gallery.usage.figures.rollup`), today stays live, as in production. Then the median server time of
+(`UsageDay.objects.rebuild`), today stays live, as in production. Then the median server time of
 the dashboard (test client, interleaved runs) with the default filters (last 30 days) and
 filtered to one team, at each size, and the ratios.
 Run: `.venv/bin/python bench/dashboard.py [--small 10000] [--large 1000000] [--repeat 9]`.
@@ -126,7 +126,7 @@ def run(args) -> None:
     from django.utils import timezone
 
     from gallery.models import Membership, SiteSettings, Team, Usage, UsageDay, personal_team
-    from gallery.usage import figures as dashboard
+    from gallery.usage.sums import day_bounds
     from jobs import catalog
 
     settings.ALLOWED_HOSTS = ["testserver"]
@@ -169,7 +169,7 @@ def run(args) -> None:
         start = time.perf_counter()
         first = timezone.localtime(Usage.objects.order_by("created_at").first().created_at).date()
         days = (timezone.localdate() - first).days
-        dashboard.rollup_recent(days)
+        UsageDay.objects.rebuild_recent(days)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         return time.perf_counter() - start, UsageDay.objects.count()
@@ -188,9 +188,7 @@ def run(args) -> None:
         total = Usage.objects.count()
         (d, dq), (f, fq) = timed(default, filtered)
         results[label] = (d, f)
-        today = Usage.objects.filter(
-            created_at__gte=dashboard.day_bounds(*[timezone.localdate()] * 2)[0]
-        )
+        today = Usage.objects.filter(created_at__gte=day_bounds(*[timezone.localdate()] * 2)[0])
         print(
             f"dashboard: {total:,} generations (loaded in {loaded:.1f} s; {today.count():,} today, "
             f"read live), roll-ups {rollup_rows:,} rows built in {rolled:.1f} s"

@@ -7,5 +7,6 @@ class GalleryConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the receivers: failed logins are counted in every process that logs people
-        # in, and every new account gets its personal team.
+        # in, and every new account gets its personal team. Here, not at the top: Django's
+        # documented place for it, once every model is loaded (not to dodge a cycle).
         from gallery.accounts import logins, signals  # noqa: F401

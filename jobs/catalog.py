@@ -131,179 +131,6 @@ def holds_picture_reference(value: Any) -> bool:
     return False
 
 
-def _sandbox_models() -> list[Model]:
-    prompt = Param("prompt", "string", required=True, max_length=2000, help="What to draw.")
-    seed = Param("seed", "integer", min=0, max=2**32 - 1, help="Same seed, same picture.")
-    fmt = Param(
-        "output_format",
-        "enum",
-        default="png",
-        enum=("png", "jpeg"),
-        label="Format",
-        help="File type of the result.",
-    )
-    return [
-        Model(
-            id="sandbox/flux-sync",
-            name="Sandbox Flux",
-            provider="sandbox",
-            protocol="aimlapi",
-            developer="Atelier",
-            kind="text-to-image",
-            endpoint="/v1/images/generations",
-            notes="Answers at once with fal-style images[] URLs.",
-            params=(
-                prompt,
-                Param(
-                    "image_size",
-                    "size",
-                    label="Size",
-                    default="square_hd",
-                    enum=tuple(SIZE_PRESETS),
-                    custom_size=True,
-                    min=64,
-                    max=2048,
-                    multiple_of=32,
-                    help="A preset, or your own width and height (multiples of 32).",
-                ),
-                Param("num_images", "integer", label="Number of images", default=1, min=1, max=4),
-                seed,
-                fmt,
-            ),
-        ),
-        Model(
-            id="sandbox/openai-sync",
-            name="Sandbox DALL·E-style",
-            provider="sandbox",
-            protocol="aimlapi",
-            developer="Atelier",
-            kind="text-to-image",
-            endpoint="/v1/images/generations",
-            notes="Answers at once with OpenAI-style data[] (url or b64_json).",
-            params=(
-                prompt,
-                Param(
-                    "size",
-                    "enum",
-                    label="Size",
-                    default="1024x1024",
-                    enum=("256x256", "512x512", "1024x1024", "1536x1024", "1024x1536"),
-                ),
-                Param("n", "integer", label="Number of images", default=1, min=1, max=4),
-                Param(
-                    "response_format",
-                    "enum",
-                    label="Delivery",
-                    default="url",
-                    enum=("url", "b64_json"),
-                    help="Download by URL, or inline base64.",
-                ),
-                seed,
-            ),
-        ),
-        Model(
-            id="sandbox/relay-async",
-            name="Sandbox Relay (async)",
-            provider="sandbox",
-            protocol="relay",
-            developer="Atelier",
-            kind="text-to-image",
-            endpoint="/v2/image/generate",
-            asynchronous=True,
-            notes="Answers 202 with a task id; the task goes queued, running, completed.",
-            params=(
-                prompt,
-                Param("width", "integer", default=1024, min=64, max=2048, multiple_of=32),
-                Param("height", "integer", default=1024, min=64, max=2048, multiple_of=32),
-                seed,
-                fmt,
-            ),
-        ),
-    ]
-
-
-def _a1111_models() -> list[Model]:
-    """A person's own AUTOMATIC1111-compatible server (`A1111_BASE_URL`), answering base64."""
-    common = (
-        Param("prompt", "string", required=True, help="What to draw."),
-        Param("negative_prompt", "string", label="Negative prompt", help="What to leave out."),
-        Param(
-            "sd_model_checkpoint",
-            "enum",
-            label="Checkpoint",
-            help="The server's model; blank keeps the one it has loaded.",
-        ),
-        Param("steps", "integer", default=20, min=1, max=150, help="Sampling steps."),
-        Param(
-            "cfg_scale",
-            "number",
-            label="CFG scale",
-            default=7,
-            min=1,
-            max=30,
-            help="How closely to follow the prompt.",
-        ),
-        Param("width", "integer", default=512, min=64, max=2048, multiple_of=8),
-        Param("height", "integer", default=512, min=64, max=2048, multiple_of=8),
-        Param("seed", "integer", default=-1, min=-1, max=2**32 - 1, help="-1 picks one at random."),
-        Param(
-            "batch_size",
-            "integer",
-            label="Number of images",
-            default=1,
-            min=1,
-            max=8,
-        ),
-        Param("sampler_name", "string", label="Sampler", help="e.g. Euler a, DPM++ 2M."),
-    )
-    return [
-        Model(
-            id="a1111/txt2img",
-            name="Text to image",
-            provider="a1111",
-            protocol="a1111",
-            developer="Your server",
-            kind="text-to-image",
-            endpoint="/sdapi/v1/txt2img",
-            params=common,
-        ),
-        Model(
-            id="a1111/img2img",
-            name="Image to image",
-            provider="a1111",
-            protocol="a1111",
-            developer="Your server",
-            kind="edit",
-            endpoint="/sdapi/v1/img2img",
-            params=(
-                *common[:1],
-                Param(
-                    "init_images",
-                    "images",
-                    label="Image",
-                    required=True,
-                    min=1,
-                    max_items=1,
-                    help="The picture to start from.",
-                ),
-                Param(
-                    "mask", "image", label="Mask", help="Optional: white marks the area to repaint."
-                ),
-                Param(
-                    "denoising_strength",
-                    "number",
-                    label="Denoising strength",
-                    default=0.75,
-                    min=0,
-                    max=1,
-                    help="How far to move away from the image.",
-                ),
-                *common[1:],
-            ),
-        ),
-    ]
-
-
 PARAM_FIELDS = {f.name for f in fields(Param)}
 MODEL_FIELDS = {f.name for f in fields(Model)}
 
@@ -321,9 +148,14 @@ def _from_json(entry: dict[str, Any]) -> Model:
     return Model(params=params, **values)
 
 
+# The built-in sandbox, a person's own AUTOMATIC1111-compatible server (`A1111_BASE_URL`), then
+# the hosted providers: the order the select offers them in.
+CATALOG_FILES = ("sandbox.json", "a1111.json", "aimlapi.json", "relay.json")
+
+
 def _load() -> dict[str, Model]:
-    models = [*_sandbox_models(), *_a1111_models()]
-    for name in ("aimlapi.json", "relay.json"):
+    models: list[Model] = []
+    for name in CATALOG_FILES:
         models += [_from_json(entry) for entry in json.loads((DATA_DIR / name).read_text())]
     return {model.id: model for model in models}
 

@@ -18,7 +18,6 @@ from uuid import UUID
 import httpx
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
@@ -26,8 +25,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery.models import Generation, Image, InputImage, Team
-from gallery.teams import encryption as secrets
+from gallery.models import Generation, Image, InputImage, Team, UnreadableKey
 from jobs import catalog, http, images
 from jobs.providers import (
     MAX_RETRY_AFTER,
@@ -38,9 +36,9 @@ from jobs.providers import (
     ProviderError,
     Result,
     Submitted,
-    adapter_for,
     scrub,
 )
+from jobs.providers.adapters import adapter_for
 from jobs.sandbox import auth as sandbox_auth
 
 log = logging.getLogger(__name__)
@@ -94,22 +92,9 @@ def connection_for(model: catalog.Model, team: Team | None = None) -> Connection
     return Connection(settings.A1111_BASE_URL)
 
 
-class UnreadableKey(Exception):
-    """A team's stored key that FIELD_ENCRYPTION_KEY cannot decrypt; the message is for people."""
-
-
 def team_key(team: Team | None, provider: str) -> str:
-    stored = getattr(team, f"{provider}_key", "") if team is not None else ""
-    if not stored:
-        return ""
-    try:
-        return secrets.decrypt(stored)
-    except (secrets.SecretError, ImproperlyConfigured):
-        # Rotated away without `rotate_keys`, or the setting is gone: only a new key helps.
-        raise UnreadableKey(
-            f"The team's {catalog.PROVIDERS[provider]} key could not be read with the server's "
-            "FIELD_ENCRYPTION_KEY; an owner should enter it again."
-        ) from None
+    """The team's own key for a provider ("" if none); UnreadableKey if it cannot be read."""
+    return team.provider_key(provider) if team is not None else ""
 
 
 def known_keys(team: Team | None) -> list[str]:

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery.models import Generation
+from gallery.models import Generation, UsageDay
 from jobs import pipeline
+from webapp import logs
 
 Status = Generation.Status
 
@@ -35,19 +36,22 @@ def _then(next_step: pipeline.Next | None, generation_id: int) -> None:
 @shared_task
 def submit(generation_id: int) -> None:
     if generation := _load(generation_id):
-        _then(pipeline.submit(generation), generation_id)
+        with logs.about(generation.uuid):
+            _then(pipeline.submit(generation), generation_id)
 
 
 @shared_task
 def poll(generation_id: int) -> None:
     if generation := _load(generation_id):
-        _then(pipeline.poll(generation), generation_id)
+        with logs.about(generation.uuid):
+            _then(pipeline.poll(generation), generation_id)
 
 
 @shared_task
 def fetch(generation_id: int) -> None:
     if generation := _load(generation_id):
-        _then(pipeline.fetch(generation), generation_id)
+        with logs.about(generation.uuid):
+            _then(pipeline.fetch(generation), generation_id)
 
 
 @shared_task
@@ -55,7 +59,8 @@ def sweep() -> None:
     """Wake up what was left behind (a lost message, a dead worker) and end what is overdue."""
     now = timezone.now()
     for generation in Generation.objects.in_flight().filter(deadline_at__lt=now):
-        generation.mark_failed("The generation took too long and was stopped.")
+        with logs.about(generation.uuid):
+            generation.mark_failed("The generation took too long and was stopped.")
     stale = now - timedelta(seconds=60)
     queued = Q(status=Status.QUEUED, touched_at__lt=stale)
     # A claim that lapsed before the provider gave a task id, or a retry whose wait is over.
@@ -86,6 +91,4 @@ def purge_uploads() -> None:
 @shared_task
 def rollup_usage(days: int = 2) -> None:
     """Rebuild the usage dashboard's roll-ups of the last whole days (settled late ones too)."""
-    from gallery.usage import figures as dashboard
-
-    dashboard.rollup_recent(days)
+    UsageDay.objects.rebuild_recent(days)

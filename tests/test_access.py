@@ -332,6 +332,11 @@ MATRIX = {
     ),
     # Staff only: everyone here is sent to the admin's own login.
     "admin:*": ("get", "/admin/", {}, dict(alice=302, bob=302, carol=302, dave=302, anonymous=302)),
+    # For load balancers: open to anyone, telling nothing private (tests/webapp has the rest).
+    "healthz": ("get", "/healthz", {}, {p: 200 for p in PERSONAS}),
+    "readyz": ("get", "/readyz", {}, {p: 200 for p in PERSONAS}),
+    # Off unless METRICS_TOKEN or METRICS_ALLOWED is set: not found, for everyone.
+    "metrics": ("get", "/metrics", {}, {p: 404 for p in PERSONAS}),
     # The sandbox answers only the worker's key, whoever is logged in; a file's signed token is
     # its own key, and a forged one finds nothing.
     "sandbox:generations": (

@@ -31,12 +31,12 @@ from gallery.models import (
     Price,
     SiteSettings,
     Usage,
+    UsageDay,
     personal_team,
 )
 from gallery.teams.activity import add_comment
-from gallery.usage import figures as dashboard
-from gallery.usage import ledger as usage
 from jobs import pipeline
+from jobs.start import start_generation
 from tests.factories import make_generation, make_image, png_bytes
 
 Status = Generation.Status
@@ -364,7 +364,7 @@ def test_the_log_is_read_only(scene, admin_client):
 
 def test_a_generation_is_read_but_never_edited_in_the_admin(studio, alice, admin_client):
     """A status set by hand would skip the pipeline and leave its ledger entry in flight."""
-    generation = usage.start(
+    generation = start_generation(
         owner=alice, team=studio, model_id="sandbox/flux-sync", provider="sandbox", prompt="x"
     )
     base = f"/admin/gallery/generation/{generation.pk}"
@@ -375,7 +375,7 @@ def test_a_generation_is_read_but_never_edited_in_the_admin(studio, alice, admin
 
 
 def test_the_ledger_is_read_only(studio, alice, admin_client):
-    with_usage = usage.start(
+    with_usage = start_generation(
         owner=alice, team=studio, model_id="sandbox/flux-sync", provider="sandbox", prompt="x"
     )
     entry = Usage.objects.get(generation=with_usage)
@@ -487,14 +487,14 @@ def everything(scene, studio, alice, bob, root):
     hidden = scene["bad"]
     Image.objects.filter(pk=hidden.pk).update(hidden_at=timezone.now(), hidden_by=root)
     Image.objects.filter(pk=scene["older"].pk).update(deleted_at=timezone.now())
-    generation = usage.start(
+    generation = start_generation(
         owner=alice, team=studio, model_id="sandbox/flux-sync", provider="sandbox", prompt="y"
     )
     generation.mark_failed("provider said no")
     Usage.objects.filter(generation=generation).update(
         created_at=timezone.now() - timezone.timedelta(days=1)
     )
-    dashboard.rollup(timezone.localdate() - timezone.timedelta(days=1))
+    UsageDay.objects.rebuild(timezone.localdate() - timezone.timedelta(days=1))
     Invitation.objects.create(
         team=studio, token="tok", email="x@example.com", expires_at=timezone.now()
     )

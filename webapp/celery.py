@@ -1,9 +1,12 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun, task_prerun
+from django.conf import settings
+from django.db import close_old_connections
 
 import webapp.broker  # noqa: F401 - registers the atomicfs:// embedded broker
+from webapp import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
@@ -23,6 +26,16 @@ def keep_usable_connections(task=None, **kwargs) -> None:
     request, a connection is closed only when it is past its age or broken by an error.
     """
     if task is not None and not getattr(task.request, "is_eager", False):
-        from django.db import close_old_connections
-
         close_old_connections()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def log_as_configured(logger=None, **kwargs) -> None:
+    """The worker's lines in LOG_FORMAT as the web's are: Celery replaced Django's handlers
+    with its own, so those are given the JSON formatter and the generation filter."""
+    if logger is None or settings.LOG_FORMAT != "json":
+        return
+    for handler in logger.handlers:
+        handler.setFormatter(logs.JsonFormatter())
+        handler.addFilter(logs.GenerationFilter())

@@ -1,5 +1,6 @@
 """Atelier settings, read from the environment with safe defaults that fail loudly on bad values."""
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -88,6 +89,19 @@ def envorigins(name: str) -> list[str]:
         for scheme in [parts.scheme] if parts.scheme else ["https", "http"]:
             origins.append(f"{scheme}://{host}:{port or (443 if scheme == 'https' else 80)}")
     return origins
+
+
+def envnetworks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Addresses and networks, comma-separated: `10.0.0.5`, `10.0.0.0/8`, `fd00::/8`."""
+    networks = []
+    for entry in envlist(name):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+            ) from None
+    return networks
 
 
 def _secret_key() -> str:
@@ -246,8 +260,9 @@ if envbool("SECURE_COOKIES", not DEBUG and os.environ.get("HTTPS", "") == "1"):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    # The worker reaches the built-in sandbox provider inside the private network, in plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^sandbox/"]
+    # The worker reaches the built-in sandbox provider inside the private network, in plain HTTP;
+    # load balancers and Prometheus ask each web process directly, not through the TLS proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^sandbox/", r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport under var/.
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -391,7 +406,12 @@ EMAIL_NOTIFICATIONS = bool(_email_host)
 # Shared between web processes: Redis when there is one, else files under var/.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that stops answering fails a request in seconds, not never.
+            "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
+        }
         if REDIS_URL
         else {
             # Django's file cache, culling expired entries first and counting under a lock
@@ -432,14 +452,32 @@ PASSWORD_RESET_RATE = envrate("PASSWORD_RESET_RATE", 5, 3600)
 PROXY_HOPS = envint("PROXY_HOPS", 0)
 if PROXY_HOPS < 0:
     raise ImproperlyConfigured(f"PROXY_HOPS must be 0 or more, got {PROXY_HOPS}")
+
+# Prometheus metrics at /metrics: for `Authorization: Bearer METRICS_TOKEN`, or for clients in
+# METRICS_ALLOWED (as PROXY_HOPS tells them). Neither set: /metrics is off (404).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED = envnetworks("METRICS_ALLOWED")
 INVITATION_DAYS = envint("INVITATION_DAYS", 7)
 # Emailed invitations one team may have waiting for an answer at once.
 OPEN_EMAILED_INVITATIONS = envint("OPEN_EMAILED_INVITATIONS", 50)
 
+# `text` (the message alone) or `json` (one object per line, webapp/logs.py); both carry the
+# generation's uuid on the pipeline's lines, JSON as its own key.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"generation": {"()": "webapp.logs.GenerationFilter"}},
+    "formatters": {"json": {"()": "webapp.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["generation"],
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from gallery.accounts import views as accounts
 from gallery.api.v1 import api
+from webapp import health, metrics
 
 # Says in words when a request was refused for its size or its number of files.
 handler400 = "gallery.images.uploads.bad_request"
@@ -41,6 +42,11 @@ urlpatterns = [
     # Before the admin's own URLs, so its login page is throttled as /login/ is.
     path("admin/login/", accounts.admin_login),
     path("admin/", admin.site.urls),
+    # For load balancers and orchestrators: open to anyone, and they tell nothing private.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    # Only for METRICS_TOKEN or METRICS_ALLOWED; off when neither is set.
+    path("metrics", metrics.metrics, name="metrics"),
     path("sandbox/", include("jobs.sandbox.urls")),
     path("api/v1/", api.urls),
     path("", include("gallery.urls")),

@@ -468,16 +468,17 @@ def create_generations(count: int, model_id: str, params, username: str = "bench
 
 
 def open_ledger(generations) -> None:
-    """The ledger rows `gallery.usage.start` writes with each generation (when the schema has a
-    ledger), so the final transition settles one, as in the product."""
+    """The ledger rows `jobs.start.start_generation` writes with each generation (when the
+    schema has a ledger), so the final transition settles one, as in the product."""
     try:
-        from gallery.models import Usage
-        from gallery.usage import ledger as usage
+        from gallery.models import Price, Usage
     except ImportError:
         return
+    from gallery.usage.prices import images_requested
+
     entries = []
     for g in generations.select_related("owner", "team"):
-        cost, source = usage.estimate(g.model_id, g.provider, g.params)
+        cost, source = Price.estimate(g.model_id, g.provider, g.params)
         entries.append(
             Usage(
                 generation=g,
@@ -488,7 +489,7 @@ def open_ledger(generations) -> None:
                 provider=g.provider,
                 model_id=g.model_id,
                 created_at=g.created_at,
-                images=usage.images_requested(g.model_id, g.params),
+                images=images_requested(g.model_id, g.params),
                 estimated_usd=cost,
                 cost_usd=cost,
                 cost_source=source,

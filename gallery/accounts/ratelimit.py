@@ -75,13 +75,12 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.strip().lower().encode()).hexdigest()[:32]
 
 
-def client_address(request: HttpRequest) -> str:
+def forwarded_address(request: HttpRequest) -> str:
     """Where a request comes from, as far as the trusted proxies in front of us can tell.
 
     With PROXY_HOPS = N, each of our N proxies appends the address it saw to X-Forwarded-For,
     so the client is the N-th entry from the right; anything to its left could be made up by
-    the client. With 0 (no proxy) the header is ignored. An IPv6 client is its /64 network: one
-    home or phone has a whole /64 to pick addresses from.
+    the client. With 0 (no proxy) the header is ignored.
     """
     address = request.META.get("REMOTE_ADDR", "")
     hops = settings.PROXY_HOPS
@@ -90,6 +89,13 @@ def client_address(request: HttpRequest) -> str:
         forwarded = [part.strip() for part in forwarded if part.strip()]
         if len(forwarded) >= hops:
             address = forwarded[-hops]
+    return address
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client a limit counts (`forwarded_address`). An IPv6 client is its /64 network: one
+    home or phone has a whole /64 to pick addresses from."""
+    address = forwarded_address(request)
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -14,10 +14,11 @@ from gallery.api.access import caller, get_generation
 from gallery.api.auth import Caller
 from gallery.api.errors import Conflict, Invalid, TooMany
 from gallery.images.forms import GenerateForm, first_problem, form_values, retry_form
-from gallery.models import Activity, Generation
+from gallery.models import Activity, Budget, Generation
 from gallery.teams.activity import record
-from gallery.usage import ledger as usage
+from gallery.usage.limits import OverBudget
 from jobs import catalog
+from jobs.start import start_generation
 
 router = Router(tags=["generations"])
 ERRORS: dict[int, Any] = {
@@ -45,7 +46,7 @@ def list_models(request: HttpRequest):
     who = caller(request)
     return {
         "models": [schemas.model_out(m, who.team) for m in catalog.offered()],
-        "limits": [schemas.limit_out(limit) for limit in usage.limits(who.user, who.team)],
+        "limits": [schemas.limit_out(limit) for limit in Budget.limits(who.user, who.team)],
     }
 
 
@@ -106,12 +107,12 @@ def retry_generation(request: HttpRequest, generation_uuid: UUID):
 
 
 def start(who: Caller, form: GenerateForm, **fields: Any) -> Generation:
-    """Make the generation a valid form describes, through the ledger (budgets, the site's
+    """Make the generation a valid form describes, with its ledger row (budgets, the site's
     cap), marked with the token; raises TooMany when a limit refuses it, saving nothing."""
     model = form.catalog_model
     try:
         with form.uploads_removed_on_error(), transaction.atomic():
-            generation = usage.start(
+            generation = start_generation(
                 owner=who.user,
                 team=who.team,
                 gallery=form.cleaned_data["gallery"],
@@ -123,7 +124,7 @@ def start(who: Caller, form: GenerateForm, **fields: Any) -> Generation:
                 **fields,
             )
             record(who.team, who.user, Activity.Verb.GENERATED, generation.prompt[:200])
-    except usage.OverBudget as e:
+    except OverBudget as e:
         raise TooMany(str(e)) from None
     return generation
 

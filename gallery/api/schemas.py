@@ -9,8 +9,8 @@ from django.urls import reverse
 from ninja import Schema
 
 from gallery.api.access import caller
-from gallery.models import Gallery, Generation, Image
-from gallery.usage import ledger as usage
+from gallery.models import Gallery, Generation, Image, Price
+from gallery.usage.limits import Limit
 from jobs import catalog
 
 
@@ -121,12 +121,12 @@ def model_out(model: catalog.Model, team: Any) -> dict:
         "unavailable_reason": f"needs {missing}, which is not set on this server"
         if missing
         else None,
-        "price": usage.price_note(model),
+        "price": Price.note(model),
         "params": [{**vars(p), "enum": list(p.enum), "label": p.title} for p in model.params],
     }
 
 
-def limit_out(limit: usage.Limit) -> dict:
+def limit_out(limit: Limit) -> dict:
     return {
         "whose": limit.whose,
         "kind": limit.kind,

@@ -18,10 +18,11 @@ from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
-from gallery.models import Gallery, Image, InputImage, personal_team
-from gallery.usage import ledger as usage
+from gallery.models import Budget, Gallery, Image, InputImage, Price, personal_team
+from gallery.usage.limits import Limit, OverBudget
 from jobs import catalog, images
 from jobs.catalog import PROVIDERS, Model, Param
+from jobs.providers import a1111
 
 CUSTOM = "custom"
 # The longest text a parameter without a documented limit takes (most documented ones allow
@@ -144,15 +145,15 @@ class GenerateForm(forms.Form):
         return [self[name] for name in self.fields if name.startswith("p_")]
 
     @cached_property
-    def limits(self) -> list[usage.Limit]:
+    def limits(self) -> list[Limit]:
         """The person's and the team's limits with what is used, shown under the form."""
         if self.team is None or self.user is None or not self.user.is_authenticated:
             return []
-        return usage.limits(self.user, self.team)
+        return Budget.limits(self.user, self.team)
 
     @cached_property
     def price(self) -> str:
-        return usage.price_note(self.catalog_model)
+        return Price.note(self.catalog_model)
 
     def clean_gallery(self) -> Gallery | None:
         gallery = self.cleaned_data.get("gallery")
@@ -187,7 +188,7 @@ class GenerateForm(forms.Form):
         UPLOAD_QUOTA_BYTES; None when they fit.
 
         With `lock`, inside the transaction that stores them: the person's row is locked first
-        (as `usage.open_entry` locks it), so requests racing each other are counted in turn.
+        (as `Usage.open` locks it), so requests racing each other are counted in turn.
         """
         names = [field_name(p) for p in self.catalog_model.image_params]
         adding = sum(u.size or 0 for name in names for u in self.cleaned_data.get(name) or [])
@@ -243,11 +244,11 @@ class GenerateForm(forms.Form):
 
         Image inputs become references ({"upload": uuid} or {"image": uuid}); uploads are stored
         here, so call this inside the transaction that creates the generation. Raises
-        usage.OverBudget, storing nothing, when a request that raced this one has since filled
+        OverBudget, storing nothing, when a request that raced this one has since filled
         the person's upload quota.
         """
         if problem := self._over_quota(lock=True):
-            raise usage.OverBudget(problem[1])
+            raise OverBudget(problem[1])
         params: dict[str, Any] = {}
         for param in self.catalog_model.options:
             if param.type in ("image", "images"):
@@ -508,8 +509,6 @@ class ProviderDefaultBoolean(forms.NullBooleanSelect):
 def dynamic_choices(param: Param) -> list[Any]:
     """Choices only the provider knows, e.g. the checkpoints on a person's own A1111 server."""
     if param.name == "sd_model_checkpoint":
-        from jobs.providers import a1111
-
         return a1111.checkpoints(settings.A1111_BASE_URL)
     return []
 

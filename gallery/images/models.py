@@ -1,8 +1,8 @@
 """Galleries, generations and their images, uploaded pictures and favorites."""
 
 import uuid
-from contextlib import nullcontext
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -10,9 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from gallery.images.status import GenerationStatus
+from gallery.images.status import IN_FLIGHT, GenerationStatus
 from gallery.teams.models import Membership, Team
 from gallery.usage.models import Usage
+from jobs import catalog
 
 
 class GalleryQuerySet(models.QuerySet["Gallery"]):
@@ -66,7 +67,7 @@ class GenerationQuerySet(models.QuerySet["Generation"]):
 
 class Generation(models.Model):
     Status = GenerationStatus
-    IN_FLIGHT = (Status.QUEUED, Status.SUBMITTED, Status.RUNNING, Status.FETCHING)
+    IN_FLIGHT = IN_FLIGHT
     TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
     # The order states move in; a transition may only go to a later one.
     ORDER = (Status.QUEUED, Status.SUBMITTED, Status.RUNNING, Status.FETCHING)
@@ -136,8 +137,6 @@ class Generation(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if self.deadline_at is None:
-            from jobs import catalog
-
             model = catalog.get(self.model_id)
             seconds = (model and model.deadline) or settings.GENERATION_DEADLINE
             self.deadline_at = self.created_at + timedelta(seconds=seconds)
@@ -187,19 +186,31 @@ class Generation(models.Model):
         """Move from one state to a later one by compare-and-set; False if someone else moved it."""
         assert self._is_forward(from_status, to_status), (from_status, to_status)
         fields.setdefault("touched_at", timezone.now())
-        final = to_status in self.TERMINAL
-        # One UPDATE is atomic by itself; the final one shares a transaction with the ledger.
-        with transaction.atomic() if final else nullcontext():
-            updated = Generation.objects.filter(pk=self.pk, status=from_status).update(
-                status=to_status, **fields
+        if to_status in self.TERMINAL:
+            return self._finish(to_status, (from_status,), **fields)
+        # One UPDATE is atomic by itself; only the final one shares a transaction with the ledger.
+        updated = Generation.objects.filter(pk=self.pk, status=from_status).update(
+            status=to_status, **fields
+        )
+        if updated:
+            self._set(status=to_status, **fields)
+        return updated == 1
+
+    def _finish(self, status: str, from_statuses: tuple[str, ...] = IN_FLIGHT, **fields) -> bool:
+        """End it (succeeded, failed or cancelled) from one of `from_statuses`, settling its
+        ledger row in the same transaction; False if it had already left them."""
+        with transaction.atomic():
+            updated = Generation.objects.filter(pk=self.pk, status__in=from_statuses).update(
+                status=status, **fields
             )
             if updated:
-                self.status = to_status
-                for name, value in fields.items():
-                    setattr(self, name, value)
-                if final:
-                    Usage.settle(self)
+                self._set(status=status, **fields)
+                Usage.settle(self)
         return updated == 1
+
+    def _set(self, **fields) -> None:
+        for name, value in fields.items():
+            setattr(self, name, value)
 
     def touch(self) -> None:
         self.touched_at = timezone.now()
@@ -211,16 +222,8 @@ class Generation(models.Model):
         `refused`: the provider refused the request or never got it, so it did no work to pay
         for: forget that it was sent.
         """
-        now = timezone.now()
-        unsent = {"sent_at": None} if refused else {}
-        with transaction.atomic():
-            updated = Generation.objects.filter(pk=self.pk, status__in=self.IN_FLIGHT).update(
-                status=self.Status.FAILED, error=reason, finished_at=now, **unsent
-            )
-            if updated:
-                self.status, self.error, self.finished_at = self.Status.FAILED, reason, now
-                Usage.settle(self)
-        return updated == 1
+        unsent: dict[str, Any] = {"sent_at": None} if refused else {}
+        return self._finish(self.Status.FAILED, error=reason, finished_at=timezone.now(), **unsent)
 
     def mark_sent(self) -> bool:
         """Record, before sending, that the provider is about to get the request (its own write,
@@ -236,14 +239,7 @@ class Generation(models.Model):
     def cancel(self) -> bool:
         """Stop it wherever it is; a result that arrives later is thrown away."""
         now = timezone.now()
-        with transaction.atomic():
-            updated = Generation.objects.filter(pk=self.pk, status__in=self.IN_FLIGHT).update(
-                status=self.Status.CANCELLED, finished_at=now, touched_at=now
-            )
-            if updated:
-                self.status, self.finished_at = self.Status.CANCELLED, now
-                Usage.settle(self)
-        return updated == 1
+        return self._finish(self.Status.CANCELLED, finished_at=now, touched_at=now)
 
     @classmethod
     def _is_forward(cls, from_status: str, to_status: str) -> bool:

@@ -11,3 +11,11 @@ class GenerationStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Done"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+
+
+IN_FLIGHT = (
+    GenerationStatus.QUEUED,
+    GenerationStatus.SUBMITTED,
+    GenerationStatus.RUNNING,
+    GenerationStatus.FETCHING,
+)

@@ -16,8 +16,9 @@ from gallery.accounts import throttle
 from gallery.images.forms import GenerateForm, can_try, default_data
 from gallery.models import Activity, Generation, card_images
 from gallery.teams.activity import record
-from gallery.usage import ledger as usage
+from gallery.usage.limits import OverBudget
 from jobs import catalog
+from jobs.start import start_generation
 
 MOST = 6
 
@@ -57,7 +58,7 @@ def try_models(request: Request) -> HttpResponse:
     try:
         with transaction.atomic():
             for form in forms:
-                usage.start(
+                start_generation(
                     owner=request.user,
                     team=team,
                     gallery=form.cleaned_data["gallery"],
@@ -73,7 +74,7 @@ def try_models(request: Request) -> HttpResponse:
                 Activity.Verb.GENERATED,
                 f"{prompt[:150]} (on {len(forms)} models)",
             )
-    except usage.OverBudget as e:
+    except OverBudget as e:
         context["errors"] = [str(e)]
         return TemplateResponse(request, "gallery/try.html", context, status=403)
     messages.success(request, f"Sent to {len(forms)} models.")

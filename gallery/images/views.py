@@ -40,8 +40,9 @@ from gallery.models import (
     one_line,
 )
 from gallery.teams.activity import add_comment, record
-from gallery.usage import ledger as usage
+from gallery.usage.limits import OverBudget
 from jobs import catalog, images, pipeline
+from jobs.start import start_generation
 
 GRID_SIZE = 60
 UNDO_MINUTES = 10
@@ -177,7 +178,7 @@ def generate(request: Request) -> HttpResponse:
     model = form.catalog_model
     try:
         with form.uploads_removed_on_error(), transaction.atomic():
-            generation = usage.start(
+            generation = start_generation(
                 owner=request.user,
                 team=team,
                 gallery=form.cleaned_data["gallery"],
@@ -187,7 +188,7 @@ def generate(request: Request) -> HttpResponse:
                 params=form.params(),
             )
             record(team, request.user, Activity.Verb.GENERATED, generation.prompt[:200])
-    except usage.OverBudget as e:
+    except OverBudget as e:
         form.add_error(None, str(e))
         if request.htmx:
             response = TemplateResponse(request, "gallery/index.html#generate-form", {"form": form})
@@ -258,7 +259,7 @@ def _start_retry(user, generation: Generation) -> Generation:
         raise Refused(first_problem(form))
     try:
         with transaction.atomic():
-            return usage.start(
+            return start_generation(
                 owner=user,
                 team=generation.team,
                 gallery=form.cleaned_data["gallery"],
@@ -268,7 +269,7 @@ def _start_retry(user, generation: Generation) -> Generation:
                 params=form.params(),
                 retry_of=generation,
             )
-    except usage.OverBudget as e:
+    except OverBudget as e:
         raise Refused(str(e)) from None
 
 

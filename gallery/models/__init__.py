@@ -1,7 +1,7 @@
 """Every model of the app, so that `from gallery.models import Image` works wherever it lives.
 
 The models live with their area: gallery/teams/models.py, gallery/images/models.py and
-gallery/usage/models.py; API tokens in gallery/api/models.py.
+gallery/usage/models.py (prices.py, rollups.py); API tokens in gallery/api/models.py.
 """
 
 from gallery.api.models import ApiToken
@@ -20,19 +20,20 @@ from gallery.teams.models import (
     Membership,
     Notification,
     Team,
+    UnreadableKey,
     one_line,
     personal_team,
 )
+from gallery.usage.limits import OverBudget
 from gallery.usage.models import (
     NEW_USER_HELP,
     Budget,
     Price,
     SiteSettings,
     Usage,
-    UsageDay,
-    UsageRollup,
     by_param_problem,
 )
+from gallery.usage.rollups import UsageDay, UsageRollup
 
 __all__ = [
     "NEW_USER_HELP",
@@ -48,9 +49,11 @@ __all__ = [
     "Invitation",
     "Membership",
     "Notification",
+    "OverBudget",
     "Price",
     "SiteSettings",
     "Team",
+    "UnreadableKey",
     "Usage",
     "UsageDay",
     "UsageRollup",

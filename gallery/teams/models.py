@@ -3,15 +3,14 @@
 import secrets
 import unicodedata
 import uuid
-from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
 from django.utils import timezone
 
-if TYPE_CHECKING:  # for annotations only: galleries build on teams, not the other way
-    from gallery.images.models import Gallery
+from gallery.teams import encryption
+from jobs.catalog import PROVIDERS
 
 
 def one_line(value: str) -> None:
@@ -21,6 +20,14 @@ def one_line(value: str) -> None:
             "A name cannot hold line breaks, tabs or other control characters.",
             code="control_characters",
         )
+
+
+class UnreadableKey(Exception):
+    """A team's stored key that FIELD_ENCRYPTION_KEY cannot decrypt; the message is for people."""
+
+
+# The providers a team may bring its own key for (the fields `<provider>_key`).
+KEYED_PROVIDERS = ("aimlapi", "relay")
 
 
 class TeamQuerySet(models.QuerySet["Team"]):
@@ -53,7 +60,33 @@ class Team(models.Model):
         membership = self.memberships.filter(user=user).first()
         return membership.role if membership else None
 
-    def default_gallery(self) -> "Gallery":
+    def provider_key(self, provider: str) -> str:
+        """The team's own key for "aimlapi" or "relay", decrypted; "" when it has none."""
+        stored = getattr(self, f"{provider}_key")
+        if not stored:
+            return ""
+        try:
+            return encryption.decrypt(stored)
+        except (encryption.SecretError, ImproperlyConfigured):
+            # Rotated away without `rotate_keys`, or the setting is gone: only a new key helps.
+            raise UnreadableKey(
+                f"The team's {PROVIDERS[provider]} key could not be read with the server's "
+                "FIELD_ENCRYPTION_KEY; an owner should enter it again."
+            ) from None
+
+    def set_provider_key(self, provider: str, value: str) -> None:
+        """Keep a key of the team's own, encrypted ("" forgets it); the caller saves."""
+        setattr(self, f"{provider}_key", encryption.encrypt(value) if value else "")
+
+    def rotate_provider_keys(self) -> bool:
+        """Re-encrypt the stored keys with the first FIELD_ENCRYPTION_KEY; False if none."""
+        names = [f"{p}_key" for p in KEYED_PROVIDERS if getattr(self, f"{p}_key")]
+        for name in names:
+            setattr(self, name, encryption.rotate(getattr(self, name)))
+        self.save(update_fields=names)
+        return bool(names)
+
+    def default_gallery(self):  # -> Gallery, which builds on teams (not the other way)
         gallery = self.galleries.order_by("created_at", "id").first()
         return gallery or self.galleries.create(name="Main")
 

@@ -22,6 +22,7 @@ from gallery.accounts import throttle
 from gallery.models import Activity, Gallery, Invitation, Membership, Team, one_line
 from gallery.teams import encryption as secrets
 from gallery.teams.activity import mail, record
+from gallery.teams.models import KEYED_PROVIDERS
 
 Role = Membership.Role
 AGAIN = "Ask the team's owner for a new one."
@@ -335,11 +336,11 @@ def team_keys(request: Request, team_uuid) -> HttpResponse:
     if not secrets.configured():
         messages.error(request, "Set FIELD_ENCRYPTION_KEY on the server to store team keys.")
         return redirect("gallery:team-detail", team.uuid)
-    for name in ("aimlapi_key", "relay_key"):
-        if name in form.cleaned_data["clear"]:
-            setattr(team, name, "")
-        elif value := form.cleaned_data[name].strip():
-            setattr(team, name, secrets.encrypt(value))
+    for provider in KEYED_PROVIDERS:
+        if f"{provider}_key" in form.cleaned_data["clear"]:
+            team.set_provider_key(provider, "")
+        elif value := form.cleaned_data[f"{provider}_key"].strip():
+            team.set_provider_key(provider, value)
     team.save(update_fields=["aimlapi_key", "relay_key"])
     messages.success(request, "Team keys saved.")
     return redirect("gallery:team-detail", team.uuid)

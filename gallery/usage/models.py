@@ -1,13 +1,32 @@
-"""Prices, budgets, site-wide limits, the usage ledger and its daily roll-ups."""
+"""Budgets, site-wide limits and the usage ledger (prices: prices.py; roll-ups: rollups.py).
 
+Every generation gets a `Usage` row in the transaction that creates it, carrying the estimated
+cost; budgets are checked there, under a lock, so two submits racing at a limit cannot both pass.
+When the generation ends, its row is settled in the same transaction as the final transition.
+"""
+
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from gallery.images.status import GenerationStatus
+from gallery.usage.limits import KINDS, SITE, Limit, OverBudget, month_start, own_limit
+from gallery.usage.prices import (
+    CostSource,
+    Price,
+    by_param_problem,
+    images_requested,
+    reported_cost,
+)
+from webapp import counters
+
+__all__ = ["Budget", "Price", "SiteSettings", "Usage", "by_param_problem"]
 
 NEW_USER_HELP = (
     "Given to each account made from now on as a budget of its own, across all the teams the "
@@ -67,53 +86,18 @@ class SiteSettings(models.Model):
     def load(cls) -> "SiteSettings":
         return cls.objects.get_or_create(pk=1)[0]
 
+    @classmethod
+    def site_limit(cls, *, lock: bool = False) -> Limit | None:
+        """The site-wide dollars per month, with what everyone spent this month; None when unset.
 
-class Price(models.Model):
-    """What one image of a model costs, for an estimate when the provider reports no figure.
-
-    `by_param` holds prices that depend on a parameter, per image: {"quality": {"high": "0.17"}}.
-    With `per_megapixel`, the price is per megapixel of the requested size instead.
-    """
-
-    model_id = models.CharField(max_length=200, unique=True)
-    usd_per_image = models.DecimalField(max_digits=10, decimal_places=6)
-    per_megapixel = models.BooleanField(default=False)
-    by_param = models.JSONField(default=dict, blank=True)
-    source = models.CharField(max_length=200, blank=True, help_text="Where the figure comes from.")
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["model_id"]
-
-    def __str__(self) -> str:
-        return f"{self.model_id}: ${self.usd_per_image}"
-
-
-def by_param_problem(value: object) -> str | None:
-    """What is wrong with a `Price.by_param` mapping, in words for the admin; None if nothing.
-
-    A value may hold a second mapping instead of a price, for a price that depends on two
-    options: {"quality": {"high": {"size": {"1024x1536": "0.25"}}}}.
-    """
-    if not isinstance(value, dict):
-        return "Write an object: {parameter: {value: price}}."
-    for name, choices in value.items():
-        if not isinstance(choices, dict) or not choices:
-            return f'"{name}" needs an object of prices by value, like {{"high": "0.17"}}.'
-        for choice, price in choices.items():
-            if isinstance(price, dict):
-                if problem := by_param_problem(price):
-                    return problem
-                continue
-            if isinstance(price, bool) or not isinstance(price, int | float | str):
-                return f'The price of {name}="{choice}" must be a number, like "0.17".'
-            try:
-                amount = Decimal(str(price))
-            except ArithmeticError:
-                return f'The price of {name}="{choice}" must be a number, like "0.17".'
-            if not amount.is_finite() or amount < 0:
-                return f'The price of {name}="{choice}" must be zero or more.'
-    return None
+        With `lock`, the settings row stays locked until the transaction ends (see `Usage.open`).
+        """
+        site = cls.load()
+        if site.site_usd_per_month is not None and lock:
+            site = cls.objects.select_for_update().get(pk=site.pk)
+        if (limit := site.site_usd_per_month) is None:
+            return None
+        return Limit(SITE, "usd", limit, Usage.used(Q(), month_start(), "cost_usd"))
 
 
 class Budget(models.Model):
@@ -153,6 +137,24 @@ class Budget(models.Model):
                 "not both and not neither."
             )
 
+    @classmethod
+    def limits(cls, user, team) -> list[Limit]:
+        """The limits that apply to this person in this team, with what is used of each."""
+        site = SiteSettings.load()
+        budgets = cls.objects.filter(Q(user=user) | Q(team=team))
+        mine = next((b for b in budgets if b.user_id == user.pk), None)
+        ours = next((b for b in budgets if b.team_id == team.pk), None)
+        found: list[Limit] = []
+        for whose, scope, owner, budget in (
+            ("You", "user", Q(user=user), mine),
+            (team.name, "team", Q(team=team), ours),
+        ):
+            for kind, (_, since, summed) in KINDS.items():
+                limit = own_limit(kind, scope, budget, site)
+                if limit is not None:
+                    found.append(Limit(whose, kind, limit, Usage.used(owner, since(), summed)))
+        return found
+
 
 class Usage(models.Model):
     """The ledger: one row per generation, kept when the generation, team or person is gone.
@@ -162,12 +164,7 @@ class Usage(models.Model):
     provider reported, or else the estimate.
     """
 
-    class Source(models.TextChoices):
-        REPORTED = "reported", "Reported by the provider"
-        ESTIMATED = "estimated", "Estimated from the price table"
-        FAMILY = "family", "Estimated at the highest price of its family"
-        UNPRICED = "unpriced", "No price known"
-        FREE = "free", "Not charged"
+    Source = CostSource
 
     generation = models.OneToOneField(
         "gallery.Generation",
@@ -224,76 +221,131 @@ class Usage(models.Model):
         return f"{self.user_name} / {self.model_id} ({self.outcome})"
 
     @classmethod
+    def open(cls, generation) -> "Usage":
+        """Record a new generation, refusing it (OverBudget) if it would break a limit.
+
+        Call inside the transaction that creates the generation: the lock taken here is held until
+        it commits, so the next submit for the same person or team counts this one.
+        """
+        user, team = generation.owner, generation.team
+        images = images_requested(generation.model_id, generation.params)
+        cost, source = Price.estimate(generation.model_id, generation.provider, generation.params)
+        # Lock the person, then the team (always in that order): racing submits queue up here.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        type(team).objects.select_for_update().filter(pk=team.pk).first()
+        try:
+            for limit in Budget.limits(user, team):
+                limit.check(images, cost, source)
+            # Then the site's cap, when there is one: every submit on the site queues up behind it.
+            if (cap := SiteSettings.site_limit(lock=True)) is not None:
+                cap.check(images, cost, source)
+        except OverBudget:
+            # The transaction rolls back and leaves no trace of it: counted for /metrics.
+            counters.add(counters.BUDGET_REFUSALS)
+            raise
+        return cls.objects.create(
+            generation=generation,
+            user=user,
+            team=team,
+            user_name=user.get_username(),
+            team_name=team.name,
+            api_token=generation.api_token,
+            api_token_name=generation.api_token.name if generation.api_token else "",
+            provider=generation.provider,
+            model_id=generation.model_id,
+            created_at=generation.created_at,
+            images=images,
+            estimated_usd=cost,
+            cost_usd=cost,
+            cost_source=source,
+        )
+
+    @classmethod
     def settle(cls, generation) -> None:
-        from gallery.usage import ledger
+        """Write how a generation ended into its ledger row (called in the final transition).
 
-        ledger.settle(generation)
+        Reads the row as that transition left it, in the same transaction, not the caller's copy:
+        a cancel from the web may hold a copy older than the worker's last write (the provider's
+        task id, its reported cost). A generation made before the ledger existed has no ledger row,
+        and then nothing changes.
+        """
+        g = type(generation).objects.only(*SETTLE_FIELDS).get(pk=generation.pk)
+        reported, credits = reported_cost(g.provider, g.provider_meta or {})
+        # The provider charges for work it may have done: a result it delivered, or a request it
+        # was sent and did not refuse, whatever happened next (a cancel, a timeout or a broken
+        # connection after sending, a deadline passed while its task ran). A request it refused
+        # (an HTTP error answer, a task it reported failed) or that never left costs nothing: the
+        # pipeline then clears `sent_at`. A model that was free when the generation was made (the
+        # sandbox, unpriced) stays free.
+        charged = g.result_at is not None or g.sent_at is not None
+        free = Q(cost_source=CostSource.FREE)
+        cost: dict = {}
+        if reported is not None:
+            cost = {
+                "cost_usd": Case(When(free, then=Value(Decimal(0))), default=Value(reported)),
+                "cost_source": Case(
+                    When(free, then=Value(CostSource.FREE)), default=Value(CostSource.REPORTED)
+                ),
+            }
+        elif not charged:
+            cost = {"cost_usd": Decimal(0)}
+        else:
+            cost = {"cost_usd": F("estimated_usd")}
+        # What was stored counts, also for a generation that failed after some of its pictures were
+        # kept; a cancel throws its pictures away.
+        stored = g.status != GenerationStatus.CANCELLED and g.result_at is not None
+        cls.objects.filter(generation_id=g.pk).update(
+            outcome=g.status,
+            error=g.error[:300],
+            settled_at=timezone.now(),
+            images=g.images.filter(copy_of=None).count() if stored else 0,
+            queue_seconds=_seconds(g.created_at, g.submitted_at),
+            provider_seconds=_seconds(g.submitted_at, g.result_at),
+            download_seconds=(
+                _seconds(g.result_at, g.finished_at)
+                if g.status == GenerationStatus.SUCCEEDED
+                else None
+            ),
+            total_seconds=_seconds(g.created_at, g.finished_at),
+            reported_usd=reported,
+            reported_credits=credits,
+            **cost,
+        )
 
-
-class UsageDay(models.Model):
-    """Daily roll-ups of the ledger, so the usage dashboard need not read every row.
-
-    One row per day and `grain`: "all" is keyed by team, person, provider and model (any filter
-    can be answered from it); "model", "team", "user" and "team_model" keep only those keys, so
-    most views read a few rows per day; "failure" (keyed like "all") and "reason" (the reason
-    alone) count failures by reason. Rebuilt whole, a day at a time, from the ledger
-    (`gallery.usage.figures.rollup`); `UsageRollup` says which days are done.
-    """
-
-    day = models.DateField()
-    grain = models.CharField(max_length=12)
-    team = models.ForeignKey(
-        "gallery.Team",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        db_constraint=False,
-        related_name="+",
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        db_constraint=False,
-        related_name="+",
-    )
-    team_name = models.CharField(max_length=100, blank=True)
-    user_name = models.CharField(max_length=150, blank=True)
-    provider = models.CharField(max_length=20, blank=True)
-    model_id = models.CharField(max_length=200, blank=True)
-    reason = models.CharField(max_length=300, blank=True)
-    generations = models.PositiveIntegerField(default=0)
-    succeeded = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    cancelled = models.PositiveIntegerField(default=0)
-    in_flight = models.PositiveIntegerField(default=0)
-    images = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=16, decimal_places=6, default=Decimal(0))
-    reported_usd = models.DecimalField(max_digits=16, decimal_places=6, default=Decimal(0))
-    estimated_usd = models.DecimalField(max_digits=16, decimal_places=6, default=Decimal(0))
-    timed = models.PositiveIntegerField(default=0)
-    total_seconds = models.FloatField(default=0.0)
-    # Succeeded generations by total time: {"bucket index": count}, see dashboard.BUCKETS.
-    latency = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["grain", "day"], name="usageday_grain_day"),
-            models.Index(fields=["grain", "team", "day"], name="usageday_team_day"),
-            models.Index(fields=["grain", "user", "day"], name="usageday_user_day"),
-            models.Index(fields=["grain", "model_id", "day"], name="usageday_model_day"),
+    @classmethod
+    def used(cls, owner: Q, since: datetime, field: str):
+        """What `owner` (a person, a team, everyone) used since then: images or cost_usd."""
+        total = cls.objects.filter(owner, created_at__gte=since).aggregate(total=Sum(field))[
+            "total"
         ]
+        return total or (0 if field == "images" else Decimal(0))
 
-    def __str__(self) -> str:
-        return f"{self.day} {self.grain}"
+    @classmethod
+    def used_by(cls, key: str, since: datetime, field: str) -> dict:
+        """What each person or team (key "user" / "team") used since then: {pk: total}."""
+        return dict(
+            cls.objects.filter(created_at__gte=since, **{key + "__isnull": False})
+            .values_list(key + "_id")
+            .annotate(total=Sum(field))
+            .values_list(key + "_id", "total")
+        )
 
 
-class UsageRollup(models.Model):
-    """A day whose roll-ups are built: the dashboard reads `UsageDay` for it, not the ledger."""
+SETTLE_FIELDS = (
+    "status",
+    "error",
+    "provider",
+    "provider_meta",
+    "provider_task_id",
+    "created_at",
+    "submitted_at",
+    "sent_at",
+    "result_at",
+    "finished_at",
+)
 
-    day = models.DateField(primary_key=True)
-    built_at = models.DateTimeField(default=timezone.now)
 
-    def __str__(self) -> str:
-        return str(self.day)
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())

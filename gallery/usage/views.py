@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET
 from gallery.access import Request
 from gallery.models import Team
 from gallery.spreadsheet import csv_text
-from gallery.usage import ledger as usage
-from gallery.usage.figures import Figures, Scope, Source, used_by
+from gallery.usage.figures import Scope, Source, standing, used_by
+from gallery.usage.sums import Figures
 from jobs import catalog
 
 MAX_DAYS = 400
@@ -168,7 +168,7 @@ def _export(name: str, scope: Scope) -> str:
     if name == "limits":
         rows = [
             (s.scope, s.name, s.limit.kind, s.limit.used, s.limit.limit, _percent(s.limit.ratio))
-            for s in usage.standing(used_by=used_by)
+            for s in standing(used_by=used_by)
         ]
         return csv_text(["scope", "name", "kind", "used", "limit", "used_percent"], rows)
     columns = FIGURE_COLUMNS + (LATENCY_COLUMNS if name == "model" else [])
@@ -238,7 +238,7 @@ def usage_dashboard(request: Request) -> TemplateResponse:
     if request.htmx and not request.htmx.history_restore_request:
         return TemplateResponse(request, "staff/usage.html#results", context)
     # Outside the filtered results: who is near a limit now, whatever the filters.
-    context["standing"] = usage.standing(used_by=used_by)
+    context["standing"] = standing(used_by=used_by)
     return TemplateResponse(request, "staff/usage.html", context)
 
 

@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import httpx
 
@@ -247,11 +247,3 @@ def json_body(response: httpx.Response) -> Any:
         raise ProviderError(
             "The provider answered with something that is not JSON; it may be having trouble."
         ) from None
-
-
-def adapter_for(protocol: str) -> Adapter:
-    """The module that speaks a protocol: each defines the four functions of `Adapter`."""
-    from jobs.providers import a1111, aimlapi, relay
-
-    adapters: dict[str, Any] = {"aimlapi": aimlapi, "relay": relay, "a1111": a1111}
-    return cast(Adapter, adapters[protocol])

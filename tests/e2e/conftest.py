@@ -90,6 +90,8 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media,
         "POLL_INTERVAL": "0.3",
         "PROVIDER_TIMEOUT": str(WORKER_PROVIDER_TIMEOUT),
         "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        # As an operator shipping logs runs it (tests/e2e/test_ops_e2e.py reads them).
+        "LOG_FORMAT": "json",
         **WORKER_ENV,
         **provider_settings(fake_providers),
     }

@@ -37,6 +37,10 @@ APP_VARIABLES = (
     "RELAY_API_KEY",
     "A1111_BASE_URL",
     "PROXY_HOPS",
+    "DATABASE_URL",
+    "METRICS_TOKEN",
+    "METRICS_ALLOWED",
+    "LOG_FORMAT",
     "GENERATE_RATE_COUNT",
     "GENERATE_RATE_SECONDS",
     "LOGIN_RATE_COUNT",
@@ -71,12 +75,18 @@ class StartedApp:
 
 @contextmanager
 def started_app(
-    database_url: str, var_dir: Path, env: dict[str, str] | None = None, *, workers: int = 1
+    database_url: str,
+    var_dir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    workers: int = 1,
+    up_path: str = "/login/",
 ) -> Iterator[StartedApp]:
     """gunicorn serving `webapp.wsgi` on a free port until the block ends.
 
     `database_url` is the test database (already migrated by pytest-django); `env` holds the
-    only settings the test chooses, e.g. {"SANDBOX_ENABLED": "1"}.
+    only settings the test chooses, e.g. {"SANDBOX_ENABLED": "1"}. It is up once `up_path`
+    answers below 500 (`/healthz` for an app whose database is meant to be unreachable).
     """
     port = free_port()
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +121,7 @@ def started_app(
     log.close()
     app = StartedApp(f"http://127.0.0.1:{port}", var_dir, process)
     try:
-        _wait_until_up(app)
+        _wait_until_up(app, up_path)
         yield app
     finally:
         process.terminate()
@@ -121,13 +131,13 @@ def started_app(
             process.kill()
 
 
-def _wait_until_up(app: StartedApp) -> None:
+def _wait_until_up(app: StartedApp, path: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if app.process.poll() is not None:
             raise AssertionError(f"gunicorn exited with {app.process.returncode}:\n{app.log()}")
         try:
-            if httpx.get(app.url("/login/"), timeout=2).status_code < 500:
+            if httpx.get(app.url(path), timeout=2).status_code < 500:
                 return
         except httpx.HTTPError:
             pass

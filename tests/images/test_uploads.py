@@ -18,8 +18,7 @@ from django.utils import timezone
 
 from gallery.images.forms import GenerateForm, save_upload
 from gallery.images.uploads import CappedUploadHandler, TooLarge
-from gallery.models import Budget, Generation, InputImage, personal_team
-from gallery.usage import ledger as usage
+from gallery.models import Budget, Generation, InputImage, OverBudget, personal_team
 from jobs import catalog, images, pipeline
 from tests.factories import make_generation, png_bytes
 
@@ -192,7 +191,7 @@ def test_the_quota_holds_for_requests_that_race_each_other(alice, settings, medi
         )
         for i in range(2)
     )
-    with pytest.raises(usage.OverBudget, match="each person may keep"):
+    with pytest.raises(OverBudget, match="each person may keep"):
         form.params()
     assert InputImage.objects.count() == 2 and stored_inputs(media_root) == []
 

@@ -16,7 +16,8 @@ import pytest
 from gallery.images.forms import GenerateForm
 from gallery.models import Generation
 from jobs import catalog, pipeline
-from jobs.providers import a1111, adapter_for, aimlapi
+from jobs.providers import a1111, aimlapi
+from jobs.providers.adapters import adapter_for
 from tests.factories import PROMPT, default_input, make_generation, png_bytes
 
 EXAMPLES = json.loads(

@@ -9,11 +9,11 @@ from cryptography.fernet import Fernet
 
 from gallery.models import Generation, Price, Usage, personal_team
 from gallery.teams import encryption as secrets
-from gallery.usage import ledger as usage
 from jobs import http
 from jobs.pipeline import poll, submit
 from jobs.providers import KEY_MASK
 from jobs.sandbox import auth
+from jobs.start import start_generation
 from tests.factories import make_generation
 
 Status = Generation.Status
@@ -45,7 +45,7 @@ def echoing(monkeypatch, settings):
 
 def start(user, model_id: str, provider: str, params: dict) -> Generation:
     team = personal_team(user)
-    return usage.start(
+    return start_generation(
         owner=user,
         team=team,
         gallery=team.default_gallery(),

@@ -1,6 +1,6 @@
 """What a generation that ends without a result costs: the estimate when the provider may have
 done the work (it was sent the request and did not refuse it), nothing when it refused it or
-never got it. Provider HTTP is faked at the one client seam; the rule is `usage.settle`'s."""
+never got it. Provider HTTP is faked at the one client seam; the rule is `Usage.settle`'s."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from gallery.models import Generation, Price, Usage, personal_team
-from gallery.usage import ledger as usage
 from jobs import http, pipeline, tasks
 from jobs.sandbox import failures
+from jobs.start import start_generation
 
 Status = Generation.Status
 D = Decimal
@@ -45,7 +45,7 @@ def priced(db):
 def start(user, model_id="sandbox/flux-sync", **params) -> Generation:
     team = personal_team(user)
     params = params or ({"num_images": 2} if model_id == "sandbox/flux-sync" else {})
-    return usage.start(
+    return start_generation(
         owner=user,
         team=team,
         gallery=team.default_gallery(),

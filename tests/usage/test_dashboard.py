@@ -13,9 +13,8 @@ from django.utils import timezone
 
 from gallery import spreadsheet
 from gallery.models import Budget, Generation, Team, Usage, UsageDay, UsageRollup
-from gallery.usage import figures as dashboard
-from gallery.usage import ledger as usage
-from gallery.usage.figures import EDGES, Figures, Scope, Source, bucket, percentile
+from gallery.usage.figures import Scope, Source, standing, used_by
+from gallery.usage.sums import EDGES, Figures, bucket, percentile
 from jobs import pipeline, tasks
 from tests.factories import make_user
 
@@ -166,9 +165,9 @@ def test_rolled_up_days_add_up_to_the_same_as_the_ledger(ledger, alice, dave):
         return {name: source.table(name) for name in tables}, source.reasons()
 
     raw = [read(s) for s in scopes]
-    dashboard.rollup(A)
-    dashboard.rollup(B)
-    dashboard.rollup(B)  # again: rebuilt, not doubled
+    UsageDay.objects.rebuild(A)
+    UsageDay.objects.rebuild(B)
+    UsageDay.objects.rebuild(B)  # again: rebuilt, not doubled
     assert set(UsageRollup.objects.values_list("day", flat=True)) == {A, B}
     assert UsageDay.objects.filter(day=B, grain="reason").count() == 2
     assert [read(s) for s in scopes] == raw
@@ -177,7 +176,7 @@ def test_rolled_up_days_add_up_to_the_same_as_the_ledger(ledger, alice, dave):
 
 def test_a_day_settled_after_its_roll_up_is_caught_by_the_next_one(ledger, alice, studio):
     late = entry(alice, studio, B, "flux/schnell", Status.RUNNING, 1, "0.05")
-    dashboard.rollup(B)
+    UsageDay.objects.rebuild(B)
     assert by_label(Source(scope()).table("day"), 0)[B].in_flight == 1
     Usage.objects.filter(pk=late.pk).update(outcome=Status.FAILED, error="Lost", images=0)
     call_command("rollup_usage", days=2, stdout=io.StringIO())
@@ -240,12 +239,10 @@ def test_the_near_a_limit_panel_lists_who_is_close(ledger, staff_client, alice, 
 def test_near_a_limit_reads_roll_ups_to_the_same_effect(frozen_today, ledger, studio, dave):
     Budget.objects.create(team=studio, usd_per_month=Decimal("0.30"))
     Budget.objects.create(user=dave, usd_per_month=Decimal("0.20"))
-    from_ledger = [(s.name, s.limit.used) for s in usage.standing()]
-    dashboard.rollup(frozen_today - timedelta(days=2))
-    dashboard.rollup(frozen_today - timedelta(days=1))
-    assert [(s.name, s.limit.used) for s in usage.standing(used_by=dashboard.used_by)] == (
-        from_ledger
-    )
+    from_ledger = [(s.name, s.limit.used) for s in standing()]
+    UsageDay.objects.rebuild(frozen_today - timedelta(days=2))
+    UsageDay.objects.rebuild(frozen_today - timedelta(days=1))
+    assert [(s.name, s.limit.used) for s in standing(used_by=used_by)] == (from_ledger)
     assert [name for name, _ in from_ledger] == ["Studio", "dave"]
 
 

@@ -7,16 +7,18 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 
-from gallery.models import Generation, Price, SiteSettings, Usage, personal_team
-from gallery.usage import ledger as usage
+from gallery.models import Generation, OverBudget, Price, SiteSettings, Usage, personal_team
+from gallery.usage.limits import month_start
+from gallery.usage.prices import family
 from jobs import catalog
+from jobs.start import start_generation
 
 D = Decimal
 
 
 def start(user, **params):
     team = personal_team(user)
-    return usage.start(
+    return start_generation(
         owner=user,
         team=team,
         gallery=team.default_gallery(),
@@ -39,7 +41,7 @@ def cap(usd: str | None) -> None:
 def test_everyones_spending_together_is_held_to_the_site_cap(priced, alice, bob):
     cap("1.00")
     start(alice, num_images=2)
-    with pytest.raises(usage.OverBudget) as refused:
+    with pytest.raises(OverBudget) as refused:
         start(bob, num_images=1)  # bob has no budget of his own; the site's binds him
     assert str(refused.value) == (
         "Everyone on this site together has spent $0.80 of $1.00 allowed this month, and this "
@@ -51,9 +53,7 @@ def test_everyones_spending_together_is_held_to_the_site_cap(priced, alice, bob)
 def test_last_months_spending_and_an_empty_cap_do_not_count(priced, alice, bob):
     cap("1.00")
     first = start(alice, num_images=2)
-    Usage.objects.filter(generation=first).update(
-        created_at=usage.month_start() - timedelta(minutes=1)
-    )
+    Usage.objects.filter(generation=first).update(created_at=month_start() - timedelta(minutes=1))
     start(bob, num_images=2)
     cap(None)
     start(bob, num_images=2)
@@ -61,10 +61,10 @@ def test_last_months_spending_and_an_empty_cap_do_not_count(priced, alice, bob):
 
 def test_an_unpriced_model_is_refused_under_the_site_cap(alice):
     # Unpriced, and so is every model of its family (else it counts at their highest price).
-    Price.objects.filter(model_id__in=usage.family(catalog.MODELS["flux/schnell"])).delete()
+    Price.objects.filter(model_id__in=family(catalog.MODELS["flux/schnell"])).delete()
     cap("100")
-    with pytest.raises(usage.OverBudget, match="no price yet"):
-        usage.start(
+    with pytest.raises(OverBudget, match="no price yet"):
+        start_generation(
             owner=alice,
             team=personal_team(alice),
             model_id="flux/schnell",
@@ -99,7 +99,7 @@ def test_two_people_racing_at_the_site_cap_one_passes_one_is_refused(priced, ali
         try:
             start(bob)
             outcomes["second"] = "passed"
-        except usage.OverBudget:
+        except OverBudget:
             outcomes["second"] = "refused"
         finally:
             connection.close()

@@ -15,14 +15,18 @@ from django.utils import timezone
 from gallery.models import (
     Budget,
     Generation,
+    OverBudget,
     Price,
     SiteSettings,
     Usage,
     by_param_problem,
     personal_team,
 )
-from gallery.usage import ledger as usage
+from gallery.usage.figures import standing
+from gallery.usage.limits import day_start
+from gallery.usage.prices import family, images_requested, megapixels, reported_cost
 from jobs import catalog, http, pipeline
+from jobs.start import start_generation
 from tests.factories import make_image, png_bytes
 
 Status = Generation.Status
@@ -32,7 +36,7 @@ D = Decimal
 
 def start(user, team=None, model_id="sandbox/flux-sync", provider="sandbox", **params):
     team = team or personal_team(user)
-    return usage.start(
+    return start_generation(
         owner=user,
         team=team,
         gallery=team.default_gallery(),
@@ -59,7 +63,7 @@ def start(user, team=None, model_id="sandbox/flux-sync", provider="sandbox", **p
     ],
 )
 def test_it_counts_the_images_a_request_asks_for(model_id, params, expected):
-    assert usage.images_requested(model_id, params) == expected
+    assert images_requested(model_id, params) == expected
 
 
 @pytest.mark.parametrize(
@@ -74,17 +78,17 @@ def test_it_counts_the_images_a_request_asks_for(model_id, params, expected):
     ],
 )
 def test_it_reads_the_requested_size(params, expected):
-    assert usage.megapixels("any/model", params) == pytest.approx(expected)
+    assert megapixels("any/model", params) == pytest.approx(expected)
 
 
 def test_an_unpriced_model_is_estimated_at_nothing_and_says_so(db):
-    assert usage.estimate("made/up", "aimlapi", {}) == (D(0), Source.UNPRICED)
+    assert Price.estimate("made/up", "aimlapi", {}) == (D(0), Source.UNPRICED)
 
 
 def test_the_sandbox_is_free_until_an_admin_prices_it(db):
-    assert usage.estimate("sandbox/flux-sync", "sandbox", {}) == (D(0), Source.FREE)
+    assert Price.estimate("sandbox/flux-sync", "sandbox", {}) == (D(0), Source.FREE)
     Price.objects.create(model_id="sandbox/flux-sync", usd_per_image=D("0.01"))
-    assert usage.estimate("sandbox/flux-sync", "sandbox", {"num_images": 3}) == (
+    assert Price.estimate("sandbox/flux-sync", "sandbox", {"num_images": 3}) == (
         D("0.03"),
         Source.ESTIMATED,
     )
@@ -106,12 +110,12 @@ def test_a_price_can_depend_on_an_option_and_on_the_size(db):
             "by_param": {"quality": {"high": "0.17", "low": "0.011"}},
         },
     )
-    estimate = lambda **p: usage.estimate("openai/gpt-image-1", "aimlapi", p)[0]  # noqa: E731
+    estimate = lambda **p: Price.estimate("openai/gpt-image-1", "aimlapi", p)[0]  # noqa: E731
     assert estimate(quality="high", n=2) == D("0.34")
     assert estimate(quality="low") == D("0.011")
     assert estimate(quality="medium") == D("0.04")  # not listed: the base price
     Price.objects.create(model_id="flux/schnell", usd_per_image=D("0.003"), per_megapixel=True)
-    cost, _ = usage.estimate(
+    cost, _ = Price.estimate(
         "flux/schnell", "aimlapi", {"image_size": {"width": 2000, "height": 1000}, "num_images": 2}
     )
     assert cost == D("0.012")
@@ -128,7 +132,7 @@ def test_a_price_can_depend_on_an_option_and_on_the_size(db):
     ],
 )
 def test_the_gpt_image_estimates_follow_quality_and_size(db, params, expected):
-    assert usage.estimate("openai/gpt-image-1", "aimlapi", params) == (expected, Source.ESTIMATED)
+    assert Price.estimate("openai/gpt-image-1", "aimlapi", params) == (expected, Source.ESTIMATED)
 
 
 def test_a_price_by_two_options_falls_back_to_the_base_for_an_unlisted_one(db):
@@ -137,10 +141,10 @@ def test_a_price_by_two_options_falls_back_to_the_base_for_an_unlisted_one(db):
         usd_per_image=D("0.5"),
         by_param={"quality": {"high": {"size": {"1024x1024": "0.17"}}}},
     )
-    assert usage.estimate("made/up", "aimlapi", {"quality": "high", "size": "1024x1024"})[0] == D(
+    assert Price.estimate("made/up", "aimlapi", {"quality": "high", "size": "1024x1024"})[0] == D(
         "0.17"
     )
-    assert usage.estimate("made/up", "aimlapi", {"quality": "high", "size": "9x9"})[0] == D("0.5")
+    assert Price.estimate("made/up", "aimlapi", {"quality": "high", "size": "9x9"})[0] == D("0.5")
 
 
 def test_the_admin_may_enter_a_price_by_two_options():
@@ -186,26 +190,26 @@ def test_the_price_migration_updates_only_what_still_holds_the_seeded_figure(db)
 def test_an_unpriced_model_counts_at_the_highest_price_of_its_family(db):
     """gpt-image-1.5 has no price: it counts as its maker's dearest image, never as $0."""
     assert not Price.objects.filter(model_id="openai/gpt-image-1-5").exists()
-    cost, source = usage.estimate("openai/gpt-image-1-5", "aimlapi", {"n": 1})
+    cost, source = Price.estimate("openai/gpt-image-1-5", "aimlapi", {"n": 1})
     assert (cost, source) == (D("0.25"), Source.FAMILY)  # gpt-image-1, high, 1536x1024
     # The same maker's model on another provider is in the family too.
-    assert usage.estimate("openai/gpt-image-1.5-T2I", "relay", {})[1] == Source.FAMILY
+    assert Price.estimate("openai/gpt-image-1.5-T2I", "relay", {})[1] == Source.FAMILY
     # The sandbox and a person's own server stay free.
-    assert usage.estimate("sandbox/openai-sync", "sandbox", {}) == (D(0), Source.FREE)
-    assert usage.estimate("a1111/txt2img", "a1111", {}) == (D(0), Source.FREE)
+    assert Price.estimate("sandbox/openai-sync", "sandbox", {}) == (D(0), Source.FREE)
+    assert Price.estimate("a1111/txt2img", "a1111", {}) == (D(0), Source.FREE)
 
 
 def test_a_family_price_per_megapixel_counts_the_size_asked_for(db):
-    Price.objects.filter(model_id__in=usage.family(catalog.MODELS["flux/schnell"])).delete()
+    Price.objects.filter(model_id__in=family(catalog.MODELS["flux/schnell"])).delete()
     Price.objects.create(model_id="flux/dev", usd_per_image=D("0.025"), per_megapixel=True)
     params = {"image_size": {"width": 2000, "height": 1000}}
-    assert usage.estimate("flux/schnell", "aimlapi", params) == (D("0.05"), Source.FAMILY)
+    assert Price.estimate("flux/schnell", "aimlapi", params) == (D("0.05"), Source.FAMILY)
 
 
 def test_a_model_whose_family_has_no_price_stays_unpriced(db):
-    family = usage.family(catalog.MODELS["flux/schnell"])
-    Price.objects.filter(model_id__in=[*family, "flux/schnell"]).delete()
-    assert usage.estimate("flux/schnell", "aimlapi", {}) == (D(0), Source.UNPRICED)
+    relatives = family(catalog.MODELS["flux/schnell"])
+    Price.objects.filter(model_id__in=[*relatives, "flux/schnell"]).delete()
+    assert Price.estimate("flux/schnell", "aimlapi", {}) == (D(0), Source.UNPRICED)
 
 
 def test_a_family_estimate_counts_against_a_dollar_budget(alice):
@@ -213,7 +217,7 @@ def test_a_family_estimate_counts_against_a_dollar_budget(alice):
     first = start(alice, model_id="openai/gpt-image-1-5", provider="aimlapi", n=1)
     usage_row = Usage.objects.get(generation=first)
     assert (usage_row.estimated_usd, usage_row.cost_source) == (D("0.25"), Source.FAMILY)
-    with pytest.raises(usage.OverBudget, match=r"this would cost about \$0.25 more"):
+    with pytest.raises(OverBudget, match=r"this would cost about \$0.25 more"):
         start(alice, model_id="openai/gpt-image-1-5", provider="aimlapi", n=1)
 
 
@@ -242,7 +246,7 @@ def test_the_form_says_how_an_unpriced_model_is_counted(alice_client, settings):
     ],
 )
 def test_it_reads_the_cost_the_provider_reports(provider, meta, expected):
-    assert usage.reported_cost(provider, meta) == expected
+    assert reported_cost(provider, meta) == expected
 
 
 # --- The ledger -------------------------------------------------------------------------------
@@ -396,7 +400,7 @@ def test_the_ledger_outlives_the_generation_and_the_team(alice, studio):
 def test_a_person_over_their_daily_images_is_refused_with_a_clear_message(alice):
     Budget.objects.create(user=alice, images_per_day=3)
     start(alice, num_images=2)
-    with pytest.raises(usage.OverBudget) as refused:
+    with pytest.raises(OverBudget) as refused:
         start(alice, num_images=2)
     assert str(refused.value).startswith(
         "You have made 2 of 3 images allowed today, and this would make 2 more (1 left)."
@@ -412,7 +416,7 @@ def test_failed_and_earlier_generations_do_not_count_against_today(alice):
     old = start(alice, num_images=2)
     old.mark_failed("x")
     Usage.objects.filter(generation=old).update(
-        images=2, created_at=usage.day_start() - timedelta(minutes=1)
+        images=2, created_at=day_start() - timedelta(minutes=1)
     )
     start(alice, num_images=2)
 
@@ -421,7 +425,7 @@ def test_a_team_over_its_monthly_spend_is_refused(alice, bob, studio):
     Price.objects.create(model_id="sandbox/flux-sync", usd_per_image=D("0.40"))
     Budget.objects.create(team=studio, usd_per_month=D("1.00"))
     start(alice, studio, num_images=2)
-    with pytest.raises(usage.OverBudget) as refused:
+    with pytest.raises(OverBudget) as refused:
         start(bob, studio, num_images=1)  # the team's limit binds every member
     assert str(refused.value) == (
         "The team Studio has spent $0.80 of $1.00 allowed this month, and this would cost "
@@ -440,9 +444,9 @@ def test_the_reported_cost_replaces_the_estimate_in_the_monthly_sum(alice, studi
 
 def test_an_unpriced_model_is_refused_under_a_spending_limit(alice):
     # Unpriced, and so is every model of its family (else it counts at their highest price).
-    Price.objects.filter(model_id__in=usage.family(catalog.MODELS["flux/schnell"])).delete()
+    Price.objects.filter(model_id__in=family(catalog.MODELS["flux/schnell"])).delete()
     SiteSettings.objects.update_or_create(pk=1, defaults={"user_usd_per_month": D("5")})
-    with pytest.raises(usage.OverBudget, match="no price yet"):
+    with pytest.raises(OverBudget, match="no price yet"):
         start(alice, model_id="flux/schnell", provider="aimlapi")
     start(alice)  # the free sandbox is fine
 
@@ -450,7 +454,7 @@ def test_an_unpriced_model_is_refused_under_a_spending_limit(alice):
 def test_site_defaults_apply_and_a_budget_of_ones_own_overrides_them(alice, bob):
     SiteSettings.objects.update_or_create(pk=1, defaults={"user_images_per_day": 1})
     start(alice)
-    with pytest.raises(usage.OverBudget):
+    with pytest.raises(OverBudget):
         start(alice)
     Budget.objects.create(user=bob, images_per_day=5)
     for _ in range(5):
@@ -524,15 +528,15 @@ def test_admins_see_who_is_near_a_limit(alice, bob, studio):
     for _ in range(9):
         start(alice, studio)
     start(bob, studio)
-    near = usage.standing()
+    near = standing()
     assert [(s.scope, s.name, str(s.limit)) for s in near] == [
         ("user", "alice", "9 of 10 images today")
     ]
-    assert [s.name for s in usage.standing(threshold=0.1)] == ["alice", "bob", "Studio"]
+    assert [s.name for s in standing(threshold=0.1)] == ["alice", "bob", "Studio"]
 
 
 # --- The race ---------------------------------------------------------------------------------
-# Racing submits must queue up on the row locks `usage.open_entry` takes. SQLite runs one writing
+# Racing submits must queue up on the row locks `Usage.open` takes. SQLite runs one writing
 # transaction at a time, so there a race passes with or without the locks and proves nothing.
 # On PostgreSQL each test holds a submit that has read what is used until every other one has
 # read too, has finished, or is seen waiting for a lock (pg_locks): without the locks they all
@@ -599,7 +603,7 @@ def test_two_submits_racing_at_the_limit_one_passes_one_is_refused(alice):
         try:
             start(alice)
             outcomes["second"] = "passed"
-        except usage.OverBudget:
+        except OverBudget:
             outcomes["second"] = "refused"
         finally:
             connection.close()
@@ -630,7 +634,7 @@ def test_many_submits_at_once_never_exceed_the_limit(alice, monkeypatch):
     have_read: set[threading.Thread] = set()
     finished: set[threading.Thread] = set()
     passed: list[int] = []
-    read_limits = usage.limits
+    read_limits = Budget.limits
 
     def read_then_hold(user, team):
         """Read what is used, then hold on to it until no other submit is still on its way."""
@@ -649,7 +653,7 @@ def test_many_submits_at_once_never_exceed_the_limit(alice, monkeypatch):
         until(others_read_waiting_or_finished, "every other submit reading or waiting")
         return found
 
-    monkeypatch.setattr(usage, "limits", read_then_hold)
+    monkeypatch.setattr(Budget, "limits", staticmethod(read_then_hold))
 
     def submit():
         pids[threading.current_thread()] = backend_pid()
@@ -657,7 +661,7 @@ def test_many_submits_at_once_never_exceed_the_limit(alice, monkeypatch):
         try:
             start(alice)
             passed.append(1)
-        except usage.OverBudget:
+        except OverBudget:
             pass
         finally:
             finished.add(threading.current_thread())

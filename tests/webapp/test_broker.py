@@ -80,7 +80,7 @@ def test_the_worker_keeps_a_usable_connection_between_tasks(db, monkeypatch):
     from webapp import celery
 
     closed = []
-    monkeypatch.setattr("django.db.close_old_connections", lambda: closed.append(1))
+    monkeypatch.setattr("webapp.celery.close_old_connections", lambda: closed.append(1))
     celery.keep_usable_connections(task=SimpleNamespace(request=SimpleNamespace(is_eager=False)))
     assert closed == [1]  # old or broken ones only: Django's own rule (CONN_MAX_AGE)
     celery.keep_usable_connections(task=SimpleNamespace(request=SimpleNamespace(is_eager=True)))

@@ -46,7 +46,8 @@ def _substitute(match: re.Match, given: dict[str, str]) -> str:
 def test_compose_reads_as_expected():
     env = compose_environment(OPERATOR)
     assert env["SECRET_KEY"] == OPERATOR["SECRET_KEY"]
-    assert env["HTTPS"] == "1" and env["PROXY_HOPS"] == "1"
+    # The TLS proxy in front and the bundled nginx each append to X-Forwarded-For.
+    assert env["HTTPS"] == "1" and env["PROXY_HOPS"] == "2"
     assert env.get("DEBUG", "0") == "0"
 
 

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from gallery.usage import figures as dashboard
+from gallery.models import UsageDay
 
 
 class Command(BaseCommand):
@@ -12,6 +12,6 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=2, help="Whole days before today.")
 
     def handle(self, *args, days: int, **options):
-        done = dashboard.rollup_recent(days)
+        done = UsageDay.objects.rebuild_recent(days)
         if done:
             self.stdout.write(f"Rolled up {len(done)} days, {done[0]} to {done[-1]}.")

@@ -3,7 +3,6 @@
 from django.core.management.base import BaseCommand
 
 from gallery.models import Team
-from gallery.teams import encryption as secrets
 
 
 class Command(BaseCommand):
@@ -12,9 +11,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         rotated = 0
         for team in Team.objects.exclude(aimlapi_key="", relay_key=""):
-            for name in ("aimlapi_key", "relay_key"):
-                if stored := getattr(team, name):
-                    setattr(team, name, secrets.rotate(stored))
-            team.save(update_fields=["aimlapi_key", "relay_key"])
-            rotated += 1
+            rotated += team.rotate_provider_keys()
         self.stdout.write(f"Re-encrypted the keys of {rotated} team(s).")

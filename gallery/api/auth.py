@@ -44,9 +44,14 @@ class Caller:
     def can_write(self) -> bool:
         return not self.token.read_only and self.role in EDIT_ROLES
 
-    def require_write(self) -> None:
+    def require_change(self) -> None:
+        """Any change, even one of the person's own (a favorite): not with a read-only token."""
         if self.token.read_only:
             raise Forbidden("This token is read only: it can look, not change anything.")
+
+    def require_write(self) -> None:
+        """A change to the team's things: an editor's or owner's token, not read only."""
+        self.require_change()
         if self.role not in EDIT_ROLES:
             raise Forbidden(
                 f"You are a {self.role} in {self.team.name}: a {self.role} can look, "

@@ -73,8 +73,7 @@ def read_image(request: HttpRequest, image_uuid: UUID):
 def change_image(request: HttpRequest, image_uuid: UUID, body: ImagePatch):
     """Favorite it (anyone who sees it, as on the page) and/or move it to another gallery."""
     who = caller(request)
-    if who.token.read_only:
-        who.require_write()
+    who.require_change()
     image = get_image(request, image_uuid, edit=body.gallery is not None)
     target = get_gallery(request, body.gallery, edit=True) if body.gallery else None
     with transaction.atomic():

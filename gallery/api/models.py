@@ -13,13 +13,16 @@ import hmac
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gallery.teams.models import Membership, Team, one_line
+from gallery.usage.models import Usage
 
 SCHEME = "atl"
 # last_used_at is written at most this often per token: one write a minute, not one a request.
@@ -44,6 +47,22 @@ class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
         if not user.is_authenticated:
             return self.none()
         return self.filter(owner=user)
+
+    def with_usage(self, since: datetime) -> "ApiTokenQuerySet":
+        """Each token with the images and dollars the ledger counts for it since `since`."""
+        rows = (
+            Usage.objects.filter(api_token=OuterRef("pk"), created_at__gte=since)
+            .order_by()
+            .values("api_token")
+        )
+        return self.annotate(
+            images_used=Coalesce(Subquery(rows.annotate(n=Sum("images")).values("n")), 0),
+            usd_used=Coalesce(
+                Subquery(rows.annotate(usd=Sum("cost_usd")).values("usd")),
+                Value(Decimal(0)),
+                output_field=DecimalField(max_digits=16, decimal_places=6),
+            ),
+        )
 
     def live(self) -> "ApiTokenQuerySet":
         now = timezone.now()

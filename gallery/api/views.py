@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from gallery.access import Request, get_api_token
 from gallery.accounts import throttle
 from gallery.models import ApiToken, Team, one_line
+from gallery.usage.limits import month_start
 
 EXPIRY = [
     ("30", "In 30 days"),
@@ -79,7 +80,7 @@ def api_tokens(request: Request) -> HttpResponse:
             form, status = TokenForm(user=request.user), 201
         else:
             status = 429 if form.non_field_errors() else 400
-    tokens = ApiToken.objects.of(request.user).select_related("team")
+    tokens = ApiToken.objects.of(request.user).with_usage(month_start()).select_related("team")
     context = {"form": form, "tokens": tokens, "created": created}
     response = TemplateResponse(request, "gallery/api_tokens.html", context, status=status)
     response["Cache-Control"] = "no-store"  # the page may hold a secret, once

@@ -4,6 +4,7 @@ their last use, revoked; and by `manage.py create_api_token`."""
 import hashlib
 import re
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -11,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from gallery.api.models import USED_EVERY
-from gallery.models import ApiToken, personal_team
+from gallery.models import ApiToken, Usage, personal_team
 
 TOKEN = re.compile(r"atl_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 
@@ -161,3 +162,34 @@ def test_the_command_says_what_is_wrong(studio, args, error):
     with pytest.raises(CommandError, match=re.escape(error)):
         command(*args)
     assert not ApiToken.objects.exists()
+
+
+def test_the_page_shows_what_each_token_used_this_month(client, alice, studio):
+    token, _ = ApiToken.issue(alice, studio, "batch")
+    other, _ = ApiToken.issue(alice, studio, "idle")
+    for images, cost, when in ((2, "0.50", timezone.now()), (3, "1.25", timezone.now())):
+        make_usage(alice, studio, token, images, cost, when)
+    make_usage(alice, studio, token, 7, "9.00", timezone.now() - timedelta(days=40))
+    make_usage(alice, studio, None, 4, "3.00", timezone.now())  # from a page
+    client.force_login(alice)
+    tokens = {t.name: t for t in client.get("/settings/api-tokens/").context["tokens"]}
+    assert (tokens["batch"].images_used, tokens["batch"].usd_used) == (5, Decimal("1.75"))
+    assert (tokens["idle"].images_used, tokens["idle"].usd_used) == (0, Decimal(0))
+    assert other.pk == tokens["idle"].pk
+
+
+def make_usage(user, team, token, images, cost, when):
+    Usage.objects.create(
+        user=user,
+        team=team,
+        user_name=user.username,
+        team_name=team.name,
+        api_token=token,
+        api_token_name=token.name if token else "",
+        provider="aimlapi",
+        model_id="x",
+        created_at=when,
+        images=images,
+        cost_usd=Decimal(cost),
+        cost_source="estimated",
+    )

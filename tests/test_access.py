@@ -292,7 +292,7 @@ MATRIX = {
         {},
         dict(alice=302, bob=302, carol=302, dave=302, anonymous=302),
     ),
-    # Closed by default (an admin opens it under Site settings; tests/accounts/test_accounts.py).
+    # Closed by default (an admin opens it under Site settings; tests/accounts/test_signup.py).
     "signup": ("get", "/signup/", {}, dict(alice=403, bob=403, carol=403, dave=403, anonymous=403)),
     "password_change": (
         "get",

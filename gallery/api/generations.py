@@ -21,14 +21,6 @@ from jobs import catalog
 from jobs.start import start_generation
 
 router = Router(tags=["generations"])
-ERRORS: dict[int, Any] = {
-    400: schemas.Problem,
-    401: schemas.Problem,
-    403: schemas.Problem,
-    404: schemas.Problem,
-    409: schemas.Problem,
-    429: schemas.Problem,
-}
 
 
 class GenerationIn(Schema):
@@ -39,7 +31,7 @@ class GenerationIn(Schema):
     params: dict[str, Any] = {}
 
 
-@router.get("/models", response={200: schemas.CatalogOut, **ERRORS}, url_name="models")
+@router.get("/models", response={200: schemas.CatalogOut, **schemas.PROBLEMS}, url_name="models")
 def list_models(request: HttpRequest):
     """Every model offered, with its parameters and their limits; unavailable ones say why.
     `limits` are the budgets that apply to you in this team, with what is used."""
@@ -51,7 +43,9 @@ def list_models(request: HttpRequest):
 
 
 @router.post(
-    "/generations", response={202: schemas.GenerationOut, **ERRORS}, url_name="generations"
+    "/generations",
+    response={202: schemas.GenerationOut, **schemas.PROBLEMS},
+    url_name="generations",
 )
 def create_generation(request: HttpRequest, body: GenerationIn):
     """Start a generation; it runs in the background: poll GET /generations/{uuid}."""
@@ -66,7 +60,7 @@ def create_generation(request: HttpRequest, body: GenerationIn):
 
 @router.get(
     "/generations/{generation_uuid}",
-    response={200: schemas.GenerationOut, **ERRORS},
+    response={200: schemas.GenerationOut, **schemas.PROBLEMS},
     url_name="generation",
 )
 def read_generation(request: HttpRequest, generation_uuid: UUID):
@@ -76,7 +70,7 @@ def read_generation(request: HttpRequest, generation_uuid: UUID):
 
 @router.post(
     "/generations/{generation_uuid}/cancel",
-    response={200: schemas.GenerationOut, **ERRORS},
+    response={200: schemas.GenerationOut, **schemas.PROBLEMS},
     url_name="generation-cancel",
 )
 def cancel_generation(request: HttpRequest, generation_uuid: UUID):
@@ -89,7 +83,7 @@ def cancel_generation(request: HttpRequest, generation_uuid: UUID):
 
 @router.post(
     "/generations/{generation_uuid}/retry",
-    response={202: schemas.GenerationOut, **ERRORS},
+    response={202: schemas.GenerationOut, **schemas.PROBLEMS},
     url_name="generation-retry",
 )
 def retry_generation(request: HttpRequest, generation_uuid: UUID):

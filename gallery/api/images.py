@@ -14,7 +14,6 @@ from gallery.accounts import throttle
 from gallery.api import schemas
 from gallery.api.access import caller, get_gallery, get_image
 from gallery.api.errors import Invalid, TooMany
-from gallery.api.generations import ERRORS
 from gallery.images import browse, views
 from gallery.models import Activity, Favorite, Gallery
 from gallery.teams.activity import record
@@ -47,7 +46,7 @@ class GalleryIn(Schema):
     name: str
 
 
-@router.get("/images", response={200: schemas.ImagePage, **ERRORS}, url_name="images")
+@router.get("/images", response={200: schemas.ImagePage, **schemas.PROBLEMS}, url_name="images")
 def list_images(request: HttpRequest, filters: Query[ImageQuery]):
     """The team's images, newest first; pass `next` back as `after` for the next page."""
     if not 1 <= filters.limit <= 100:
@@ -64,12 +63,16 @@ def list_images(request: HttpRequest, filters: Query[ImageQuery]):
     return {"images": [schemas.image_out(request, i, favorites) for i in items], "next": cursor}
 
 
-@router.get("/images/{image_uuid}", response={200: schemas.ImageOut, **ERRORS}, url_name="image")
+@router.get(
+    "/images/{image_uuid}", response={200: schemas.ImageOut, **schemas.PROBLEMS}, url_name="image"
+)
 def read_image(request: HttpRequest, image_uuid: UUID):
     return schemas.image_out(request, get_image(request, image_uuid))
 
 
-@router.patch("/images/{image_uuid}", response={200: schemas.ImageOut, **ERRORS}, url_name="image")
+@router.patch(
+    "/images/{image_uuid}", response={200: schemas.ImageOut, **schemas.PROBLEMS}, url_name="image"
+)
 def change_image(request: HttpRequest, image_uuid: UUID, body: ImagePatch):
     """Favorite it (anyone who sees it, as on the page) and/or move it to another gallery."""
     who = caller(request)
@@ -88,7 +91,7 @@ def change_image(request: HttpRequest, image_uuid: UUID, body: ImagePatch):
     return schemas.image_out(request, image)
 
 
-@router.delete("/images/{image_uuid}", response={204: None, **ERRORS}, url_name="image")
+@router.delete("/images/{image_uuid}", response={204: None, **schemas.PROBLEMS}, url_name="image")
 def delete_image(request: HttpRequest, image_uuid: UUID):
     """Delete it, as the page's Delete does (removed for good after the undo window)."""
     image = get_image(request, image_uuid, edit=True)
@@ -97,7 +100,9 @@ def delete_image(request: HttpRequest, image_uuid: UUID):
     return Status(204, None)
 
 
-@router.get("/images/{image_uuid}/file", response={200: None, **ERRORS}, url_name="image-file")
+@router.get(
+    "/images/{image_uuid}/file", response={200: None, **schemas.PROBLEMS}, url_name="image-file"
+)
 def image_file(
     request: HttpRequest, image_uuid: UUID, kind: Literal["original", "thumbnail"] = "original"
 ):
@@ -106,12 +111,16 @@ def image_file(
     return views.image_file(cast(Request, request), image_uuid, kind)
 
 
-@router.get("/galleries", response={200: list[schemas.GalleryOut], **ERRORS}, url_name="galleries")
+@router.get(
+    "/galleries", response={200: list[schemas.GalleryOut], **schemas.PROBLEMS}, url_name="galleries"
+)
 def list_galleries(request: HttpRequest):
     return [schemas.gallery_out(g) for g in caller(request).team.galleries.all()]
 
 
-@router.post("/galleries", response={201: schemas.GalleryOut, **ERRORS}, url_name="galleries")
+@router.post(
+    "/galleries", response={201: schemas.GalleryOut, **schemas.PROBLEMS}, url_name="galleries"
+)
 def create_gallery(request: HttpRequest, body: GalleryIn):
     who = caller(request)
     who.require_write()

@@ -19,6 +19,10 @@ class Problem(Schema):
     errors: dict[str, list[str]] | None = None
 
 
+# The error answers every route documents (gallery/api/errors.py makes them).
+PROBLEMS: dict[int, Any] = {status: Problem for status in (400, 401, 403, 404, 409, 429)}
+
+
 class ParamOut(Schema):
     name: str
     type: str

@@ -51,9 +51,9 @@ def create_generation(request: HttpRequest, body: GenerationIn):
     """Start a generation; it runs in the background: poll GET /generations/{uuid}."""
     who = caller(request)
     who.require_write()
-    form = _form(who, body)
+    form = bound_form(who, body.model, body.prompt, body.params, body.gallery)
     if not form.is_valid():
-        raise Invalid(first_problem(form), _errors(form))
+        raise Invalid(first_problem(form), form_errors(form))
     _throttle(who, "generate")
     return Status(202, schemas.generation_out(request, start(who, form), who.team))
 
@@ -95,7 +95,7 @@ def retry_generation(request: HttpRequest, generation_uuid: UUID):
     _throttle(who, "generate")
     form = retry_form(who.user, generation)
     if not form.is_valid():
-        raise Invalid(f"Not retried: {first_problem(form)}", _errors(form))
+        raise Invalid(f"Not retried: {first_problem(form)}", form_errors(form))
     retry = start(who, form, retry_of=generation)
     return Status(202, schemas.generation_out(request, retry, who.team))
 
@@ -123,23 +123,27 @@ def start(who: Caller, form: GenerateForm, **fields: Any) -> Generation:
     return generation
 
 
-def _form(who: Caller, body: GenerationIn) -> GenerateForm:
-    """The generate form, bound to the JSON as if the person had filled it in."""
-    data: dict[str, Any] = {"model": body.model, "prompt": body.prompt}
-    if body.gallery:
-        data["gallery"] = str(body.gallery)
-    model = catalog.get(body.model)
+def bound_form(
+    who: Caller, model_id: str, prompt: str, params: dict[str, Any], gallery: UUID | None = None
+) -> GenerateForm:
+    """The generate form, bound to parameters under the catalog's names as if the person had
+    filled it in: every API that makes images validates through this (raises Invalid for a
+    parameter the model does not have, or a picture that is not the team's)."""
+    data: dict[str, Any] = {"model": model_id, "prompt": prompt}
+    if gallery:
+        data["gallery"] = str(gallery)
+    model = catalog.get(model_id)
     if model is not None:
-        if unknown := sorted(set(body.params) - {p.name for p in model.options}):
+        if unknown := sorted(set(params) - {p.name for p in model.options}):
             raise Invalid(
                 f"{model.id} has no parameter {', '.join(unknown)}; GET /api/v1/models lists "
                 "each model's parameters.",
                 {name: ["Unknown parameter."] for name in unknown},
             )
         for param in model.image_params:
-            _only_gallery_pictures(param, body.params.get(param.name))
-        data |= form_values(model, body.params)
-    return GenerateForm(data, user=who.user, team=who.team, model_id=body.model)
+            _only_gallery_pictures(param, params.get(param.name))
+        data |= form_values(model, params)
+    return GenerateForm(data, user=who.user, team=who.team, model_id=model_id)
 
 
 def _only_gallery_pictures(param: catalog.Param, value: Any) -> None:
@@ -151,7 +155,7 @@ def _only_gallery_pictures(param: catalog.Param, value: Any) -> None:
         )
 
 
-def _errors(form: GenerateForm) -> dict[str, list[str]]:
+def form_errors(form: GenerateForm) -> dict[str, list[str]]:
     """The form's errors under the API's names: p_size_width is `size`, __all__ is `request`."""
     found: dict[str, list[str]] = {}
     names = {p.name for p in form.catalog_model.options}

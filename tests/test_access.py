@@ -292,6 +292,21 @@ MATRIX = {
         {},
         dict(alice=302, bob=302, carol=302, dave=302, anonymous=302),
     ),
+    # Single sign-on is off unless OIDC_ISSUER is set: both routes are not found, for everyone.
+    # Set, anyone may start a login and only a login started in that browser ends one
+    # (tests/accounts/test_sso.py, tests/e2e/test_sso_browser.py).
+    "sso:start": (
+        "get",
+        "/oidc/authenticate/",
+        {},
+        dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
+    ),
+    "sso:callback": (
+        "get",
+        "/oidc/callback/?code=x&state=y",
+        {},
+        dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
+    ),
     # Closed by default (an admin opens it under Site settings; tests/accounts/test_signup.py).
     "signup": ("get", "/signup/", {}, dict(alice=403, bob=403, carol=403, dave=403, anonymous=403)),
     "password_change": (
@@ -332,11 +347,6 @@ MATRIX = {
     ),
     # Staff only: everyone here is sent to the admin's own login.
     "admin:*": ("get", "/admin/", {}, dict(alice=302, bob=302, carol=302, dave=302, anonymous=302)),
-    # For load balancers: open to anyone, telling nothing private (tests/webapp has the rest).
-    "healthz": ("get", "/healthz", {}, {p: 200 for p in PERSONAS}),
-    "readyz": ("get", "/readyz", {}, {p: 200 for p in PERSONAS}),
-    # Off unless METRICS_TOKEN or METRICS_ALLOWED is set: not found, for everyone.
-    "metrics": ("get", "/metrics", {}, {p: 404 for p in PERSONAS}),
     # The sandbox answers only the worker's key, whoever is logged in; a file's signed token is
     # its own key, and a forged one finds nothing.
     "sandbox:generations": (
@@ -360,6 +370,23 @@ MATRIX = {
     "sandbox:file": (
         "get",
         "/sandbox/files/forged",
+        {},
+        dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
+    ),
+    # For load balancers: open to all, and they tell nothing but up or ready
+    # (tests/webapp/test_health.py).
+    "healthz": (
+        "get",
+        "/healthz",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
+    ),
+    "readyz": ("get", "/readyz", {}, dict(alice=200, bob=200, carol=200, dave=200, anonymous=200)),
+    # Closed unless METRICS_TOKEN or METRICS_ALLOWED is set, whoever is logged in
+    # (tests/webapp/test_metrics.py).
+    "metrics": (
+        "get",
+        "/metrics",
         {},
         dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
     ),

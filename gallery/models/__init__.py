@@ -1,9 +1,11 @@
 """Every model of the app, so that `from gallery.models import Image` works wherever it lives.
 
-The models live with their area: gallery/teams/models.py, gallery/images/models.py and
-gallery/usage/models.py (prices.py, rollups.py); API tokens in gallery/api/models.py.
+The models live with their area: gallery/teams/models.py, gallery/images/models.py,
+gallery/usage/models.py (prices.py, rollups.py), gallery/accounts/models.py and
+gallery/api/models.py.
 """
 
+from gallery.accounts.models import GroupMapping, SsoIdentity
 from gallery.api.models import ApiToken
 from gallery.images.models import (
     Favorite,
@@ -44,6 +46,7 @@ __all__ = [
     "Favorite",
     "Gallery",
     "Generation",
+    "GroupMapping",
     "Image",
     "InputImage",
     "Invitation",
@@ -52,6 +55,7 @@ __all__ = [
     "OverBudget",
     "Price",
     "SiteSettings",
+    "SsoIdentity",
     "Team",
     "UnreadableKey",
     "Usage",

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gallery', '0018_new_user_budget'),
+        ('gallery', '0019_sso'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -2,8 +2,9 @@
 
 A person is found by their identity at the provider (issuer and subject) once they have logged
 in through it. The first time, an existing account is used only when the provider says the
-email address is verified (`email_verified` true) and exactly one account has it; otherwise a
-new account is made, with a username from `preferred_username` or the address, made unique.
+email address is verified (`email_verified` true) and exactly one account has it, and that
+account is not staff (an administrator's account is never taken over); otherwise a new account
+is made, with a username from `preferred_username` or the address, made unique.
 New accounts get their personal team as every account does (gallery.accounts.signals). Sign-up
 being closed does not stop this: the provider vouches for the person.
 """
@@ -58,6 +59,12 @@ def _by_verified_email(claims: dict[str, Any]):
         raise Refused(
             f"More than one account here has the address {email}, so single sign-on cannot "
             "tell which is yours. Ask an administrator to give the address to one account only."
+        )
+    if users and (users[0].is_staff or users[0].is_superuser):
+        # Whoever can set a "verified" address at the provider must not become an admin here.
+        raise Refused(
+            f"The address {email} belongs to an administrator account, which single sign-on "
+            "does not take over. Sign in to it with its password."
         )
     return users[0] if users else None
 

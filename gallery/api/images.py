@@ -15,6 +15,7 @@ from gallery.api import schemas
 from gallery.api.access import caller, get_gallery, get_image
 from gallery.api.errors import Invalid, TooMany
 from gallery.images import browse, views
+from gallery.images.forms import GalleryForm
 from gallery.models import Activity, Favorite, Gallery
 from gallery.teams.activity import record
 
@@ -124,7 +125,7 @@ def list_galleries(request: HttpRequest):
 def create_gallery(request: HttpRequest, body: GalleryIn):
     who = caller(request)
     who.require_write()
-    form = views.GalleryForm({"name": body.name})
+    form = GalleryForm({"name": body.name})
     if not form.is_valid():
         problems = [str(e) for e in form.errors["name"]]
         raise Invalid(f"name: {problems[0]}", {"name": problems})

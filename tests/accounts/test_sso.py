@@ -17,7 +17,7 @@ from django.core.exceptions import SuspiciousOperation
 from gallery.accounts import sso
 from gallery.accounts.sso_accounts import Refused, account_for, unique_username
 from gallery.accounts.sso_sync import sync_memberships
-from gallery.models import Activity, GroupMapping, Membership, Team
+from gallery.models import Activity, GroupMapping, Membership, SsoIdentity, Team
 from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,6 +160,15 @@ def test_an_address_two_accounts_share_is_refused_in_words(alice):
     bob.save()
     with pytest.raises(Refused, match="More than one account"):
         account_for(ISSUER, {"sub": "s", "email": "alice@example.com", "email_verified": True})
+
+
+def test_an_administrators_account_is_never_taken_over_by_email(alice):
+    alice.is_staff = True
+    alice.save()
+    claims = {"sub": "s", "email": "alice@example.com", "email_verified": True}
+    with pytest.raises(Refused, match="administrator account"):
+        account_for(ISSUER, claims)
+    assert not SsoIdentity.objects.exists()
 
 
 def test_usernames_are_made_unique(alice):

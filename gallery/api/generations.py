@@ -4,6 +4,7 @@ retry). A generation is checked exactly as the generate form checks it, with the
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import transaction
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -13,12 +14,17 @@ from gallery.api import schemas
 from gallery.api.access import caller, get_generation
 from gallery.api.auth import Caller
 from gallery.api.errors import Conflict, Invalid, TooMany
-from gallery.images.forms import GenerateForm, first_problem, form_values, retry_form
+from gallery.images.forms import (
+    THROTTLED,
+    GenerateForm,
+    first_problem,
+    form_values,
+    retry_form,
+)
 from gallery.models import Activity, Budget, Generation
 from gallery.teams.activity import record
 from gallery.usage.limits import OverBudget
 from jobs import catalog
-from jobs.start import start_generation
 
 router = Router(tags=["generations"])
 
@@ -53,8 +59,7 @@ def create_generation(request: HttpRequest, body: GenerationIn):
     who.require_write()
     form = bound_form(who, body.model, body.prompt, body.params, body.gallery)
     if not form.is_valid():
-        raise Invalid(first_problem(form), form_errors(form))
-    _throttle(who, "generate")
+        raise refusal(who, form)
     return Status(202, schemas.generation_out(request, start(who, form), who.team))
 
 
@@ -92,10 +97,9 @@ def retry_generation(request: HttpRequest, generation_uuid: UUID):
     if generation.status not in (Generation.Status.FAILED, Generation.Status.CANCELLED):
         raise Conflict("Only a failed or cancelled generation can be retried.")
     who = caller(request)
-    _throttle(who, "generate")
     form = retry_form(who.user, generation)
     if not form.is_valid():
-        raise Invalid(f"Not retried: {first_problem(form)}", form_errors(form))
+        raise refusal(who, form, "Not retried: ")
     retry = start(who, form, retry_of=generation)
     return Status(202, schemas.generation_out(request, retry, who.team))
 
@@ -103,20 +107,9 @@ def retry_generation(request: HttpRequest, generation_uuid: UUID):
 def start(who: Caller, form: GenerateForm, **fields: Any) -> Generation:
     """Make the generation a valid form describes, with its ledger row (budgets, the site's
     cap), marked with the token; raises TooMany when a limit refuses it, saving nothing."""
-    model = form.catalog_model
     try:
         with form.uploads_removed_on_error(), transaction.atomic():
-            generation = start_generation(
-                owner=who.user,
-                team=who.team,
-                gallery=form.cleaned_data["gallery"],
-                model_id=model.id,
-                provider=model.provider,
-                prompt=form.cleaned_data["prompt"],
-                params=form.params(),
-                api_token=who.token,
-                **fields,
-            )
+            generation = form.start(api_token=who.token, **fields)
             record(who.team, who.user, Activity.Verb.GENERATED, generation.prompt[:200])
     except OverBudget as e:
         raise TooMany(str(e)) from None
@@ -143,7 +136,7 @@ def bound_form(
         for param in model.image_params:
             _only_gallery_pictures(param, params.get(param.name))
         data |= form_values(model, params)
-    return GenerateForm(data, user=who.user, team=who.team, model_id=model_id)
+    return GenerateForm(data, user=who.user, team=who.team, model_id=model_id, rate_limited=True)
 
 
 def _only_gallery_pictures(param: catalog.Param, value: Any) -> None:
@@ -166,6 +159,14 @@ def form_errors(form: GenerateForm) -> dict[str, list[str]]:
                 name = name.removesuffix(suffix)
         found.setdefault(name, []).extend(str(e) for e in errors)
     return found
+
+
+def refusal(who: Caller, form: GenerateForm, said: str = "") -> Exception:
+    """Why a bound form was refused: 429 when it is the generate rate (the form counts it, as
+    on the page), else 400 naming the parameters."""
+    if form.has_error(NON_FIELD_ERRORS, THROTTLED):
+        return TooMany(said + first_problem(form), throttle.retry_after(who.user, "generate"))
+    return Invalid(said + first_problem(form), form_errors(form))
 
 
 def _throttle(who: Caller, action: str) -> None:

@@ -153,3 +153,14 @@ def test_it_retries_a_failed_generation_as_a_new_one_through_the_api(
     assert response.json()["retry_of"] == str(failed.uuid)
     done = make_generation(alice, team=studio, status=Status.SUCCEEDED)
     assert call(tokens["bob"], "post", f"/generations/{done.uuid}/retry").status_code == 409
+
+
+def test_a_retry_counts_once_against_the_generate_rate(call, tokens, alice, studio, settings):
+    settings.GENERATE_RATE = (2, 60)
+    failed = make_generation(alice, team=studio, status=Status.FAILED)
+    assert call(tokens["bob"], "post", f"/generations/{failed.uuid}/retry").status_code == 202
+    assert call(tokens["bob"], "post", "/generations", FLUX).status_code == 202
+    response = call(tokens["bob"], "post", f"/generations/{failed.uuid}/retry")
+    assert response.status_code == 429
+    assert response.json()["detail"].startswith("Not retried: That is more than 2 generations")
+    assert int(response["Retry-After"]) >= 1

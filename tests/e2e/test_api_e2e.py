@@ -37,8 +37,10 @@ def test_a_generation_through_the_rest_api_succeeds(e2e, live_server, alice):
         assert found["status"] == "succeeded", found["error"]
         assert found["made_through_api"] is True
         [image] = found["images"]
-        original = api.get(image["original_url"])
+        # Straight from disk, or a redirect to a signed link when media lives in a bucket.
+        original = api.get(image["original_url"], follow_redirects=True)
         assert original.status_code == 200
+        assert original.url.path != "/login/"
         assert PILImage.open(io.BytesIO(original.content)).size == (320, 256)
         listed = api.get("/images", params={"api": "1"}).json()["images"]
         assert [i["uuid"] for i in listed] == [image["uuid"]]

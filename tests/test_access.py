@@ -4,15 +4,27 @@ alice owns the Studio team, bob edits, carol views, dave belongs to another team
 to the project without a row here fails `test_every_url_is_in_the_matrix`.
 """
 
+import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core import signing
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
-from gallery.models import Delivery, Event, Gallery, Generation, Invitation, Membership
+from gallery.models import (
+    ApiToken,
+    Delivery,
+    Event,
+    Gallery,
+    Generation,
+    Invitation,
+    Membership,
+    Team,
+)
 from gallery.webhooks import endpoints
-from jobs import links
+from jobs import links, pipeline
 from tests.factories import make_generation, make_image
 
 Status = Generation.Status
@@ -55,7 +67,9 @@ def world(studio, alice, bob, carol):
     hook, _ = endpoints.add(studio, alice, url="https://hooks.example.com/in", events=["x"])
     event = Event.objects.create(team=studio, type="generation.failed")
     delivery = Delivery.objects.create(event=event, endpoint=hook, status="failed")
+    api_token, _ = ApiToken.issue(alice, studio, "script")
     return {
+        "api_token": api_token.uuid,
         "team": studio.uuid,
         "gallery": main.uuid,
         "second": second.uuid,
@@ -296,6 +310,19 @@ MATRIX = {
         {},
         dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
     ),
+    # Everyone has their own API tokens page; a token is found only by its owner.
+    "gallery:api-tokens": (
+        "get",
+        "/settings/api-tokens/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
+    "gallery:api-token-revoke": (
+        "post",
+        "/settings/api-tokens/{api_token}/revoke",
+        {},
+        dict(alice=302, bob=404, carol=404, dave=404),
+    ),
     # The usage dashboard is for staff (tests/usage/test_dashboard.py): others are refused.
     "gallery:staff-usage": (
         "get",
@@ -417,8 +444,52 @@ MATRIX = {
 }
 
 
+# The REST API, /api/v1/, for a token of each persona acting in the Studio (dave's in his own
+# team), alice's read-only token, her revoked and expired ones, and no token at all.
+# (name, method): (path template, JSON body, {persona: expected status}).
+API_PERSONAS = ("alice", "bob", "carol", "dave", "readonly", "revoked", "expired", "none")
+READ = dict(alice=200, bob=200, carol=200, dave=200, readonly=200)
+SEEN = dict(alice=200, bob=200, carol=200, dave=404, readonly=200)
+CHANGED = dict(alice=200, bob=200, carol=403, dave=404, readonly=403)
+API_MATRIX = {
+    ("api:models", "get"): ("/models", None, READ),
+    ("api:generations", "post"): (
+        "/generations",
+        {"model": "sandbox/flux-sync", "prompt": "a fox"},
+        dict(alice=202, bob=202, carol=403, dave=202, readonly=403),
+    ),
+    ("api:generation", "get"): ("/generations/{done}", None, SEEN),
+    ("api:generation-cancel", "post"): ("/generations/{running}/cancel", None, CHANGED),
+    ("api:generation-retry", "post"): (
+        "/generations/{failed}/retry",
+        None,
+        dict(alice=202, bob=202, carol=403, dave=404, readonly=403),
+    ),
+    ("api:images", "get"): ("/images", None, READ),
+    ("api:image", "get"): ("/images/{image}", None, SEEN),
+    ("api:image", "patch"): ("/images/{image}", {"gallery": "{second}"}, CHANGED),
+    ("api:image", "delete"): (
+        "/images/{image}",
+        None,
+        dict(alice=204, bob=204, carol=403, dave=404, readonly=403),
+    ),
+    ("api:image-file", "get"): ("/images/{image}/file?kind=thumbnail", None, SEEN),
+    ("api:galleries", "get"): ("/galleries", None, READ),
+    ("api:galleries", "post"): (
+        "/galleries",
+        {"name": "New"},
+        dict(alice=201, bob=201, carol=403, dave=201, readonly=403),
+    ),
+    # ninja's root only names where the docs are: not found, for everyone.
+    ("api:api-root", "get"): ("/", None, {p: 404 for p in API_PERSONAS}),
+    # Public: they describe the API and hold nothing of anyone's.
+    ("api:openapi-json", "get"): ("/openapi.json", None, {p: 200 for p in API_PERSONAS}),
+    ("api:openapi-view", "get"): ("/docs", None, {p: 200 for p in API_PERSONAS}),
+}
+
+
 def test_every_url_is_in_the_matrix():
-    assert all_url_names() == set(MATRIX)
+    assert all_url_names() == set(MATRIX) | {name for name, _ in API_MATRIX}
 
 
 CASES = [(name, persona) for name in MATRIX for persona in PERSONAS]
@@ -442,3 +513,43 @@ def test_the_matrix(name, persona, client, world, request):
         assert response["Location"].startswith("/login/")
     else:
         assert response.status_code == want, (path, persona, response.status_code)
+
+
+API_CASES = [(name, method, p) for (name, method) in API_MATRIX for p in API_PERSONAS]
+
+
+@pytest.fixture
+def api_tokens(world, alice, bob, carol, dave, studio) -> dict[str, str | None]:
+    daves = Team.objects.get(name="Dave's team")
+    revoked, revoked_text = ApiToken.issue(alice, studio, "revoked")
+    revoked.revoke()
+    past = timezone.now() - timedelta(minutes=1)
+    return {
+        "alice": ApiToken.issue(alice, studio, "a")[1],
+        "bob": ApiToken.issue(bob, studio, "b")[1],
+        "carol": ApiToken.issue(carol, studio, "c")[1],
+        "dave": ApiToken.issue(dave, daves, "d")[1],
+        "readonly": ApiToken.issue(alice, studio, "r", read_only=True)[1],
+        "revoked": revoked_text,
+        "expired": ApiToken.issue(alice, studio, "e", expires_at=past)[1],
+        "none": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "persona"), API_CASES, ids=[f"{n}-{m}-{p}" for n, m, p in API_CASES]
+)
+def test_the_api_matrix(name, method, persona, client, world, api_tokens):
+    path, body, expected = API_MATRIX[(name, method)]
+    token = api_tokens[persona]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    path = "/api/v1" + path.format(**world)
+    if method == "get":
+        response = client.get(path, headers=headers)
+    else:
+        data = json.dumps({k: v.format(**world) for k, v in body.items()}) if body else ""
+        response = getattr(client, method)(
+            path, data, content_type="application/json", headers=headers
+        )
+    want = expected.get(persona, 401)
+    assert response.status_code == want, (path, persona, response.content[:300])

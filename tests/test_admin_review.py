@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import (
+    ApiToken,
     Attempt,
     Budget,
     Delivery,
@@ -518,6 +519,7 @@ def everything(scene, studio, alice, bob, root):
     GroupMapping.objects.create(group="studio-team", team=studio, role="editor")
     SsoIdentity.objects.create(user=bob, issuer="https://idp.example", subject="bob-at-idp")
     LogEntry.objects.log_actions(root.pk, [hidden], CHANGE, "Hidden from galleries. Reason: r")
+    ApiToken.issue(alice, studio, "script")
 
 
 def changelist_url(model) -> str:
@@ -567,3 +569,16 @@ def test_every_gallery_model_is_in_the_admin():
     ]
     assert missing == []
     assert LogEntry in admin.site._registry
+
+
+def test_staff_revoke_a_token_but_never_edit_one(studio, alice, admin_client):
+    token, _ = ApiToken.issue(alice, studio, "leaked")
+    base = f"/admin/gallery/apitoken/{token.pk}"
+    assert admin_client.post(f"{base}/change/", {"read_only": "on"}).status_code == 403
+    response = admin_client.post(
+        "/admin/gallery/apitoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None and not token.read_only

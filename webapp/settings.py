@@ -148,6 +148,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django.forms",
     "django_htmx",
+    # For its static files: the API docs page loads Swagger UI from here, not a CDN.
+    "ninja",
     "gallery",
     "jobs",
 ]
@@ -575,6 +577,7 @@ ACTION_RATES = {
     "team": (10, 3600),  # new teams
     "gallery": (30, 3600),  # new galleries
     "comment": (30, 300),
+    "api_token": (10, 3600),  # new API tokens
     # Mails telling teammates an author mentioned them; past it, they are told on the site only.
     "mention_mail": (30, 3600),
 }

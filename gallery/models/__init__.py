@@ -1,10 +1,12 @@
 """Every model of the app, so that `from gallery.models import Image` works wherever it lives.
 
 The models live with their area: gallery/teams/models.py, gallery/images/models.py,
-gallery/usage/models.py (prices.py, rollups.py) and gallery/accounts/models.py.
+gallery/usage/models.py (prices.py, rollups.py), gallery/accounts/models.py and
+gallery/api/models.py.
 """
 
 from gallery.accounts.models import GroupMapping, SsoIdentity
+from gallery.api.models import ApiToken
 from gallery.images.models import (
     Favorite,
     Gallery,
@@ -39,6 +41,7 @@ from gallery.webhooks.models import Attempt, Delivery, Endpoint, Event
 __all__ = [
     "NEW_USER_HELP",
     "Activity",
+    "ApiToken",
     "Attempt",
     "Budget",
     "Comment",

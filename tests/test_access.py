@@ -24,7 +24,7 @@ from gallery.models import (
     Team,
 )
 from gallery.webhooks import endpoints
-from jobs import links, pipeline
+from jobs import links
 from tests.factories import make_generation, make_image
 
 Status = Generation.Status

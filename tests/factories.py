@@ -1,5 +1,6 @@
 import io
 import json
+import re
 import struct
 
 from django import forms
@@ -10,7 +11,7 @@ from django.utils.datastructures import MultiValueDict
 from PIL import Image as PILImage
 
 from gallery.images.forms import GenerateForm, field_name
-from gallery.models import Generation, Image, personal_team
+from gallery.models import Generation, Image, ShareLink, personal_team
 from jobs import catalog
 
 PROMPT = "a test prompt"
@@ -121,3 +122,16 @@ def bad_exif_jpeg() -> bytes:
     out = io.BytesIO()
     PILImage.new("RGB", (40, 30), "red").save(out, "JPEG", exif=exif)
     return out.getvalue()
+
+
+def make_share_link(created_by, *, gallery=None, image=None, **fields):
+    """A live share link to a gallery or one image, made as the create view makes it."""
+    team = (gallery or image.gallery).team
+    return ShareLink.objects.create(
+        team=team, gallery=gallery, image=image, created_by=created_by, **fields
+    )
+
+
+def share_file_urls(html: str) -> list[str]:
+    """Every signed file URL a share page served."""
+    return sorted(set(re.findall(r'/share/files/[^"\s]+', html)))

@@ -436,6 +436,7 @@ ACTION_RATES = {
     "team": (10, 3600),  # new teams
     "gallery": (30, 3600),  # new galleries
     "comment": (30, 300),
+    "share": (30, 3600),  # new share links
     # Mails telling teammates an author mentioned them; past it, they are told on the site only.
     "mention_mail": (30, 3600),
 }

@@ -47,5 +47,6 @@ urlpatterns = [
     # Only for METRICS_TOKEN or METRICS_ALLOWED; off when neither is set.
     path("metrics", metrics.metrics, name="metrics"),
     path("sandbox/", include("jobs.sandbox.urls")),
+    path("", include("gallery.sharing.urls")),
     path("", include("gallery.urls")),
 ]

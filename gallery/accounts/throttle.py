@@ -16,6 +16,7 @@ WHAT = {
     "team": "new teams",
     "gallery": "new galleries",
     "comment": "comments",
+    "share": "share links",
 }
 
 

@@ -12,6 +12,7 @@ from gallery.images.models import (
     InputImage,
     card_images,
 )
+from gallery.sharing.models import ShareLink
 from gallery.teams.models import (
     Activity,
     Comment,
@@ -49,6 +50,7 @@ __all__ = [
     "Notification",
     "OverBudget",
     "Price",
+    "ShareLink",
     "SiteSettings",
     "Team",
     "UnreadableKey",

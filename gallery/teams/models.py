@@ -166,6 +166,8 @@ class Activity(models.Model):
         ROLE = "role", "changed a role"
         REMOVED = "removed", "removed a member"
         INVITED = "invited", "invited someone"
+        SHARED = "shared", "made a share link"
+        UNSHARED = "unshared", "revoked a share link"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="activities")
     actor = models.ForeignKey(

@@ -86,6 +86,7 @@ def team_detail(request: Request, team_uuid) -> TemplateResponse:
         "encryption_ready": secrets.configured(),
         "galleries": team.galleries.all(),
         "roles": Role.choices,
+        "share_links": team.share_links.select_related("created_by", "gallery")[:100],
     }
     return TemplateResponse(request, "gallery/team_detail.html", context)
 

@@ -45,6 +45,15 @@ def get_team(request: HttpRequest, team_uuid: Any, *, manage: bool = False) -> T
     return team
 
 
+def get_membership(request: HttpRequest, team_uuid: Any, membership_id: int) -> Membership:
+    """A membership of one of the person's teams: their own, or anyone's if they own the team."""
+    team = get_team(request, team_uuid)
+    membership = get_object_or_404(team.memberships, pk=membership_id)
+    if membership.user != request.user:
+        _require(request.user, team, (Membership.Role.OWNER,))
+    return membership
+
+
 def get_gallery(request: HttpRequest, gallery_uuid: Any, *, edit: bool = False) -> Gallery:
     gallery = get_object_or_404(
         Gallery.objects.visible_to(request.user).select_related("team").distinct(),

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from gallery.images import bulk, trials, views
+from gallery.teams import invitations, keys, members
 from gallery.teams import views as teams
 from gallery.usage import views as staff
 
@@ -41,24 +42,24 @@ urlpatterns = [
     path("teams/switch", teams.switch_team, name="team-switch"),
     path("teams/<uuid:team_uuid>/", teams.team_detail, name="team-detail"),
     path("teams/<uuid:team_uuid>/activity", teams.team_activity, name="team-activity"),
-    path("teams/<uuid:team_uuid>/keys", teams.team_keys, name="team-keys"),
-    path("teams/<uuid:team_uuid>/invitations", teams.create_invitation, name="team-invite"),
+    path("teams/<uuid:team_uuid>/keys", keys.team_keys, name="team-keys"),
+    path("teams/<uuid:team_uuid>/invitations", invitations.create_invitation, name="team-invite"),
     path(
         "teams/<uuid:team_uuid>/invitations/<int:invitation_id>/revoke",
-        teams.revoke_invitation,
+        invitations.revoke_invitation,
         name="team-invite-revoke",
     ),
     path(
         "teams/<uuid:team_uuid>/members/<int:membership_id>/role",
-        teams.change_role,
+        members.change_role,
         name="team-role",
     ),
     path(
         "teams/<uuid:team_uuid>/members/<int:membership_id>/remove",
-        teams.remove_member,
+        members.remove_member,
         name="team-remove",
     ),
-    path("invitations/<str:token>", teams.invitation, name="invitation"),
+    path("invitations/<str:token>", invitations.invitation, name="invitation"),
     path("staff/usage/", staff.usage_dashboard, name="staff-usage"),
     path("staff/usage/export/<str:table>", staff.usage_export, name="staff-usage-export"),
 ]

@@ -8,7 +8,9 @@
     }
   });
   // A card can arrive twice (our own submit, then the "new cards" check): keep the first.
-  document.body.addEventListener("htmx:afterSettle", function () {
+  // Checked after every swap and whenever new content lands: a card that replaces itself
+  // (outerHTML) settles on an element no longer in the page, so only htmx:load sees it.
+  function keepFirstOfEachCard() {
     var grid = document.getElementById("grid");
     if (!grid) return;
     var seen = {};
@@ -16,7 +18,9 @@
       if (!card.id) return;
       if (seen[card.id]) card.remove(); else seen[card.id] = true;
     });
-  });
+  }
+  document.body.addEventListener("htmx:afterSettle", keepFirstOfEachCard);
+  document.body.addEventListener("htmx:load", keepFirstOfEachCard);
 })();
 
 // Keyboard shortcuts: an element with data-shortcut="KEY" is clicked when KEY is pressed,

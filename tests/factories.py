@@ -7,11 +7,13 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from PIL import Image as PILImage
 
 from gallery.images.forms import GenerateForm, field_name
-from gallery.models import Generation, Image, ShareLink, personal_team
+from gallery.models import Generation, Image, Invitation, Membership, ShareLink, personal_team
 from jobs import catalog
 
 PROMPT = "a test prompt"
@@ -122,6 +124,29 @@ def bad_exif_jpeg() -> bytes:
     out = io.BytesIO()
     PILImage.new("RGB", (40, 30), "red").save(out, "JPEG", exif=exif)
     return out.getvalue()
+
+
+def logged_in(client: Client, user, team=None) -> Client:
+    """The client, logged in as `user` and working in `team` (their own space if none)."""
+    client.force_login(user)
+    if team is not None:
+        session = client.session
+        session["team"] = str(team.uuid)
+        session.save()
+    return client
+
+
+def client_at(address: str) -> Client:
+    """A client whose requests come from `address` (rate limits count per client address)."""
+    return Client(REMOTE_ADDR=address)
+
+
+def make_invitation(team, **fields) -> Invitation:
+    """An invitation that works for a week, as an editor; the first is "tok-1", then "tok-2"..."""
+    fields.setdefault("expires_at", timezone.now() + timezone.timedelta(days=7))
+    fields.setdefault("role", Membership.Role.EDITOR)
+    fields.setdefault("token", f"tok-{Invitation.objects.count() + 1}")
+    return Invitation.objects.create(team=team, **fields)
 
 
 def make_share_link(created_by, *, gallery=None, image=None, **fields):

@@ -311,11 +311,6 @@ MATRIX = {
         {**SHARED, **{p: 302 for p, status in SHARED.items() if status == 200}},
     ),
     "sharing:file": ("get", "/share/files/{share_file}", {}, SHARED),
-    # For load balancers and Prometheus (tests/webapp/test_health.py, test_metrics.py): open
-    # health checks, and metrics off while neither METRICS_TOKEN nor METRICS_ALLOWED is set.
-    "healthz": ("get", "/healthz", {}, {p: 200 for p in PERSONAS}),
-    "readyz": ("get", "/readyz", {}, {p: 200 for p in PERSONAS}),
-    "metrics": ("get", "/metrics", {}, {p: 404 for p in PERSONAS}),
     "login": ("get", "/login/", {}, dict(alice=302, bob=302, carol=302, dave=302, anonymous=200)),
     "logout": (
         "post",
@@ -323,7 +318,7 @@ MATRIX = {
         {},
         dict(alice=302, bob=302, carol=302, dave=302, anonymous=302),
     ),
-    # Closed by default (an admin opens it under Site settings; tests/accounts/test_accounts.py).
+    # Closed by default (an admin opens it under Site settings; tests/accounts/test_signup.py).
     "signup": ("get", "/signup/", {}, dict(alice=403, bob=403, carol=403, dave=403, anonymous=403)),
     "password_change": (
         "get",
@@ -386,6 +381,23 @@ MATRIX = {
     "sandbox:file": (
         "get",
         "/sandbox/files/forged",
+        {},
+        dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
+    ),
+    # For load balancers: open to all, and they tell nothing but up or ready
+    # (tests/webapp/test_health.py).
+    "healthz": (
+        "get",
+        "/healthz",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
+    ),
+    "readyz": ("get", "/readyz", {}, dict(alice=200, bob=200, carol=200, dave=200, anonymous=200)),
+    # Closed unless METRICS_TOKEN or METRICS_ALLOWED is set, whoever is logged in
+    # (tests/webapp/test_metrics.py).
+    "metrics": (
+        "get",
+        "/metrics",
         {},
         dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
     ),

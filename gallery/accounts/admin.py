@@ -3,10 +3,10 @@
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 
-from gallery.accounts.logins import AdminLoginForm
+from gallery.accounts.forms import AdminLoginForm
 from gallery.admin_bases import ReadOnly
 
-# The admin's login counts failures and refuses as /login/ does (gallery.accounts.logins).
+# The admin's login counts failures and refuses as /login/ does (gallery.accounts.forms).
 admin.site.login_form = AdminLoginForm
 
 

@@ -4,23 +4,18 @@ Only failed logins count (Django's `user_login_failed`), per (username, client a
 per address alone, the second with a higher limit. A login is refused before its password is
 checked while either counter is over its limit; a successful login forgets the failures of
 that (username, address). Someone guessing from one address cannot lock the account's owner
-out of it from another. The same forms and counters serve /login/ and /admin/login/.
+out of it from another. The same counters serve /login/ and /admin/login/; their forms
+(`gallery.accounts.forms.LoginForm`) refuse before the password is checked.
 """
 
 import unicodedata
 
 from django.conf import settings
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
+from django.http import HttpRequest
 
 from gallery.accounts import ratelimit
-
-THROTTLED = "throttled"
 
 
 def _counters(request: HttpRequest, username: str) -> list[tuple[str, int, int]]:
@@ -71,34 +66,3 @@ def forget_generated_admin_password(sender, user, **kwargs) -> None:
     """The password `ensure_admin` generated is kept on disk only until the admin first logs in."""
     if user.get_username() == settings.ADMIN_USERNAME:
         (settings.VAR_DIR / "admin_password").unlink(missing_ok=True)
-
-
-class LoginForm(AuthenticationForm):
-    """Refuse, before the password is checked, while failures from here are over the limit."""
-
-    retry_after = 0
-
-    def clean(self):
-        if self.request is not None:
-            self.retry_after = wait(self.request, str(self.data.get("username", "")))
-            if self.retry_after:
-                raise ValidationError(
-                    "Too many failed logins from here. Try again in "
-                    f"{ratelimit.in_words(self.retry_after)}.",
-                    code=THROTTLED,
-                )
-        return super().clean()
-
-
-class AdminLoginForm(LoginForm, AdminAuthenticationForm):
-    pass
-
-
-def with_status(response: HttpResponse) -> HttpResponse:
-    """A login page refused by the throttle answers 429, with when to try again."""
-    context = response.context_data if isinstance(response, TemplateResponse) else None
-    form = (context or {}).get("form")
-    if isinstance(form, LoginForm) and form.has_error(NON_FIELD_ERRORS, THROTTLED):
-        response.status_code = 429
-        response["Retry-After"] = str(form.retry_after)
-    return response

@@ -1,39 +1,24 @@
 """Sign-up (closed unless an admin opens it, or through an invitation), login and password reset.
 
-Logins are throttled by `gallery.accounts.logins`; sign-ups and password resets by client
-address, and resets also by the email address asked for.
+Logins are throttled by `gallery.accounts.logins` (the counters) and `forms.LoginForm` (the
+refusal); sign-ups (`forms.SignupForm`) and password resets by client address, and resets also
+by the email address asked for.
 """
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import UserCreationForm
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 
-from gallery.accounts import logins, ratelimit
+from gallery.accounts import ratelimit
+from gallery.accounts.forms import LoginForm, SignupForm
 from gallery.models import Invitation, SiteSettings
-from gallery.teams.views import invitation_refusal, join
-
-
-class SignupForm(UserCreationForm):
-    email = forms.EmailField(label="Email", required=False, help_text="For password resets.")
-
-    class Meta(UserCreationForm.Meta):
-        fields = ("username", "email")
-
-    def __init__(self, *args, invitation: Invitation | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.invitation = invitation
-        if invitation is not None and invitation.email:
-            # The invitation was mailed there: that is the account's address, not a choice.
-            del self.fields["email"]
-            self.instance.email = invitation.email
+from gallery.teams.invitations import by_token, invitation_refusal, join
 
 
 class Refused(Exception):
@@ -48,24 +33,17 @@ def signup(request: HttpRequest) -> HttpResponse:
         return _refused(request, invite, refusal)
     if invite is None and not SiteSettings.load().signup_enabled:
         return TemplateResponse(request, "registration/signup_closed.html", status=403)
-    form = SignupForm(request.POST if request.method == "POST" else None, invitation=invite)
+    data = request.POST if request.method == "POST" else None
+    form = SignupForm(data, request=request, invitation=invite)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = _create(form, invite)
+        except Refused as e:
+            return _refused(request, invite, str(e))
+        return _welcome(request, user, invite)
+    status = 429 if form.throttled() else 400 if form.is_bound else 200
     context = {"form": form, "invite": invite}
-    if request.method != "POST":
-        return TemplateResponse(request, "registration/signup.html", context)
-    if wait := _too_many_signups(request):
-        form.add_error(None, f"Too many sign-ups from here. Try again in {wait}.")
-        return TemplateResponse(request, "registration/signup.html", context, status=429)
-    if not form.is_valid():
-        return TemplateResponse(request, "registration/signup.html", context, status=400)
-    try:
-        user = _create(form, invite)
-    except Refused as e:
-        return _refused(request, invite, str(e))
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    if invite is not None:
-        request.session["team"] = str(invite.team.uuid)
-        messages.success(request, f"Welcome! You joined {invite.team.name}.")
-    return redirect("gallery:index")
+    return TemplateResponse(request, "registration/signup.html", context, status=status)
 
 
 def _refused(request: HttpRequest, invite: Invitation | None, refusal: str) -> TemplateResponse:
@@ -73,21 +51,12 @@ def _refused(request: HttpRequest, invite: Invitation | None, refusal: str) -> T
     return TemplateResponse(request, "gallery/invitation.html", context, status=410)
 
 
-def _too_many_signups(request: HttpRequest) -> str | None:
-    """Count a sign-up from this address; how long to wait, in words, once there are too many."""
-    count, seconds = settings.SIGNUP_RATE
-    key = f"signup:{ratelimit.client_address(request)}"
-    if ratelimit.too_many(key, count, seconds):
-        return ratelimit.in_words(ratelimit.wait(key, seconds))
-    return None
-
-
 def _invitation(request: HttpRequest) -> tuple[Invitation | None, str | None]:
     """The invitation named by ?invitation=, and why it cannot be used (None if it can)."""
     token = request.GET.get("invitation")
     if not token:  # an empty one names nothing, however the row behind it was made
         return None, None
-    invite = Invitation.objects.select_related("team").filter(token=token).first()
+    invite = by_token(token)
     return invite, invitation_refusal(invite)[0]
 
 
@@ -102,14 +71,23 @@ def _create(form: SignupForm, invite: Invitation | None):
     return user
 
 
+def _welcome(request: HttpRequest, user, invite: Invitation | None) -> HttpResponse:
+    """Log the new account in, in the team that invited it if one did."""
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if invite is not None:
+        request.session["team"] = str(invite.team.uuid)
+        messages.success(request, f"Welcome! You joined {invite.team.name}.")
+    return redirect("gallery:index")
+
+
 class LoginView(auth_views.LoginView):
     """Django's login, refused with a clear message while failures from here are over the limit."""
 
     redirect_authenticated_user = True
-    authentication_form = logins.LoginForm
+    authentication_form = LoginForm
 
     def form_invalid(self, form):
-        return logins.with_status(super().form_invalid(form))
+        return _with_status(super().form_invalid(form))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -119,7 +97,17 @@ class LoginView(auth_views.LoginView):
 
 def admin_login(request: HttpRequest, **kwargs) -> HttpResponse:
     """The admin site's own login page, with the same throttle (its form is `AdminLoginForm`)."""
-    return logins.with_status(admin.site.login(request, **kwargs))
+    return _with_status(admin.site.login(request, **kwargs))
+
+
+def _with_status(response: HttpResponse) -> HttpResponse:
+    """A login page refused by the throttle answers 429, with when to try again."""
+    context = response.context_data if isinstance(response, TemplateResponse) else None
+    form = (context or {}).get("form")
+    if isinstance(form, LoginForm) and form.throttled():
+        response.status_code = 429
+        response["Retry-After"] = str(form.retry_after)
+    return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):

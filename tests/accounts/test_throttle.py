@@ -3,14 +3,14 @@
 import pytest
 
 from gallery.models import Gallery, Generation, Image, Notification
-from tests.factories import make_generation, make_image
+from jobs import tasks
+from tests.factories import logged_in, make_generation, make_image
 
 Status = Generation.Status
 
 
 @pytest.fixture(autouse=True)
 def quiet_submit(monkeypatch):
-    from jobs import tasks
 
     monkeypatch.setattr(tasks.submit, "delay", lambda pk: None)
 
@@ -125,3 +125,20 @@ def test_mention_mails_are_limited_per_author(client, studio, alice, bob, settin
         client.post(f"/images/{image.uuid}/comment", {"body": f"@alice @carol look {i}"})
     assert len(mailoutbox) == 2
     assert Notification.objects.filter(user=alice).count() == 3  # told on the site every time
+
+
+def test_generating_too_fast_is_refused_with_a_clear_message(client, alice, settings, monkeypatch):
+
+    monkeypatch.setattr(tasks.submit, "delay", lambda pk: None)
+    settings.GENERATE_RATE = (2, 60)
+    data = {
+        "model": "sandbox/flux-sync",
+        "prompt": "x",
+        "p_image_size": "square",
+        "p_num_images": "1",
+        "p_output_format": "png",
+    }
+    logged_in(client, alice)
+    assert [client.post("/generate", data).status_code for _ in range(3)] == [302, 302, 429]
+    assert "more than 2 generations in a minute" in client.post("/generate", data).content.decode()
+    assert Generation.objects.count() == 2

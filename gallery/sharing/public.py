@@ -29,6 +29,14 @@ def _private(response: HttpResponseBase, link: ShareLink) -> HttpResponseBase:
     return response
 
 
+def gone(request: HttpRequest, exception: Exception | None = None) -> TemplateResponse:
+    """A page that says why there is nothing here, still answered with 404."""
+    context = {"title": "Link not found", "link": None}
+    response = TemplateResponse(request, "sharing/gone.html", context, status=404)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
 def _card(request: HttpRequest, link: ShareLink, cover: Image | None) -> dict:
     """What a pasted link unfurls to: Open Graph and Twitter card tags, absolute URLs."""
     if link.image_id and cover and link.show_prompts:
@@ -45,7 +53,10 @@ def _card(request: HttpRequest, link: ShareLink, cover: Image | None) -> dict:
 @require_GET
 def shared_page(request: Request, token: str) -> HttpResponseBase:
     """A shared image, or a shared gallery's grid (the next page for infinite scroll)."""
-    link = get_live_link(token)
+    try:
+        link = get_live_link(token)
+    except Http404:
+        return gone(request)
     images = link.images().select_related("generation")
     tiles, cursor = browse.page(images, request.GET.get("after"), PAGE_SIZE)
     if link.image_id and not tiles:  # deleted, hidden or moved to another team since

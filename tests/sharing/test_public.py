@@ -162,7 +162,10 @@ def test_a_link_that_ended_answers_404_everywhere(client, alice, link, images, h
     else:
         link.expires_at = timezone.now() - timedelta(seconds=1)
         link.save()
-    assert client.get(f"/s/{link.token}").status_code == 404
+    response = client.get(f"/s/{link.token}")
+    assert response.status_code == 404
+    assert "It was revoked, it expired, or the address is not complete." in response.text
+    assert response["X-Robots-Tag"] == "noindex, nofollow"
     assert client.get(f"/s/{link.token}/images/{images[0].uuid}").status_code == 404
     assert client.get(f"/s/{link.token}/card").status_code == 404
     assert served and all(client.get(url).status_code == 404 for url in served)

@@ -7,6 +7,7 @@ LogEntry, which has its own read-only page.
 
 # Each area registers its own models; importing them here is what puts them on the site.
 from gallery.accounts import admin as accounts_admin  # noqa: F401
+from gallery.accounts import sso_admin  # noqa: F401
 from gallery.images import admin as images_admin  # noqa: F401
 from gallery.sharing import admin as sharing_admin  # noqa: F401
 from gallery.teams import admin as teams_admin  # noqa: F401

@@ -318,6 +318,21 @@ MATRIX = {
         {},
         dict(alice=302, bob=302, carol=302, dave=302, anonymous=302),
     ),
+    # Single sign-on is off unless OIDC_ISSUER is set: both routes are not found, for everyone.
+    # Set, anyone may start a login and only a login started in that browser ends one
+    # (tests/accounts/test_sso.py, tests/e2e/test_sso_browser.py).
+    "sso:start": (
+        "get",
+        "/oidc/authenticate/",
+        {},
+        dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
+    ),
+    "sso:callback": (
+        "get",
+        "/oidc/callback/?code=x&state=y",
+        {},
+        dict(alice=404, bob=404, carol=404, dave=404, anonymous=404),
+    ),
     # Closed by default (an admin opens it under Site settings; tests/accounts/test_signup.py).
     "signup": ("get", "/signup/", {}, dict(alice=403, bob=403, carol=403, dave=403, anonymous=403)),
     "password_change": (

@@ -25,11 +25,13 @@ from gallery.models import (
     Favorite,
     Gallery,
     Generation,
+    GroupMapping,
     Image,
     InputImage,
     Invitation,
     Price,
     SiteSettings,
+    SsoIdentity,
     Usage,
     UsageDay,
     personal_team,
@@ -508,6 +510,8 @@ def everything(scene, studio, alice, bob, root):
     Price.objects.get_or_create(model_id="x/priced", defaults={"usd_per_image": Decimal("0.1")})
     SiteSettings.load()
     Group.objects.create(name="moderators")
+    GroupMapping.objects.create(group="studio-team", team=studio, role="editor")
+    SsoIdentity.objects.create(user=bob, issuer="https://idp.example", subject="bob-at-idp")
     LogEntry.objects.log_actions(root.pk, [hidden], CHANGE, "Hidden from galleries. Reason: r")
 
 

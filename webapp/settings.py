@@ -210,6 +210,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Password logins, and single sign-on (gallery/accounts/sso.py), which does nothing while
+# OIDC_ISSUER is unset.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "gallery.accounts.sso.Backend",
+]
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip()
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "").strip()
+OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = " ".join(os.environ.get("OIDC_SCOPES", "openid email profile").split())
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups").strip()
+# Password logins only for superusers (at /login/ and /admin/login/); everyone else uses SSO.
+OIDC_ONLY = envbool("OIDC_ONLY", False)
+OIDC_TIMEOUT = envfloat("OIDC_TIMEOUT", 10.0)
+if OIDC_ISSUER:
+    _issuer = urlsplit(OIDC_ISSUER)
+    if _issuer.scheme not in ("http", "https") or not _issuer.hostname or _issuer.query:
+        raise ImproperlyConfigured(f"OIDC_ISSUER must be an http(s) URL, got {OIDC_ISSUER!r}")
+    if not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+        raise ImproperlyConfigured("OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET")
+    if "openid" not in OIDC_SCOPES.split():
+        raise ImproperlyConfigured(f"OIDC_SCOPES must include openid, got {OIDC_SCOPES!r}")
+elif OIDC_ONLY:
+    raise ImproperlyConfigured("OIDC_ONLY=1 turns password logins off: set OIDC_ISSUER too")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery:index"
 LOGOUT_REDIRECT_URL = "login"
@@ -444,6 +468,8 @@ ACTION_RATES = {
 LOGIN_RATE = envrate("LOGIN_RATE", 10, 300)
 LOGIN_ADDRESS_RATE = envrate("LOGIN_ADDRESS_RATE", 50, 300)
 SIGNUP_RATE = envrate("SIGNUP_RATE", 10, 3600)
+# Single sign-on logins started, per address (an office behind one address logs in at 9 am).
+SSO_RATE = envrate("SSO_RATE", 120, 300)
 # Reset mails asked for, per address and per email address.
 PASSWORD_RESET_RATE = envrate("PASSWORD_RESET_RATE", 5, 3600)
 # How many proxies in front of Atelier append to X-Forwarded-For (gallery.accounts.ratelimit).

@@ -14,6 +14,8 @@ urlpatterns = [
     path("login/", accounts.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", accounts.signup, name="signup"),
+    # Single sign-on (gallery/accounts/sso.py); 404 while OIDC_ISSUER is unset.
+    path("oidc/", include("gallery.accounts.sso_urls")),
     path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/change/done/",

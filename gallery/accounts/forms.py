@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest
 
@@ -70,6 +71,24 @@ class LoginForm(ThrottledMixin, AuthenticationForm):
                     code=THROTTLED,
                 )
         return super().clean()
+
+    def confirm_login_allowed(self, user) -> None:
+        """With OIDC_ONLY, only superusers log in with a password; for anyone else a right
+        password is answered, and counted, as a wrong one, so it tells nothing."""
+        if settings.OIDC_ONLY and not user.is_superuser:
+            credentials = {"username": self.cleaned_data.get("username", "")}
+            user_login_failed.send(__name__, credentials=credentials, request=self.request)
+            raise self.get_invalid_login_error()
+        super().confirm_login_allowed(user)
+
+    def get_invalid_login_error(self) -> ValidationError:
+        if not settings.OIDC_ONLY:
+            return super().get_invalid_login_error()
+        return ValidationError(
+            "Password login is for site administrators only: sign in with SSO. "
+            "(Or the username or password is wrong.)",
+            code="invalid_login",
+        )
 
 
 class AdminLoginForm(LoginForm, AdminAuthenticationForm):

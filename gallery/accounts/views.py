@@ -15,7 +15,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 
-from gallery.accounts import ratelimit
+from gallery.accounts import ratelimit, sso
 from gallery.accounts.forms import LoginForm, SignupForm
 from gallery.models import Invitation, SiteSettings
 from gallery.teams.invitations import by_token, invitation_refusal, join
@@ -92,6 +92,8 @@ class LoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["signup_enabled"] = SiteSettings.load().signup_enabled
+        context["sso_enabled"] = sso.enabled()
+        context["password_for_admins_only"] = settings.OIDC_ONLY
         return context
 
 

@@ -1,9 +1,10 @@
 """Every model of the app, so that `from gallery.models import Image` works wherever it lives.
 
-The models live with their area: gallery/teams/models.py, gallery/images/models.py and
-gallery/usage/models.py (prices.py, rollups.py).
+The models live with their area: gallery/teams/models.py, gallery/images/models.py,
+gallery/usage/models.py (prices.py, rollups.py) and gallery/accounts/models.py.
 """
 
+from gallery.accounts.models import GroupMapping, SsoIdentity
 from gallery.images.models import (
     Favorite,
     Gallery,
@@ -43,6 +44,7 @@ __all__ = [
     "Favorite",
     "Gallery",
     "Generation",
+    "GroupMapping",
     "Image",
     "InputImage",
     "Invitation",
@@ -52,6 +54,7 @@ __all__ = [
     "Price",
     "ShareLink",
     "SiteSettings",
+    "SsoIdentity",
     "Team",
     "UnreadableKey",
     "Usage",

@@ -35,8 +35,8 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "team", "role", "created_at"]
-    list_filter = ["role", "team__personal"]
+    list_display = ["user", "team", "role", "source", "created_at"]
+    list_filter = ["role", "source", "team__personal"]
     search_fields = ["user__username", "user__email", "team__name"]
     list_select_related = ["user", "team"]
     raw_id_fields = ["user", "team"]

@@ -28,7 +28,8 @@ def change_role(request: Request, team_uuid, membership_id: int) -> HttpResponse
             refusal = _last_owner(team)
         if refusal is None:
             membership.role = role
-            membership.save(update_fields=["role"])
+            membership.source = Membership.Source.MANUAL  # a role given by hand: SSO keeps it
+            membership.save(update_fields=["role", "source"])
             summary = f"{membership.user} is now {membership.get_role_display().lower()}"
             record(team, request.user, Activity.Verb.ROLE, summary)
     if refusal:

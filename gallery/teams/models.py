@@ -97,11 +97,18 @@ class Membership(models.Model):
         EDITOR = "editor", "Editor"
         VIEWER = "viewer", "Viewer"
 
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Granted by hand"
+        SSO = "sso", "Single sign-on"
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
+    # Single sign-on changes and removes only what it granted; anything else was given by hand
+    # (an invitation, an owner, an admin) and is kept (gallery/accounts/sso_sync.py).
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -166,6 +173,7 @@ class Activity(models.Model):
         ROLE = "role", "changed a role"
         REMOVED = "removed", "removed a member"
         INVITED = "invited", "invited someone"
+        SSO = "sso", "was updated by single sign-on"
         SHARED = "shared", "made a share link"
         UNSHARED = "unshared", "revoked a share link"
 

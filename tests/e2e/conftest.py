@@ -16,6 +16,9 @@ from PIL import Image as PILImage
 from gallery.models import Generation
 from jobs.sandbox.failures import SLOW_SECONDS
 from tests.e2e.fakes import FakeProviders
+from tests.e2e.oidc import CLIENT_ID as OIDC_CLIENT_ID
+from tests.e2e.oidc import CLIENT_SECRET as OIDC_CLIENT_SECRET
+from tests.e2e.oidc import OidcProvider
 from tests.e2e.started import StartedApp, started_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,3 +225,23 @@ def start_app(transactional_db, tmp_path):
             return stack.enter_context(started_app(test_database_url(), var_dir, env, **kwargs))
 
         yield start
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(node_tools, live_server):
+    """A real OpenID Connect provider (npm oidc-provider under node) on loopback, for the session.
+
+    Its one client is registered with the live server's `/oidc/callback/`.
+    """
+    with OidcProvider(node_tools, f"{live_server.url}/oidc/callback/") as provider:
+        yield provider
+
+
+@pytest.fixture
+def sso(oidc_provider, settings, transactional_db) -> OidcProvider:
+    """Single sign-on turned on, against `oidc_provider`; its groups come with a `groups` scope."""
+    settings.OIDC_ISSUER = oidc_provider.issuer
+    settings.OIDC_CLIENT_ID = OIDC_CLIENT_ID
+    settings.OIDC_CLIENT_SECRET = OIDC_CLIENT_SECRET
+    settings.OIDC_SCOPES = "openid email profile groups"
+    return oidc_provider

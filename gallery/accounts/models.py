@@ -1,0 +1,61 @@
+"""Single sign-on records: who a person is at the identity provider, and what its groups grant."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from gallery.teams.models import Membership, Team
+
+
+class SsoIdentity(models.Model):
+    """One account at the identity provider (issuer and subject), linked to one Atelier account.
+
+    Later logins find the account by this link, not by email: an address can change or be
+    given to someone else at the provider; the subject cannot.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identities"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_login_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_once")
+        ]
+        verbose_name = "SSO identity"
+        verbose_name_plural = "SSO identities"
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.issuer}"
+
+
+class GroupMapping(models.Model):
+    """Members of this identity-provider group get this role in this team, at each login."""
+
+    group = models.CharField(
+        max_length=255, help_text="The group's name exactly as the provider sends it."
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="group_mappings")
+    role = models.CharField(
+        max_length=10, choices=Membership.Role.choices, default=Membership.Role.VIEWER
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["group", "team__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "team"], name="group_mapping_once_per_team")
+        ]
+        verbose_name = "SSO group mapping"
+
+    def __str__(self) -> str:
+        return f"{self.group} → {self.team} ({self.role})"
+
+    def clean(self) -> None:
+        if self.team_id is not None and self.team.personal:
+            raise ValidationError({"team": "A personal space belongs to one person, not a group."})

@@ -1,10 +1,13 @@
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.factories import make_user
+from gallery.webhooks import endpoints
+from tests.factories import Receiver, make_user
+from tests.storage_server import Bucket, s3_server_fixture  # noqa: F401 - the s3_server fixture
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM is still used
 # synchronously from there, which is safe here.
@@ -16,6 +19,16 @@ def media_root(settings, tmp_path_factory):
     """Every test writes its files under a fresh temporary media root."""
     settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def s3_storage(settings, media_root, s3_server) -> Iterator[Bucket]:
+    """Media in a fresh bucket on the test S3 server; and, when the test ends, none on disk."""
+    bucket = s3_server.new_bucket()
+    bucket.use(settings)
+    yield bucket
+    written = [str(path) for path in Path(media_root).rglob("*")]
+    assert not written, f"written under MEDIA_ROOT with S3 on: {written}"
 
 
 @pytest.fixture(autouse=True)
@@ -120,3 +133,20 @@ def node_tools() -> Path:
             timeout=600,
         )
     return modules
+
+
+@pytest.fixture
+def receiver(settings):
+    """A receiver on loopback, which WEBHOOK_ALLOWED_HOSTS lets through the SSRF guard."""
+    with Receiver() as found:
+        settings.WEBHOOK_ALLOWED_HOSTS = [f"http://127.0.0.1:{found.server.server_port}"]
+        yield found
+
+
+@pytest.fixture
+def hook(studio, alice, receiver):
+    """The studio's endpoint to the receiver, for every event; the receiver knows its secret."""
+    events = ["generation.succeeded", "generation.failed", "budget.near_limit", "budget.exceeded"]
+    endpoint, secret = endpoints.add(studio, alice, url=receiver.url, events=events)
+    receiver.secrets.append(secret)
+    return endpoint

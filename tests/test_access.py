@@ -14,9 +14,10 @@ import pytest
 from django.core import signing
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from gallery.models import Gallery, Generation, Invitation, Membership, ShareLink
+from gallery.models import Delivery, Event, Gallery, Generation, Invitation, Membership, ShareLink
 from gallery.sharing import files
-from jobs import pipeline
+from gallery.webhooks import endpoints
+from jobs import links
 from tests.factories import make_generation, make_image, make_share_link
 
 Status = Generation.Status
@@ -57,6 +58,9 @@ def world(studio, alice, bob, carol):
         team=studio, token="tok-123", role="viewer", expires_at=done.deadline_at
     )
     carol_membership = Membership.objects.get(team=studio, user=carol)
+    hook, _ = endpoints.add(studio, alice, url="https://hooks.example.com/in", events=["x"])
+    event = Event.objects.create(team=studio, type="generation.failed")
+    delivery = Delivery.objects.create(event=event, endpoint=hook, status="failed")
     link = make_share_link(alice, gallery=main, allow_download=True)
     return {
         "team": studio.uuid,
@@ -71,7 +75,9 @@ def world(studio, alice, bob, carol):
         "invitation": invitation.pk,
         "token": invitation.token,
         "carol": carol_membership.pk,
-        "input_token": signing.dumps(["image", str(image.uuid)], salt=pipeline.INPUT_LINK_SALT),
+        "endpoint": hook.uuid,
+        "delivery": delivery.pk,
+        "input_token": signing.dumps(["image", str(image.uuid)], salt=links.INPUT_LINK_SALT),
         "share_link": link.uuid,
         "share_token": link.token,
         "share_file": files.file_url(link, image, "thumbnail").rsplit("/", 1)[-1],
@@ -234,6 +240,42 @@ MATRIX = {
     "gallery:team-keys": (
         "post",
         "/teams/{team}/keys",
+        {},
+        dict(alice=302, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-new": (
+        "get",
+        "/teams/{team}/webhooks/new",
+        {},
+        dict(alice=200, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-add": (
+        "post",
+        "/teams/{team}/webhooks/",
+        {},
+        dict(alice=400, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-detail": (
+        "get",
+        "/teams/{team}/webhooks/{endpoint}",
+        {},
+        dict(alice=200, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-rotate": (
+        "post",
+        "/teams/{team}/webhooks/{endpoint}/rotate",
+        {},
+        dict(alice=200, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-delete": (
+        "post",
+        "/teams/{team}/webhooks/{endpoint}/delete",
+        {},
+        dict(alice=302, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-resend": (
+        "post",
+        "/teams/{team}/webhooks/{endpoint}/deliveries/{delivery}/resend",
         {},
         dict(alice=302, bob=403, carol=403, dave=404),
     ),

@@ -4,12 +4,15 @@ import ipaddress
 import os
 import secrets
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+
+from webapp import hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -129,7 +132,6 @@ def _secret_key() -> str:
 
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = _secret_key()
 # The admin account `ensure_admin` creates on first run.
 ADMIN_USERNAME = os.environ.get("ADMIN_USERNAME", "admin")
 PORT = envint("PORT", 8000)
@@ -204,6 +206,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Several hosts share nothing but the database, Redis and the object store (README, "Growing past
+# one machine"): a production database that is not SQLite means the keys every process must agree
+# on come from the environment, never from a file one host wrote (webapp/hosts.py).
+MULTI_HOST = not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+if MULTI_HOST:
+    hosts.require_shared_keys(os.environ)
+SECRET_KEY = _secret_key()
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -251,8 +261,75 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # Behind nginx: answer media requests with X-Accel-Redirect to this internal location
 # (e.g. "/protected-media/", mapped to MEDIA_ROOT with `internal;`), after the access check.
 MEDIA_ACCEL_REDIRECT = os.environ.get("MEDIA_ACCEL_REDIRECT", "")
+# Media goes to an S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set (webapp/storage.py),
+# and to MEDIA_ROOT otherwise. The bucket stays private: the file views check access, then
+# redirect to a link signed for MEDIA_LINK_SECONDS, or stream the file when MEDIA_STREAM is on
+# (for a store the browser cannot reach, as docker-compose's MinIO).
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+MEDIA_LINK_SECONDS = envint("MEDIA_LINK_SECONDS", 300)
+if not 1 <= MEDIA_LINK_SECONDS <= 300:
+    raise ImproperlyConfigured(f"MEDIA_LINK_SECONDS must be 1 to 300, got {MEDIA_LINK_SECONDS}")
+MEDIA_STREAM = envbool("MEDIA_STREAM", False)
+
+
+def s3_options(env: Mapping[str, str]) -> dict:
+    """django-storages' S3Storage options, from its conventional variables in `env`.
+
+    A key pair left unset is None, so boto3 looks in its own places (instance roles, ~/.aws).
+    """
+    endpoint = env.get("AWS_S3_ENDPOINT_URL") or None
+    options = {
+        "bucket_name": env["AWS_STORAGE_BUCKET_NAME"],
+        "endpoint_url": endpoint,
+        "access_key": env.get("AWS_ACCESS_KEY_ID") or None,
+        "secret_key": env.get("AWS_SECRET_ACCESS_KEY") or None,
+        "region_name": env.get("AWS_S3_REGION_NAME") or None,
+        # MinIO and most self-hosted stores have no wildcard DNS for bucket subdomains.
+        "addressing_style": env.get("AWS_S3_ADDRESSING_STYLE") or ("path" if endpoint else None),
+        "signature_version": "s3v4",
+        "default_acl": None,  # private: objects inherit the bucket's (closed) policy
+        "querystring_auth": True,
+        "querystring_expire": MEDIA_LINK_SECONDS,
+        # Keys are deterministic; the pipeline decides whether a stored object is kept.
+        "file_overwrite": True,
+        # Reads of a whole object past this size spill to a temporary file, never MEDIA_ROOT.
+        "max_memory_size": 8 * 1024 * 1024,
+    }
+    if domain := env.get("AWS_S3_CUSTOM_DOMAIN", ""):
+        key_id, key = env.get("AWS_CLOUDFRONT_KEY_ID", ""), env.get("AWS_CLOUDFRONT_KEY", "")
+        if not (key_id and key):
+            # An unsigned CDN link would let anyone holding it see a private image forever.
+            raise ImproperlyConfigured(
+                "AWS_S3_CUSTOM_DOMAIN needs AWS_CLOUDFRONT_KEY_ID and AWS_CLOUDFRONT_KEY, so the "
+                "links Atelier hands out are signed and expire; without them, unset it"
+            )
+        options |= {"custom_domain": domain, "cloudfront_key_id": key_id, "cloudfront_key": key}
+    return options
+
+
+def media_origins(storage: dict, stream: bool) -> list[str]:
+    """Where the browser is sent for media (for the CSP), when the file views redirect there."""
+    options = storage.get("OPTIONS", {})
+    if stream or "bucket_name" not in options:
+        return []
+    if options.get("custom_domain"):
+        return [f"https://{options['custom_domain']}"]
+    bucket, path_style = options["bucket_name"], options["addressing_style"] == "path"
+    if options["endpoint_url"]:
+        parts = urlsplit(options["endpoint_url"])
+        return [f"{parts.scheme}://{parts.netloc if path_style else f'{bucket}.{parts.netloc}'}"]
+    hosts = ["s3.amazonaws.com"]
+    if region := options["region_name"]:
+        hosts.append(f"s3.{region}.amazonaws.com")
+    return [f"https://{host if path_style else f'{bucket}.{host}'}" for host in hosts]
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_options(os.environ)}
+        if AWS_STORAGE_BUCKET_NAME
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
@@ -263,7 +340,8 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:"],
+    # Images may also come from the bucket, by the signed links the file views redirect to.
+    "img-src": [CSP.SELF, "data:", *media_origins(STORAGES["default"], MEDIA_STREAM)],
     "connect-src": [CSP.SELF],
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
@@ -325,14 +403,27 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.sweep": {"queue": "provider"},
     "jobs.tasks.rollup_usage": {"queue": "images"},
     "jobs.tasks.purge_uploads": {"queue": "images"},
+    # A slow receiver holds up only other deliveries, never a generation.
+    "jobs.tasks.deliver_webhook": {"queue": "webhooks"},
+    "jobs.tasks.sweep_webhooks": {"queue": "webhooks"},
 }
+# How often the sweeper looks for work left behind; with CLAIM_LEASE, how soon the work of a
+# worker that died is taken over (jobs/leases.py).
+SWEEP_INTERVAL = envfloat("SWEEP_INTERVAL", 10.0)
+if SWEEP_INTERVAL <= 0:
+    raise ImproperlyConfigured(
+        f"SWEEP_INTERVAL must be more than 0 seconds, got {SWEEP_INTERVAL:g}"
+    )
 CELERY_BEAT_SCHEDULE = {
-    "sweep": {"task": "jobs.tasks.sweep", "schedule": 30.0},
+    "sweep": {"task": "jobs.tasks.sweep", "schedule": SWEEP_INTERVAL},
     # The usage dashboard's daily roll-ups: yesterday and the day before, rebuilt hourly.
     "rollup-usage": {"task": "jobs.tasks.rollup_usage", "schedule": 3600.0},
     "purge-uploads": {"task": "jobs.tasks.purge_uploads", "schedule": 3600.0},
+    # Webhook retries whose wait is over, and deliveries whose worker died.
+    "webhooks-sweep": {"task": "jobs.tasks.sweep_webhooks", "schedule": 30.0},
 }
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Per host: its own name under VAR_DIR unless BEAT_SCHEDULE_FILE says where (webapp/hosts.py).
+CELERY_BEAT_SCHEDULE_FILENAME = hosts.beat_schedule_file(os.environ, VAR_DIR)
 
 # Providers. Keys never leave the server: not in HTML, logs or task arguments.
 AIMLAPI_API_KEY = os.environ.get("AIMLAPI_API_KEY", "")
@@ -342,6 +433,26 @@ RELAY_BASE_URL = os.environ.get("RELAY_BASE_URL", "https://relay.opengpu.network
 A1111_BASE_URL = os.environ.get("A1111_BASE_URL", "").rstrip("/")
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 PROVIDER_DOWNLOAD_HOSTS = envorigins("PROVIDER_DOWNLOAD_HOSTS")
+
+# Webhooks (recorded by gallery/webhooks, sent by jobs/webhooks.py): receivers on private
+# networks only where listed, as downloads.
+WEBHOOK_ALLOWED_HOSTS = envorigins("WEBHOOK_ALLOWED_HOSTS")
+WEBHOOK_TIMEOUT = envfloat("WEBHOOK_TIMEOUT", 10.0)
+# Seconds to wait before each retry (with 10 % jitter): 7 attempts over about 1 h 45 min.
+try:
+    WEBHOOK_RETRY_DELAYS = [
+        float(d) for d in envlist("WEBHOOK_RETRY_DELAYS", "5,30,120,600,1800,3600")
+    ]
+except ValueError:
+    raise ImproperlyConfigured(
+        "WEBHOOK_RETRY_DELAYS must be seconds, comma-separated (e.g. 5,30,120)"
+    ) from None
+# How long a worker's claim on a delivery holds; above WEBHOOK_TIMEOUT, so no two send at once.
+WEBHOOK_CLAIM_LEASE = envint("WEBHOOK_CLAIM_LEASE", 60)
+if WEBHOOK_CLAIM_LEASE <= WEBHOOK_TIMEOUT:
+    raise ImproperlyConfigured("WEBHOOK_CLAIM_LEASE must be longer than WEBHOOK_TIMEOUT")
+# After a rotation the old secret signs too for this long (receivers move to the new one).
+WEBHOOK_SECRET_OVERLAP = envint("WEBHOOK_SECRET_OVERLAP", 24 * 3600)
 
 # The built-in offline provider, served by this app under /sandbox/ and always reached over HTTP.
 # Off unless asked for (`make run` and the test suite turn it on); when on, it answers only the
@@ -394,8 +505,12 @@ THUMBNAIL_SIZES = (768, 256)
 # first wait between them (doubled each time, with jitter; tests make it short).
 SUBMIT_ATTEMPTS = envint("SUBMIT_ATTEMPTS", 5)
 RETRY_INITIAL_DELAY = envfloat("RETRY_INITIAL_DELAY", 1.0)
-# How long a worker's claim on a submission holds before the sweeper may hand it to another.
-CLAIM_LEASE = envint("CLAIM_LEASE", 180)
+# How long a worker's hold on a generation lasts without news from it; renewed every third of
+# it while the worker is at work, so the sweeper hands a dead worker's work to another within
+# CLAIM_LEASE + SWEEP_INTERVAL (jobs/leases.py).
+CLAIM_LEASE = envint("CLAIM_LEASE", 30)
+if CLAIM_LEASE < 1:
+    raise ImproperlyConfigured(f"CLAIM_LEASE must be 1 second or more, got {CLAIM_LEASE}")
 # Countdowns stay far below the broker's visibility timeout; longer waits live in the row.
 MAX_COUNTDOWN = 60
 # Results up to this many bytes (base64) or pixels (URLs with a size) are stored by the task

@@ -2,6 +2,7 @@
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from tests.e2e.oidc import CLIENT_ID as OIDC_CLIENT_ID
 from tests.e2e.oidc import CLIENT_SECRET as OIDC_CLIENT_SECRET
 from tests.e2e.oidc import OidcProvider
 from tests.e2e.started import StartedApp, started_app
+from tests.storage_server import Bucket
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_AIMLAPI_KEY = "fake-aimlapi-key"
@@ -45,7 +47,7 @@ def purge_queues() -> None:
 
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        for queue in ("provider", "images"):
+        for queue in ("provider", "images", "webhooks"):
             try:
                 channel.queue_purge(queue)
             except Exception:  # noqa: S112 - a queue that does not exist yet has nothing in it
@@ -54,7 +56,14 @@ def purge_queues() -> None:
 
 @pytest.fixture(scope="session")
 def worker_media(tmp_path_factory) -> str:
+    """The session worker's MEDIA_ROOT, holding its log: it stores media into worker_bucket."""
     return str(tmp_path_factory.mktemp("worker-media"))
+
+
+@pytest.fixture(scope="session")
+def worker_bucket(s3_server) -> Bucket:
+    """Where the session's worker stores media, as a site with AWS_STORAGE_BUCKET_NAME does."""
+    return s3_server.new_bucket()
 
 
 @pytest.fixture(scope="session")
@@ -76,10 +85,18 @@ def provider_settings(fake: FakeProviders) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media, fake_providers):
+def celery_worker(
+    django_db_setup,
+    django_db_blocker,
+    live_server,
+    worker_media,
+    worker_bucket,
+    fake_providers,
+):
     """Start `celery worker` against the test database; stop it (SIGTERM) at the end.
 
-    It talks to the fake providers, which start first and outlive it.
+    It talks to the fake providers, which start first and outlive it, and stores media in
+    the S3 server's bucket.
     """
     with django_db_blocker.unblock():
         database_url = test_database_url()
@@ -96,6 +113,7 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media,
         # As an operator shipping logs runs it (tests/e2e/test_ops_e2e.py reads them).
         "LOG_FORMAT": "json",
         **WORKER_ENV,
+        **worker_bucket.env,
         **provider_settings(fake_providers),
     }
     command = [
@@ -130,9 +148,9 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media,
 
 
 @pytest.fixture
-def e2e(celery_worker, transactional_db, settings, worker_media):
-    """The live server and the worker share one media root, as web and worker do in production."""
-    settings.MEDIA_ROOT = worker_media
+def e2e(celery_worker, transactional_db, settings, worker_bucket):
+    """The live server and the worker share one bucket, as web and worker do in production."""
+    worker_bucket.use(settings)
     settings.SANDBOX_LATENCY = 0.4
     return celery_worker
 
@@ -225,6 +243,75 @@ def start_app(transactional_db, tmp_path):
             return stack.enter_context(started_app(test_database_url(), var_dir, env, **kwargs))
 
         yield start
+
+
+class WebhookWorker:
+    """A worker on the `webhooks` queue alone (the session's worker leaves it), with the
+    settings a webhook test needs; a test may SIGKILL it and start it again."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env, self.log_path = env, log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "webhooks"]
+        command += ["--pool", "threads", "--concurrency", "2", "--loglevel", "INFO"]
+        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None and self.process.poll() is None, self.log()
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text()[-4000:] if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def webhook_worker(e2e, receiver, live_server, worker_media, tmp_path):
+    """Delivers to the loopback receiver: short retries, a short claim, signed links to the
+    live server."""
+    env = {
+        **os.environ,
+        **WORKER_ENV,
+        "DATABASE_URL": test_database_url(),
+        "MEDIA_ROOT": worker_media,
+        "BROKER_DIR": str(settings.BROKER_DIR),
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "WEBHOOK_ALLOWED_HOSTS": f"127.0.0.1:{receiver.server.server_port}",
+        "WEBHOOK_RETRY_DELAYS": "0.3,0.3,0.3,0.3,0.3",
+        "WEBHOOK_TIMEOUT": "5",
+        "WEBHOOK_CLAIM_LEASE": "6",
+        "PUBLIC_BASE_URL": live_server.url,
+    }
+    purge_queues()
+    worker = WebhookWorker(env, tmp_path / "webhook-worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+    print(worker.log())
+
+
+def until(condition, timeout: float = 30, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout}s")
 
 
 @pytest.fixture(scope="session")

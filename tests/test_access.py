@@ -2,6 +2,10 @@
 
 alice owns the Studio team, bob edits, carol views, dave belongs to another team. A URL added
 to the project without a row here fails `test_every_url_is_in_the_matrix`.
+
+Share links add two anonymous personas: "holder" holds a live link to the Main gallery, and
+"revoked" holds the same link after it was revoked. Everyone else logged in holds it too; plain
+"anonymous" only guesses at one. Where a row does not name them, they get what "anonymous" gets.
 """
 
 import json
@@ -21,14 +25,17 @@ from gallery.models import (
     Generation,
     Invitation,
     Membership,
+    ShareLink,
     Team,
 )
+from gallery.sharing import files
 from gallery.webhooks import endpoints
 from jobs import links
-from tests.factories import make_generation, make_image
+from tests.factories import make_generation, make_image, make_share_link
 
 Status = Generation.Status
-PERSONAS = ("alice", "bob", "carol", "dave", "anonymous")
+PERSONAS = ("alice", "bob", "carol", "dave", "anonymous", "holder", "revoked")
+HOLDERS = ("holder", "revoked")
 LOGIN = "login"  # expected: redirected to the login page
 
 
@@ -68,6 +75,7 @@ def world(studio, alice, bob, carol):
     event = Event.objects.create(team=studio, type="generation.failed")
     delivery = Delivery.objects.create(event=event, endpoint=hook, status="failed")
     api_token, _ = ApiToken.issue(alice, studio, "script")
+    link = make_share_link(alice, gallery=main, allow_download=True)
     return {
         "api_token": api_token.uuid,
         "team": studio.uuid,
@@ -85,7 +93,15 @@ def world(studio, alice, bob, carol):
         "endpoint": hook.uuid,
         "delivery": delivery.pk,
         "input_token": signing.dumps(["image", str(image.uuid)], salt=links.INPUT_LINK_SALT),
+        "share_link": link.uuid,
+        "share_token": link.token,
+        "share_file": files.file_url(link, image, "thumbnail").rsplit("/", 1)[-1],
     }
+
+
+# Share pages: anyone holding the link (logged in or not) reads them, until it is revoked; a
+# guessed token or signature finds nothing.
+SHARED = dict(alice=200, bob=200, carol=200, dave=200, anonymous=404, holder=200, revoked=404)
 
 
 # name: (method, path template, data, {persona: expected status})
@@ -336,6 +352,35 @@ MATRIX = {
         {},
         dict(alice=403, bob=403, carol=403, dave=403),
     ),
+    "sharing:create": (
+        "get",
+        "/share/new?gallery={gallery}",
+        {},
+        dict(alice=200, bob=200, carol=403, dave=404),
+    ),
+    "sharing:link": (
+        "get",
+        "/share/{share_link}",
+        {},
+        dict(alice=200, bob=200, carol=403, dave=404),
+    ),
+    "sharing:revoke": (
+        "post",
+        "/share/{share_link}/revoke",
+        {},
+        dict(alice=302, bob=302, carol=403, dave=404),
+    ),
+    "sharing:page": ("get", "/s/{share_token}", {}, SHARED),
+    "sharing:card": ("get", "/s/{share_token}/card", {}, SHARED),
+    "sharing:image": ("get", "/s/{share_token}/images/{image}", {}, SHARED),
+    # The link allows downloads: a fresh signed file URL (tests/sharing/test_files.py).
+    "sharing:download": (
+        "get",
+        "/s/{share_token}/images/{image}/download",
+        {},
+        {**SHARED, **{p: 302 for p, status in SHARED.items() if status == 200}},
+    ),
+    "sharing:file": ("get", "/share/files/{share_file}", {}, SHARED),
     "login": ("get", "/login/", {}, dict(alice=302, bob=302, carol=302, dave=302, anonymous=200)),
     "logout": (
         "post",
@@ -498,7 +543,11 @@ CASES = [(name, persona) for name in MATRIX for persona in PERSONAS]
 @pytest.mark.parametrize(("name", "persona"), CASES, ids=[f"{n}-{p}" for n, p in CASES])
 def test_the_matrix(name, persona, client, world, request):
     method, path, data, expected = MATRIX[name]
-    if persona != "anonymous":
+    if persona == "anonymous":  # guesses, not holding the link
+        world = {**world, "share_token": "guessed-token", "share_file": "guessed:sig"}
+    if persona == "revoked":
+        ShareLink.objects.get(uuid=world["share_link"]).revoke(None)
+    if persona not in ("anonymous", *HOLDERS):
         user = request.getfixturevalue(persona)
         client.force_login(user)
         session = client.session
@@ -507,7 +556,8 @@ def test_the_matrix(name, persona, client, world, request):
     path = path.format(**world)
     data = {k: v.format(**world) for k, v in data.items()}
     response = getattr(client, method)(path, data)
-    want = expected.get(persona, LOGIN)
+    fallback = expected.get("anonymous", LOGIN) if persona in HOLDERS else LOGIN
+    want = expected.get(persona, fallback)
     if want == LOGIN:
         assert response.status_code == 302, (path, response.status_code)
         assert response["Location"].startswith("/login/")

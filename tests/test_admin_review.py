@@ -43,7 +43,7 @@ from gallery.teams.activity import add_comment
 from gallery.webhooks import endpoints
 from jobs import cleanup, links
 from jobs.start import start_generation
-from tests.factories import make_generation, make_image, png_bytes
+from tests.factories import make_generation, make_image, make_share_link, png_bytes
 
 Status = Generation.Status
 HTMX = {"HX-Request": "true"}
@@ -518,6 +518,7 @@ def everything(scene, studio, alice, bob, root):
     Group.objects.create(name="moderators")
     GroupMapping.objects.create(group="studio-team", team=studio, role="editor")
     SsoIdentity.objects.create(user=bob, issuer="https://idp.example", subject="bob-at-idp")
+    make_share_link(alice, gallery=studio.galleries.get(name="Main"), allow_download=True)
     LogEntry.objects.log_actions(root.pk, [hidden], CHANGE, "Hidden from galleries. Reason: r")
     ApiToken.issue(alice, studio, "script")
 

@@ -578,6 +578,7 @@ ACTION_RATES = {
     "gallery": (30, 3600),  # new galleries
     "comment": (30, 300),
     "api_token": (10, 3600),  # new API tokens
+    "share": (30, 3600),  # new share links
     # Mails telling teammates an author mentioned them; past it, they are told on the site only.
     "mention_mail": (30, 3600),
 }

@@ -51,5 +51,6 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("sandbox/", include("jobs.sandbox.urls")),
     path("api/v1/", api.urls),
+    path("", include("gallery.sharing.urls")),
     path("", include("gallery.urls")),
 ]

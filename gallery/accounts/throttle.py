@@ -17,6 +17,7 @@ WHAT = {
     "gallery": "new galleries",
     "comment": "comments",
     "api_token": "new API tokens",
+    "share": "share links",
 }
 
 

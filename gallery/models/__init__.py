@@ -15,6 +15,7 @@ from gallery.images.models import (
     InputImage,
     card_images,
 )
+from gallery.sharing.models import ShareLink
 from gallery.teams.models import (
     Activity,
     Comment,
@@ -59,6 +60,7 @@ __all__ = [
     "Notification",
     "OverBudget",
     "Price",
+    "ShareLink",
     "SiteSettings",
     "SsoIdentity",
     "Team",

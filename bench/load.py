@@ -29,9 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness.fleet import Fleet  # noqa: E402
-from bench.harness.report import machine, ratio_text, verdict  # noqa: E402
-from bench.harness.stack import ROOT, StackError  # noqa: E402
+from bench.harness.fleet import Fleet
+from bench.harness.report import machine, ratio_text, verdict
+from bench.harness.stack import ROOT, StackError
 
 TEAM = "Load team"
 PAGES = ("gallery", "older", "gallery filtered", "image page", "minimal")
@@ -106,7 +106,8 @@ def seed(images: int, count: int, password: str):
     User = get_user_model()
     hashed = make_password(password)
     names = [f"load-{n}" for n in range(1, count + 1)]
-    people = User.objects.bulk_create(User(username=name, password=hashed) for name in names)
+    # One save each: a new person's own space is made on save (bulk_create would skip it).
+    people = [User.objects.create(username=name, password=hashed) for name in names]
     team = Team.objects.create(name=TEAM)
     Membership.objects.bulk_create(
         Membership(team=team, user=u, role="owner" if i == 0 else "editor")
@@ -246,7 +247,8 @@ def report(solo, loaded, args, outcome, cpu, load_end) -> None:
     start, end = window(loaded)
     held = sum(1 for r in loaded if r["kind"] == "request" and start <= r["at"] <= end)
     print(
-        f"requests/s held at {args.users} users: {held / (end - start):.1f} over {end - start:.0f} s"
+        f"requests/s held at {args.users} users: {held / (end - start):.1f}"
+        f" over {end - start:.0f} s"
     )
     failed = [
         r for r in solo + loaded if r["kind"] == "request" and (r["error"] or r["status"] >= 400)

@@ -9,6 +9,7 @@ names, Django set up in this process, tear-down on exit or a signal), plus:
 """
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -50,15 +51,21 @@ class Fleet(Stack):
         super()._start()  # migrate, Django here, then _start_web and _start_worker below
 
     def _start_store(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
         port = free_port()
         self.store = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.store.start()
         keys = {"AWS_ACCESS_KEY_ID": "atelier-bench", "AWS_SECRET_ACCESS_KEY": "atelier-bench"}
         self.bucket = f"atelier-load-{uuid.uuid4().hex[:12]}"
         url = f"http://127.0.0.1:{port}"
-        boto3.client("s3", endpoint_url=url, region_name=REGION, **keys).create_bucket(
-            Bucket=self.bucket
+        client = boto3.client(
+            "s3",
+            endpoint_url=url,
+            region_name=REGION,
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
         )
+        client.create_bucket(Bucket=self.bucket)
         os.environ.update(
             AWS_STORAGE_BUCKET_NAME=self.bucket,
             AWS_S3_ENDPOINT_URL=url,
@@ -68,14 +75,17 @@ class Fleet(Stack):
 
     def _start_web(self) -> None:
         # Stack chose self.port and pointed SANDBOX_BASE_URL at it: the sandbox's server.
-        self._gunicorn("sandbox", self.port, workers=1, threads=16)
+        self._gunicorn("sandbox", self.port, workers=1, threads=16, app="webapp.wsgi")
         for n in (1, 2):
             port = free_port()
             self._gunicorn(f"web-{n}", port, self.web_workers, self.web_threads)
             self.ports.append(port)
 
-    def _gunicorn(self, name: str, port: int, workers: int, threads: int) -> None:
-        command = [sys.executable, "-m", "gunicorn", "webapp.wsgi", "--bind", f"127.0.0.1:{port}"]
+    def _gunicorn(
+        self, name: str, port: int, workers: int, threads: int, app: str = "bench.harness.wsgi"
+    ) -> None:
+        """`app` bench.harness.wsgi: the product's, enqueueing to this run's private queues."""
+        command = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
         command += ["--workers", str(workers), "--threads", str(threads), "--no-control-socket"]
         process = self._spawn(name, command)
         deadline = time.monotonic() + 90
@@ -94,12 +104,16 @@ class Fleet(Stack):
             name = f"worker-{n}"
             process = self._spawn(
                 name,
-                [sys.executable, "-m", "bench.harness.worker", "worker", "-n", f"load-{n}@%h"]
-                + ["-Q", queues, "--pool", self.pool, "--concurrency", str(self.concurrency)]
-                + ["--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+                [
+                    *(sys.executable, "-m", "bench.harness.worker", "worker", "-n", f"load-{n}@%h"),
+                    *("-Q", queues, "--pool", self.pool, "--concurrency", str(self.concurrency)),
+                    *("--loglevel", "INFO", "--without-gossip", "--without-mingle"),
+                ],
             )
             self._wait_log(name, process, " ready.")
-        beat = self._spawn("beat", [sys.executable, "-m", "bench.harness.worker", "beat"])
+        beat = self._spawn(
+            "beat", [sys.executable, "-m", "bench.harness.worker", "beat", "--loglevel", "INFO"]
+        )
         self._wait_log("beat", beat, "beat: Starting")
 
     def _wait_log(self, name: str, process: subprocess.Popen, text: str) -> None:

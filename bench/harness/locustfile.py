@@ -5,7 +5,9 @@ Environment, set by bench/load.py:
   as a load balancer with sticky sessions would spread them;
 - LOAD_USERS: the team's members' usernames, comma-separated; LOAD_PASSWORD their password;
 - LOAD_TEAM: the team's uuid (each person switches to it after logging in);
-- LOAD_RECORDS: a file this process appends one JSON line to per request and per event.
+- LOAD_RECORDS: a file this process appends one JSON line to per request and per event;
+- LOAD_SECONDS: how long to run once every user has logged in (logins are PBKDF2 on purpose:
+  50 at once keep two cores busy for a while, which is not the steady state measured).
 
 `Person` logs in, browses and scrolls to older pages, filters, opens images (page, thumbnail,
 original: the redirect and the store's answer), generates (mostly the async model), and looks
@@ -22,7 +24,10 @@ import re
 import threading
 import time
 
+import gevent
 from locust import HttpUser, between, constant_pacing, events, task
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 HOSTS = os.environ.get("LOAD_HOSTS", "http://127.0.0.1:8000").split(",")
 USERS = os.environ.get("LOAD_USERS", "load1").split(",")
@@ -42,6 +47,7 @@ SINCE = re.compile(r'new\?since=([^"]+)"')
 _lock = threading.Lock()
 _out = open(RECORDS, "a", buffering=1)  # noqa: SIM115 - open for the process's life
 _numbers = itertools.count()
+_ready = itertools.count(1)
 
 
 def record(**fields) -> None:
@@ -67,6 +73,14 @@ def _on_spawned(user_count, **kw):
     record(kind="spawned", users=user_count, at=time.time())
 
 
+def _ready_one(environment) -> None:
+    """Once the last user has logged in, run LOAD_SECONDS more, then stop."""
+    if next(_ready) == environment.parsed_options.num_users:
+        record(kind="ready", at=time.time())
+        seconds = float(os.environ.get("LOAD_SECONDS", "60"))
+        gevent.spawn_later(seconds, environment.runner.quit)
+
+
 def unescape(url: str) -> str:
     return url.replace("&amp;", "&")
 
@@ -77,12 +91,18 @@ class Member(HttpUser):
     def on_start(self) -> None:
         number = next(_numbers)
         self.client.base_url = HOSTS[number % len(HOSTS)]
+        # As a browser does: a GET sent on a kept-alive connection the server closed meanwhile
+        # (gunicorn's keep-alive is 2 s; people think longer) is sent again once, on a new
+        # one. Nothing else is retried: a 5xx, a timeout or a failed POST is an error.
+        retry = Retry(total=1, connect=1, read=1, status=0, other=0, allowed_methods={"GET"})
+        self.client.mount("http://", HTTPAdapter(max_retries=retry))
         self.username = USERS[number % len(USERS)]
         page = self.client.get("/login/", name="login page")
         token = CSRF_FIELD.search(page.text).group(1)
         form = {"username": self.username, "password": PASSWORD, "csrfmiddlewaretoken": token}
         self.client.post("/login/", data=form, name="log in")
         self.client.post("/teams/switch", data={"team": TEAM}, headers=self.csrf, name="switch")
+        _ready_one(self.environment)
 
     @property
     def csrf(self) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Fill a database quickly with one person's images, for trying the gallery at scale.
 
 `manage.py seed_gallery --images 100000 --owner USERNAME [--team NAME]`: a handful of real image
-files are drawn and shared by every row; generations and images are spread over galleries, models and
-the past year, and inserted in bulk.
+files are drawn and shared by every row; generations and images are spread over galleries,
+models and the past year, and inserted in bulk.
 """
 
 import random

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
 from gallery.models import (
+    ApiToken,
     Gallery,
     Generation,
     Image,
@@ -128,6 +129,11 @@ def get_batch(request: HttpRequest, batch: Any) -> list[Generation]:
     if not generations:
         raise Http404
     return generations
+
+
+def get_api_token(request: HttpRequest, token_uuid: Any) -> ApiToken:
+    """One of the person's own API tokens; anyone else's is not found."""
+    return get_object_or_404(ApiToken.objects.of(request.user), uuid=uuid_or_404(token_uuid))
 
 
 def current_team(request: HttpRequest, *, edit: bool = False) -> Team:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("gallery.images.urls")),
     path("", include("gallery.usage.urls")),
     path("", include("gallery.webhooks.urls")),
+    path("", include("gallery.api.urls")),
 ]

@@ -1,5 +1,6 @@
 import io
 import json
+import re
 import struct
 import threading
 from collections import Counter
@@ -18,7 +19,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from gallery.images.fields import field_name
 from gallery.images.forms import GenerateForm
-from gallery.models import Generation, Image, Invitation, Membership, personal_team
+from gallery.models import Generation, Image, Invitation, Membership, ShareLink, personal_team
 from jobs import catalog
 
 PROMPT = "a test prompt"
@@ -234,3 +235,16 @@ class Receiver:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def make_share_link(created_by, *, gallery=None, image=None, **fields):
+    """A live share link to a gallery or one image, made as the create view makes it."""
+    team = (gallery or image.gallery).team
+    return ShareLink.objects.create(
+        team=team, gallery=gallery, image=image, created_by=created_by, **fields
+    )
+
+
+def share_file_urls(html: str) -> list[str]:
+    """Every signed file URL a share page served."""
+    return sorted(set(re.findall(r'/share/files/[^"\s]+', html)))

@@ -2,21 +2,40 @@
 
 alice owns the Studio team, bob edits, carol views, dave belongs to another team. A URL added
 to the project without a row here fails `test_every_url_is_in_the_matrix`.
+
+Share links add two anonymous personas: "holder" holds a live link to the Main gallery, and
+"revoked" holds the same link after it was revoked. Everyone else logged in holds it too; plain
+"anonymous" only guesses at one. Where a row does not name them, they get what "anonymous" gets.
 """
 
+import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core import signing
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
-from gallery.models import Delivery, Event, Gallery, Generation, Invitation, Membership
+from gallery.models import (
+    ApiToken,
+    Delivery,
+    Event,
+    Gallery,
+    Generation,
+    Invitation,
+    Membership,
+    ShareLink,
+    Team,
+)
+from gallery.sharing import files
 from gallery.webhooks import endpoints
 from jobs import links
-from tests.factories import make_generation, make_image
+from tests.factories import make_generation, make_image, make_share_link
 
 Status = Generation.Status
-PERSONAS = ("alice", "bob", "carol", "dave", "anonymous")
+PERSONAS = ("alice", "bob", "carol", "dave", "anonymous", "holder", "revoked")
+HOLDERS = ("holder", "revoked")
 LOGIN = "login"  # expected: redirected to the login page
 
 
@@ -55,7 +74,10 @@ def world(studio, alice, bob, carol):
     hook, _ = endpoints.add(studio, alice, url="https://hooks.example.com/in", events=["x"])
     event = Event.objects.create(team=studio, type="generation.failed")
     delivery = Delivery.objects.create(event=event, endpoint=hook, status="failed")
+    api_token, _ = ApiToken.issue(alice, studio, "script")
+    link = make_share_link(alice, gallery=main, allow_download=True)
     return {
+        "api_token": api_token.uuid,
         "team": studio.uuid,
         "gallery": main.uuid,
         "second": second.uuid,
@@ -71,7 +93,15 @@ def world(studio, alice, bob, carol):
         "endpoint": hook.uuid,
         "delivery": delivery.pk,
         "input_token": signing.dumps(["image", str(image.uuid)], salt=links.INPUT_LINK_SALT),
+        "share_link": link.uuid,
+        "share_token": link.token,
+        "share_file": files.file_url(link, image, "thumbnail").rsplit("/", 1)[-1],
     }
+
+
+# Share pages: anyone holding the link (logged in or not) reads them, until it is revoked; a
+# guessed token or signature finds nothing.
+SHARED = dict(alice=200, bob=200, carol=200, dave=200, anonymous=404, holder=200, revoked=404)
 
 
 # name: (method, path template, data, {persona: expected status})
@@ -296,6 +326,19 @@ MATRIX = {
         {},
         dict(alice=200, bob=200, carol=200, dave=200, anonymous=200),
     ),
+    # Everyone has their own API tokens page; a token is found only by its owner.
+    "gallery:api-tokens": (
+        "get",
+        "/settings/api-tokens/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
+    "gallery:api-token-revoke": (
+        "post",
+        "/settings/api-tokens/{api_token}/revoke",
+        {},
+        dict(alice=302, bob=404, carol=404, dave=404),
+    ),
     # The usage dashboard is for staff (tests/usage/test_dashboard.py): others are refused.
     "gallery:staff-usage": (
         "get",
@@ -309,6 +352,35 @@ MATRIX = {
         {},
         dict(alice=403, bob=403, carol=403, dave=403),
     ),
+    "sharing:create": (
+        "get",
+        "/share/new?gallery={gallery}",
+        {},
+        dict(alice=200, bob=200, carol=403, dave=404),
+    ),
+    "sharing:link": (
+        "get",
+        "/share/{share_link}",
+        {},
+        dict(alice=200, bob=200, carol=403, dave=404),
+    ),
+    "sharing:revoke": (
+        "post",
+        "/share/{share_link}/revoke",
+        {},
+        dict(alice=302, bob=302, carol=403, dave=404),
+    ),
+    "sharing:page": ("get", "/s/{share_token}", {}, SHARED),
+    "sharing:card": ("get", "/s/{share_token}/card", {}, SHARED),
+    "sharing:image": ("get", "/s/{share_token}/images/{image}", {}, SHARED),
+    # The link allows downloads: a fresh signed file URL (tests/sharing/test_files.py).
+    "sharing:download": (
+        "get",
+        "/s/{share_token}/images/{image}/download",
+        {},
+        {**SHARED, **{p: 302 for p, status in SHARED.items() if status == 200}},
+    ),
+    "sharing:file": ("get", "/share/files/{share_file}", {}, SHARED),
     "login": ("get", "/login/", {}, dict(alice=302, bob=302, carol=302, dave=302, anonymous=200)),
     "logout": (
         "post",
@@ -417,8 +489,52 @@ MATRIX = {
 }
 
 
+# The REST API, /api/v1/, for a token of each persona acting in the Studio (dave's in his own
+# team), alice's read-only token, her revoked and expired ones, and no token at all.
+# (name, method): (path template, JSON body, {persona: expected status}).
+API_PERSONAS = ("alice", "bob", "carol", "dave", "readonly", "revoked", "expired", "none")
+READ = dict(alice=200, bob=200, carol=200, dave=200, readonly=200)
+SEEN = dict(alice=200, bob=200, carol=200, dave=404, readonly=200)
+CHANGED = dict(alice=200, bob=200, carol=403, dave=404, readonly=403)
+API_MATRIX = {
+    ("api:models", "get"): ("/models", None, READ),
+    ("api:generations", "post"): (
+        "/generations",
+        {"model": "sandbox/flux-sync", "prompt": "a fox"},
+        dict(alice=202, bob=202, carol=403, dave=202, readonly=403),
+    ),
+    ("api:generation", "get"): ("/generations/{done}", None, SEEN),
+    ("api:generation-cancel", "post"): ("/generations/{running}/cancel", None, CHANGED),
+    ("api:generation-retry", "post"): (
+        "/generations/{failed}/retry",
+        None,
+        dict(alice=202, bob=202, carol=403, dave=404, readonly=403),
+    ),
+    ("api:images", "get"): ("/images", None, READ),
+    ("api:image", "get"): ("/images/{image}", None, SEEN),
+    ("api:image", "patch"): ("/images/{image}", {"gallery": "{second}"}, CHANGED),
+    ("api:image", "delete"): (
+        "/images/{image}",
+        None,
+        dict(alice=204, bob=204, carol=403, dave=404, readonly=403),
+    ),
+    ("api:image-file", "get"): ("/images/{image}/file?kind=thumbnail", None, SEEN),
+    ("api:galleries", "get"): ("/galleries", None, READ),
+    ("api:galleries", "post"): (
+        "/galleries",
+        {"name": "New"},
+        dict(alice=201, bob=201, carol=403, dave=201, readonly=403),
+    ),
+    # ninja's root only names where the docs are: not found, for everyone.
+    ("api:api-root", "get"): ("/", None, {p: 404 for p in API_PERSONAS}),
+    # Public: they describe the API and hold nothing of anyone's.
+    ("api:openapi-json", "get"): ("/openapi.json", None, {p: 200 for p in API_PERSONAS}),
+    ("api:openapi-view", "get"): ("/docs", None, {p: 200 for p in API_PERSONAS}),
+}
+
+
 def test_every_url_is_in_the_matrix():
-    assert all_url_names() == set(MATRIX)
+    assert all_url_names() == set(MATRIX) | {name for name, _ in API_MATRIX}
 
 
 CASES = [(name, persona) for name in MATRIX for persona in PERSONAS]
@@ -427,7 +543,11 @@ CASES = [(name, persona) for name in MATRIX for persona in PERSONAS]
 @pytest.mark.parametrize(("name", "persona"), CASES, ids=[f"{n}-{p}" for n, p in CASES])
 def test_the_matrix(name, persona, client, world, request):
     method, path, data, expected = MATRIX[name]
-    if persona != "anonymous":
+    if persona == "anonymous":  # guesses, not holding the link
+        world = {**world, "share_token": "guessed-token", "share_file": "guessed:sig"}
+    if persona == "revoked":
+        ShareLink.objects.get(uuid=world["share_link"]).revoke(None)
+    if persona not in ("anonymous", *HOLDERS):
         user = request.getfixturevalue(persona)
         client.force_login(user)
         session = client.session
@@ -436,9 +556,50 @@ def test_the_matrix(name, persona, client, world, request):
     path = path.format(**world)
     data = {k: v.format(**world) for k, v in data.items()}
     response = getattr(client, method)(path, data)
-    want = expected.get(persona, LOGIN)
+    fallback = expected.get("anonymous", LOGIN) if persona in HOLDERS else LOGIN
+    want = expected.get(persona, fallback)
     if want == LOGIN:
         assert response.status_code == 302, (path, response.status_code)
         assert response["Location"].startswith("/login/")
     else:
         assert response.status_code == want, (path, persona, response.status_code)
+
+
+API_CASES = [(name, method, p) for (name, method) in API_MATRIX for p in API_PERSONAS]
+
+
+@pytest.fixture
+def api_tokens(world, alice, bob, carol, dave, studio) -> dict[str, str | None]:
+    daves = Team.objects.get(name="Dave's team")
+    revoked, revoked_text = ApiToken.issue(alice, studio, "revoked")
+    revoked.revoke()
+    past = timezone.now() - timedelta(minutes=1)
+    return {
+        "alice": ApiToken.issue(alice, studio, "a")[1],
+        "bob": ApiToken.issue(bob, studio, "b")[1],
+        "carol": ApiToken.issue(carol, studio, "c")[1],
+        "dave": ApiToken.issue(dave, daves, "d")[1],
+        "readonly": ApiToken.issue(alice, studio, "r", read_only=True)[1],
+        "revoked": revoked_text,
+        "expired": ApiToken.issue(alice, studio, "e", expires_at=past)[1],
+        "none": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "persona"), API_CASES, ids=[f"{n}-{m}-{p}" for n, m, p in API_CASES]
+)
+def test_the_api_matrix(name, method, persona, client, world, api_tokens):
+    path, body, expected = API_MATRIX[(name, method)]
+    token = api_tokens[persona]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    path = "/api/v1" + path.format(**world)
+    if method == "get":
+        response = client.get(path, headers=headers)
+    else:
+        data = json.dumps({k: v.format(**world) for k, v in body.items()}) if body else ""
+        response = getattr(client, method)(
+            path, data, content_type="application/json", headers=headers
+        )
+    want = expected.get(persona, 401)
+    assert response.status_code == want, (path, persona, response.content[:300])

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import (
+    ApiToken,
     Attempt,
     Budget,
     Delivery,
@@ -40,9 +41,9 @@ from gallery.models import (
 )
 from gallery.teams.activity import add_comment
 from gallery.webhooks import endpoints
-from jobs import links, pipeline
+from jobs import cleanup, links
 from jobs.start import start_generation
-from tests.factories import make_generation, make_image, png_bytes
+from tests.factories import make_generation, make_image, make_share_link, png_bytes
 
 Status = Generation.Status
 HTMX = {"HX-Request": "true"}
@@ -261,7 +262,7 @@ def test_the_sweeper_keeps_hidden_images_even_when_deleted(scene, admin_client):
     long_ago = timezone.now() - timedelta(days=30)
     Image.objects.filter(pk__in=[scene["bad"].pk, scene["older"].pk]).update(deleted_at=long_ago)
     run_action(admin_client, "hide", [scene["bad"]])
-    assert pipeline.purge_deleted(timezone.now()) == 1
+    assert cleanup.purge_deleted(timezone.now()) == 1
     assert Image.objects.filter(pk=scene["bad"].pk).exists()
     assert not Image.objects.filter(pk=scene["older"].pk).exists()
 
@@ -517,7 +518,9 @@ def everything(scene, studio, alice, bob, root):
     Group.objects.create(name="moderators")
     GroupMapping.objects.create(group="studio-team", team=studio, role="editor")
     SsoIdentity.objects.create(user=bob, issuer="https://idp.example", subject="bob-at-idp")
+    make_share_link(alice, gallery=studio.galleries.get(name="Main"), allow_download=True)
     LogEntry.objects.log_actions(root.pk, [hidden], CHANGE, "Hidden from galleries. Reason: r")
+    ApiToken.issue(alice, studio, "script")
 
 
 def changelist_url(model) -> str:
@@ -567,3 +570,16 @@ def test_every_gallery_model_is_in_the_admin():
     ]
     assert missing == []
     assert LogEntry in admin.site._registry
+
+
+def test_staff_revoke_a_token_but_never_edit_one(studio, alice, admin_client):
+    token, _ = ApiToken.issue(alice, studio, "leaked")
+    base = f"/admin/gallery/apitoken/{token.pk}"
+    assert admin_client.post(f"{base}/change/", {"read_only": "on"}).status_code == 403
+    response = admin_client.post(
+        "/admin/gallery/apitoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None and not token.read_only

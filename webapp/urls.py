@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 
 from gallery.accounts import views as accounts
+from gallery.api.v1 import api
 from webapp import health, metrics
 
 # Says in words when a request was refused for its size or its number of files.
@@ -49,5 +50,7 @@ urlpatterns = [
     # Only for METRICS_TOKEN or METRICS_ALLOWED; off when neither is set.
     path("metrics", metrics.metrics, name="metrics"),
     path("sandbox/", include("jobs.sandbox.urls")),
+    path("api/v1/", api.urls),
+    path("", include("gallery.sharing.urls")),
     path("", include("gallery.urls")),
 ]

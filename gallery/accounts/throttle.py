@@ -16,6 +16,8 @@ WHAT = {
     "team": "new teams",
     "gallery": "new galleries",
     "comment": "comments",
+    "api_token": "new API tokens",
+    "share": "share links",
 }
 
 
@@ -42,3 +44,8 @@ def refusal(user: Any, action: str, times: int = 1) -> str | None:
         f"That is more than {count} {WHAT[action]} in {in_words(seconds)}. "
         f"Try again in {in_words(wait(key, seconds))}."
     )
+
+
+def retry_after(user: Any, action: str) -> int:
+    """Whole seconds until this person's current window for `action` ends (Retry-After)."""
+    return wait(f"{action}:{user.pk}", rate(action)[1])

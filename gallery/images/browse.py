@@ -45,6 +45,7 @@ class Filters:
     since: date | None = None
     until: date | None = None
     favorites: bool = False
+    api: bool = False  # made through the API
 
     @classmethod
     def from_query(cls, query: QueryDict) -> "Filters":
@@ -87,8 +88,13 @@ class FilterForm(forms.Form):
     until = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
     favorites = forms.BooleanField(required=False)
 
+    api = forms.BooleanField(required=False)
+
     def clean_favorites(self) -> bool:
         return self.data.get("favorites") in ("1", "on", "true")
+
+    def clean_api(self) -> bool:
+        return self.data.get("api") in ("1", "on", "true")
 
     def filters(self) -> Filters:
         self.is_valid()
@@ -131,6 +137,8 @@ def _narrow(qs: QuerySet, filters: Filters, via: str) -> QuerySet:
         qs = qs.filter(**{f"{via}provider": filters.provider})
     if filters.author:
         qs = qs.filter(**{f"{via}owner__username": filters.author})
+    if filters.api:
+        qs = qs.filter(**{f"{via}api_token__isnull": False})
     start, end = _day_range(filters)
     if start:
         qs = qs.filter(created_at__gte=start)

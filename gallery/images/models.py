@@ -99,6 +99,14 @@ class Generation(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    # The API token it was asked for with, if any: such images are "made through the API".
+    api_token = models.ForeignKey(
+        "gallery.ApiToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+    )
     # One prompt tried on several models at once shares a batch.
     batch = models.UUIDField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,10 +1,12 @@
 """Every model of the app, so that `from gallery.models import Image` works wherever it lives.
 
 The models live with their area: gallery/teams/models.py, gallery/images/models.py,
-gallery/usage/models.py (prices.py, rollups.py) and gallery/accounts/models.py.
+gallery/usage/models.py (prices.py, rollups.py), gallery/accounts/models.py and
+gallery/api/models.py.
 """
 
 from gallery.accounts.models import GroupMapping, SsoIdentity
+from gallery.api.models import ApiToken
 from gallery.images.models import (
     Favorite,
     Gallery,
@@ -13,6 +15,7 @@ from gallery.images.models import (
     InputImage,
     card_images,
 )
+from gallery.sharing.models import ShareLink
 from gallery.teams.models import (
     Activity,
     Comment,
@@ -39,6 +42,7 @@ from gallery.webhooks.models import Attempt, Delivery, Endpoint, Event
 __all__ = [
     "NEW_USER_HELP",
     "Activity",
+    "ApiToken",
     "Attempt",
     "Budget",
     "Comment",
@@ -56,6 +60,7 @@ __all__ = [
     "Notification",
     "OverBudget",
     "Price",
+    "ShareLink",
     "SiteSettings",
     "SsoIdentity",
     "Team",

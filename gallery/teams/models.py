@@ -174,6 +174,8 @@ class Activity(models.Model):
         REMOVED = "removed", "removed a member"
         INVITED = "invited", "invited someone"
         SSO = "sso", "was updated by single sign-on"
+        SHARED = "shared", "made a share link"
+        UNSHARED = "unshared", "revoked a share link"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="activities")
     actor = models.ForeignKey(

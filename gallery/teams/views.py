@@ -67,6 +67,7 @@ def team_detail(request: Request, team_uuid) -> TemplateResponse:
         "encryption_ready": encryption.configured(),
         "galleries": team.galleries.all(),
         "roles": Role.choices,
+        "share_links": team.share_links.select_related("created_by", "gallery")[:100],
     }
     return TemplateResponse(request, "gallery/team_detail.html", context)
 

@@ -191,6 +191,11 @@ class Usage(models.Model):
     )
     user_name = models.CharField(max_length=150)
     team_name = models.CharField(max_length=100)
+    # The API token that asked for it (empty: from a page); its name stays if it is deleted.
+    api_token = models.ForeignKey(
+        "gallery.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_token_name = models.CharField(max_length=100, blank=True)
     provider = models.CharField(max_length=20)
     model_id = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
@@ -255,6 +260,8 @@ class Usage(models.Model):
             team=team,
             user_name=user.get_username(),
             team_name=team.name,
+            api_token=generation.api_token,
+            api_token_name=generation.api_token.name if generation.api_token else "",
             provider=generation.provider,
             model_id=generation.model_id,
             created_at=generation.created_at,

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from gallery.images import browse
-from gallery.models import Favorite, Gallery, Generation, Image, personal_team
+from gallery.models import ApiToken, Favorite, Gallery, Generation, Image, personal_team
 from tests.factories import logged_in, make_generation, make_image
 
 Status = Generation.Status
@@ -129,6 +129,8 @@ def mixed(studio, alice, bob):
     )
     Image.objects.filter(pk=a.pk).update(created_at=timezone.now() - timedelta(days=3))
     Favorite.objects.create(user=alice, image=b)
+    token, _ = ApiToken.issue(bob, studio, "script")
+    Generation.objects.filter(pk=b.generation_id).update(api_token=token)
     return {"a": str(a.uuid), "b": str(b.uuid), "c": str(c.uuid), "second": str(second.uuid)}
 
 
@@ -150,6 +152,8 @@ def mixed(studio, alice, bob):
         ({"author": "bob", "by_model": "sandbox/flux-sync"}, ["c"]),
         ({"author": "bob", "q": "night", "gallery": "second"}, ["b"]),
         ({"author": "alice", "favorites": "1"}, []),
+        ({"api": "1"}, ["b"]),
+        ({"api": "1", "author": "alice"}, []),
     ],
 )
 def test_every_filter_and_their_combinations(client, studio, alice, mixed, query, expected):

@@ -95,16 +95,15 @@ def test_the_deploy_checks_pass_with_the_compose_settings(tmp_path):
 def test_a_generated_secret_key_is_private_from_the_moment_it_is_on_disk(tmp_path, monkeypatch):
     """It was written with the default mode (0644 under umask 022) and chmodded after: anyone on
     the machine could read it in between, or for good if the process died there."""
-    from webapp import settings as module
+    from webapp.env import secret_key
 
-    monkeypatch.setattr(module, "VAR_DIR", tmp_path)
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.setattr(Path, "chmod", lambda self, mode: None)  # as if it never came
     umask = os.umask(0o022)
     try:
-        key = module._secret_key()
+        key = secret_key(tmp_path)
     finally:
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
-    assert len(key) >= 50 and module._secret_key() == key
+    assert len(key) >= 50 and secret_key(tmp_path) == key
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # nothing else left behind

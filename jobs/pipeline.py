@@ -40,6 +40,7 @@ from jobs.providers import (
 )
 from jobs.providers.adapters import adapter_for
 from jobs.sandbox import auth as sandbox_auth
+from webapp import live
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
@@ -249,6 +250,7 @@ def claim(generation: Generation) -> bool:
     if won:
         for name, value in fields.items():
             setattr(generation, name, value)
+        live.bump(generation.team_id)
     return won == 1
 
 

@@ -4,6 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
+from django.db.backends.signals import connection_created
 
 from tests.factories import make_user
 from tests.storage_server import Bucket, s3_server_fixture  # noqa: F401 - the s3_server fixture
@@ -99,6 +101,30 @@ def fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def queries_anywhere() -> Iterator[list[str]]:
+    """Every SQL statement run by any thread of this process while the test runs, a live
+    server's request threads included (each opens its own connection): a list of their texts."""
+    seen: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    def wrap(sender, connection, **kwargs) -> None:
+        if record not in connection.execute_wrappers:
+            connection.execute_wrappers.append(record)
+
+    existing = list(connections.all())
+    for connection in existing:
+        wrap(None, connection)
+    connection_created.connect(wrap)
+    yield seen
+    connection_created.disconnect(wrap)
+    for connection in existing:
+        connection.execute_wrappers.remove(record)
 
 
 @pytest.fixture

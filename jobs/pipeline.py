@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import Generation, Image, InputImage, Team, UnreadableKey
-from jobs import catalog, http, images
+from jobs import catalog, http, images, leases
 from jobs.providers import (
     MAX_RETRY_AFTER,
     Connection,
@@ -292,7 +292,7 @@ def submit(generation: Generation) -> Next | None:
     if not generation.mark_sent():
         return None  # cancelled since it was claimed: nothing is sent
     try:
-        with http.client() as client:
+        with http.client() as client, leases.renewed(generation):
             answer = adapter.parse_submit(client.send(request))
     except (ProviderError, httpx.TransportError) as e:
         return _submit_failed(generation, model, e)
@@ -388,7 +388,7 @@ def poll(generation: Generation) -> Next | None:
     request = adapter.build_poll(connection, generation.provider_task_id, generation.poll_url)
     interval = poll_interval(generation)
     try:
-        with http.client(read_timeout=30.0) as client:
+        with http.client(read_timeout=30.0) as client, leases.renewed(generation):
             answer = adapter.parse_poll(client.send(request))
     except ProviderError as e:
         # Asking again is harmless, and the deadline bounds it: a provider that asks for a long
@@ -523,7 +523,7 @@ def _store_all(
     outputs = found["outputs"] if found else generation.outputs
     try:
         trusted = _trusted_origins(catalog.get(generation.model_id))
-        with http.client(read_timeout=30.0) as client:
+        with http.client(read_timeout=30.0) as client, leases.renewed(generation):
             for index, raw in enumerate(outputs):
                 if index not in stored:
                     _store(generation, index, Output(**raw), client, trusted)

@@ -12,6 +12,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from webapp import hosts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -130,7 +132,6 @@ def _secret_key() -> str:
 
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = _secret_key()
 # The admin account `ensure_admin` creates on first run.
 ADMIN_USERNAME = os.environ.get("ADMIN_USERNAME", "admin")
 PORT = envint("PORT", 8000)
@@ -204,6 +205,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a worker in another process sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Several hosts share nothing but the database, Redis and the object store (README, "Growing past
+# one machine"): a production database that is not SQLite means the keys every process must agree
+# on come from the environment, never from a file one host wrote (webapp/hosts.py).
+MULTI_HOST = not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+if MULTI_HOST:
+    hosts.require_shared_keys(os.environ)
+SECRET_KEY = _secret_key()
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -395,13 +404,21 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.rollup_usage": {"queue": "images"},
     "jobs.tasks.purge_uploads": {"queue": "images"},
 }
+# How often the sweeper looks for work left behind; with CLAIM_LEASE, how soon the work of a
+# worker that died is taken over (jobs/leases.py).
+SWEEP_INTERVAL = envfloat("SWEEP_INTERVAL", 10.0)
+if SWEEP_INTERVAL <= 0:
+    raise ImproperlyConfigured(
+        f"SWEEP_INTERVAL must be more than 0 seconds, got {SWEEP_INTERVAL:g}"
+    )
 CELERY_BEAT_SCHEDULE = {
-    "sweep": {"task": "jobs.tasks.sweep", "schedule": 30.0},
+    "sweep": {"task": "jobs.tasks.sweep", "schedule": SWEEP_INTERVAL},
     # The usage dashboard's daily roll-ups: yesterday and the day before, rebuilt hourly.
     "rollup-usage": {"task": "jobs.tasks.rollup_usage", "schedule": 3600.0},
     "purge-uploads": {"task": "jobs.tasks.purge_uploads", "schedule": 3600.0},
 }
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Per host: its own name under VAR_DIR unless BEAT_SCHEDULE_FILE says where (webapp/hosts.py).
+CELERY_BEAT_SCHEDULE_FILENAME = hosts.beat_schedule_file(os.environ, VAR_DIR)
 
 # Providers. Keys never leave the server: not in HTML, logs or task arguments.
 AIMLAPI_API_KEY = os.environ.get("AIMLAPI_API_KEY", "")
@@ -468,8 +485,12 @@ THUMBNAIL_SIZES = (768, 256)
 # first wait between them (doubled each time, with jitter; tests make it short).
 SUBMIT_ATTEMPTS = envint("SUBMIT_ATTEMPTS", 5)
 RETRY_INITIAL_DELAY = envfloat("RETRY_INITIAL_DELAY", 1.0)
-# How long a worker's claim on a submission holds before the sweeper may hand it to another.
-CLAIM_LEASE = envint("CLAIM_LEASE", 180)
+# How long a worker's hold on a generation lasts without news from it; renewed every third of
+# it while the worker is at work, so the sweeper hands a dead worker's work to another within
+# CLAIM_LEASE + SWEEP_INTERVAL (jobs/leases.py).
+CLAIM_LEASE = envint("CLAIM_LEASE", 30)
+if CLAIM_LEASE < 1:
+    raise ImproperlyConfigured(f"CLAIM_LEASE must be 1 second or more, got {CLAIM_LEASE}")
 # Countdowns stay far below the broker's visibility timeout; longer waits live in the row.
 MAX_COUNTDOWN = 60
 # Results up to this many bytes (base64) or pixels (URLs with a size) are stored by the task

@@ -25,11 +25,10 @@ def poller_of(html: str) -> tuple[str, str]:
     return url.group(1), token.group(1)
 
 
-def test_an_idle_poll_makes_no_database_query(alice_client, client, alice):
+def test_an_idle_poll_makes_no_database_query(alice_client, alice):
     url, token = poller_of(alice_client.get("/").content.decode())
-    client.logout()  # the token is the access; the session is not even read
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url, headers={"X-Live-Token": token})
+    with CaptureQueriesContext(connection) as queries:  # logged in: the session is not read
+        response = alice_client.get(url, headers={"X-Live-Token": token})
     assert response.status_code == 204
     assert len(queries) == 0, [q["sql"] for q in queries]
 

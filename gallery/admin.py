@@ -11,3 +11,4 @@ from gallery.accounts import sso_admin  # noqa: F401
 from gallery.images import admin as images_admin  # noqa: F401
 from gallery.teams import admin as teams_admin  # noqa: F401
 from gallery.usage import admin as usage_admin  # noqa: F401
+from gallery.webhooks import admin as webhooks_admin  # noqa: F401

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("gallery.teams.urls")),
     path("", include("gallery.images.urls")),
     path("", include("gallery.usage.urls")),
+    path("", include("gallery.webhooks.urls")),
 ]

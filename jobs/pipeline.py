@@ -17,16 +17,15 @@ from uuid import UUID
 
 import httpx
 from django.conf import settings
-from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import Generation, Image, InputImage, Team, UnreadableKey
 from jobs import catalog, http, images, leases
+from jobs.links import public_link
 from jobs.providers import (
     MAX_RETRY_AFTER,
     Connection,
@@ -134,10 +133,6 @@ def fail(generation: Generation, reason: str, *, refused: bool = False, then: st
     return generation.mark_failed(reason, refused=refused)
 
 
-INPUT_LINK_SALT = "atelier.input-link"
-INPUT_LINK_SECONDS = 3600
-
-
 def request_params(generation: Generation) -> dict:
     """The provider's parameters, with image references turned into the pictures themselves.
 
@@ -202,7 +197,7 @@ def input_file(generation: Generation, reference: dict[str, str]) -> InputFile:
         filename = (stored.name or "").rsplit("/", 1)[-1]
     with stored.open("rb") as f:
         data = f.read()
-    return InputFile(content_type, data, filename or "image.png", _public_link(kind, uuid))
+    return InputFile(content_type, data, filename or "image.png", public_link(kind, uuid))
 
 
 def _uuid(value) -> str:
@@ -210,22 +205,6 @@ def _uuid(value) -> str:
         return str(UUID(value))
     except (TypeError, ValueError, AttributeError):
         raise images.ImageError(INPUT_NOT_ALLOWED) from None
-
-
-def _public_link(kind: str, uuid: str) -> str:
-    """A link a provider can fetch for an hour, for models that take only URLs."""
-    if not settings.PUBLIC_BASE_URL:
-        return ""
-    token = signing.dumps([kind, uuid], salt=INPUT_LINK_SALT)
-    return settings.PUBLIC_BASE_URL + reverse("gallery:input-link", args=[token])
-
-
-def read_input_link(token: str) -> tuple[str, str] | None:
-    try:
-        kind, uuid = signing.loads(token, salt=INPUT_LINK_SALT, max_age=INPUT_LINK_SECONDS)
-    except signing.BadSignature:
-        return None
-    return kind, uuid
 
 
 def claim(generation: Generation) -> bool:

@@ -1,7 +1,9 @@
-"""Thin Celery tasks: take a row id, load the row, call the pipeline, schedule the next step.
+"""Thin Celery tasks: take a row id, load the row, call the pipeline (or jobs/webhooks.py), schedule
+the next step.
 
 Late acknowledgement (settings) means a task whose worker died is delivered again; every
-pipeline step is safe to run twice.
+pipeline step is safe to run twice, and `deliver_webhook` claims its row first, so a second run
+of the same message sends nothing twice.
 """
 
 from datetime import timedelta
@@ -11,8 +13,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery.models import Generation, UsageDay
-from jobs import leases, locks, pipeline
+from gallery.models import Delivery, Generation, UsageDay
+from jobs import leases, locks, pipeline, webhooks
 from webapp import logs
 
 Status = Generation.Status
@@ -108,3 +110,28 @@ def purge_uploads() -> None:
 def rollup_usage(days: int = 2) -> None:
     """Rebuild the usage dashboard's roll-ups of the last whole days (settled late ones too)."""
     UsageDay.objects.rebuild_recent(days)
+
+
+@shared_task
+def deliver_webhook(delivery_id: int) -> None:
+    found = Delivery.objects.select_related("event", "endpoint").filter(pk=delivery_id).first()
+    if found is None:
+        return
+    delay = webhooks.deliver(found)
+    # Short waits ride on the broker; longer ones live in the row, for the sweeper.
+    if delay is not None and delay <= settings.MAX_COUNTDOWN:
+        deliver_webhook.apply_async((delivery_id,), countdown=delay)
+
+
+@shared_task
+def sweep_webhooks() -> None:
+    """Wake the deliveries whose wait is over, and those whose worker died mid-delivery."""
+    for pk in Delivery.objects.due().values_list("pk", flat=True)[:1000]:
+        deliver_webhook.delay(pk)
+
+
+def enqueue_webhooks(sender, delivery_ids: list[int], **kwargs) -> None:
+    """Receives gallery's `deliveries_recorded` (connected in JobsConfig.ready), sent once the
+    transaction that recorded the deliveries has committed: one task each."""
+    for pk in delivery_ids:
+        deliver_webhook.delay(pk)

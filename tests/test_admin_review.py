@@ -21,7 +21,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import (
+    Attempt,
     Budget,
+    Delivery,
     Favorite,
     Gallery,
     Generation,
@@ -37,7 +39,8 @@ from gallery.models import (
     personal_team,
 )
 from gallery.teams.activity import add_comment
-from jobs import pipeline
+from gallery.webhooks import endpoints
+from jobs import links, pipeline
 from jobs.start import start_generation
 from tests.factories import make_generation, make_image, png_bytes
 
@@ -176,7 +179,7 @@ CHECKS = {
         f"{s['bad'].uuid}.png" in zip_names(bulk_post(c, [s["bad"], s["older"]], "export"))
     ),
     "input link": lambda c, s: seen_ok(
-        c, "/inputs/" + signing.dumps(["image", str(s["bad"].uuid)], salt=pipeline.INPUT_LINK_SALT)
+        c, "/inputs/" + signing.dumps(["image", str(s["bad"].uuid)], salt=links.INPUT_LINK_SALT)
     ),
 }
 
@@ -489,10 +492,12 @@ def everything(scene, studio, alice, bob, root):
     hidden = scene["bad"]
     Image.objects.filter(pk=hidden.pk).update(hidden_at=timezone.now(), hidden_by=root)
     Image.objects.filter(pk=scene["older"].pk).update(deleted_at=timezone.now())
+    endpoints.add(studio, alice, url="https://hooks.example.com/in", events=["generation.failed"])
     generation = start_generation(
         owner=alice, team=studio, model_id="sandbox/flux-sync", provider="sandbox", prompt="y"
     )
     generation.mark_failed("provider said no")
+    Attempt.objects.create(delivery=Delivery.objects.get(), number=1, status_code=500)
     Usage.objects.filter(generation=generation).update(
         created_at=timezone.now() - timezone.timedelta(days=1)
     )

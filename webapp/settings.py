@@ -403,6 +403,9 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.sweep": {"queue": "provider"},
     "jobs.tasks.rollup_usage": {"queue": "images"},
     "jobs.tasks.purge_uploads": {"queue": "images"},
+    # A slow receiver holds up only other deliveries, never a generation.
+    "jobs.tasks.deliver_webhook": {"queue": "webhooks"},
+    "jobs.tasks.sweep_webhooks": {"queue": "webhooks"},
 }
 # How often the sweeper looks for work left behind; with CLAIM_LEASE, how soon the work of a
 # worker that died is taken over (jobs/leases.py).
@@ -416,6 +419,8 @@ CELERY_BEAT_SCHEDULE = {
     # The usage dashboard's daily roll-ups: yesterday and the day before, rebuilt hourly.
     "rollup-usage": {"task": "jobs.tasks.rollup_usage", "schedule": 3600.0},
     "purge-uploads": {"task": "jobs.tasks.purge_uploads", "schedule": 3600.0},
+    # Webhook retries whose wait is over, and deliveries whose worker died.
+    "webhooks-sweep": {"task": "jobs.tasks.sweep_webhooks", "schedule": 30.0},
 }
 # Per host: its own name under VAR_DIR unless BEAT_SCHEDULE_FILE says where (webapp/hosts.py).
 CELERY_BEAT_SCHEDULE_FILENAME = hosts.beat_schedule_file(os.environ, VAR_DIR)
@@ -428,6 +433,26 @@ RELAY_BASE_URL = os.environ.get("RELAY_BASE_URL", "https://relay.opengpu.network
 A1111_BASE_URL = os.environ.get("A1111_BASE_URL", "").rstrip("/")
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 PROVIDER_DOWNLOAD_HOSTS = envorigins("PROVIDER_DOWNLOAD_HOSTS")
+
+# Webhooks (recorded by gallery/webhooks, sent by jobs/webhooks.py): receivers on private
+# networks only where listed, as downloads.
+WEBHOOK_ALLOWED_HOSTS = envorigins("WEBHOOK_ALLOWED_HOSTS")
+WEBHOOK_TIMEOUT = envfloat("WEBHOOK_TIMEOUT", 10.0)
+# Seconds to wait before each retry (with 10 % jitter): 7 attempts over about 1 h 45 min.
+try:
+    WEBHOOK_RETRY_DELAYS = [
+        float(d) for d in envlist("WEBHOOK_RETRY_DELAYS", "5,30,120,600,1800,3600")
+    ]
+except ValueError:
+    raise ImproperlyConfigured(
+        "WEBHOOK_RETRY_DELAYS must be seconds, comma-separated (e.g. 5,30,120)"
+    ) from None
+# How long a worker's claim on a delivery holds; above WEBHOOK_TIMEOUT, so no two send at once.
+WEBHOOK_CLAIM_LEASE = envint("WEBHOOK_CLAIM_LEASE", 60)
+if WEBHOOK_CLAIM_LEASE <= WEBHOOK_TIMEOUT:
+    raise ImproperlyConfigured("WEBHOOK_CLAIM_LEASE must be longer than WEBHOOK_TIMEOUT")
+# After a rotation the old secret signs too for this long (receivers move to the new one).
+WEBHOOK_SECRET_OVERLAP = envint("WEBHOOK_SECRET_OVERLAP", 24 * 3600)
 
 # The built-in offline provider, served by this app under /sandbox/ and always reached over HTTP.
 # Off unless asked for (`make run` and the test suite turn it on); when on, it answers only the

@@ -13,6 +13,7 @@ from django.utils.functional import cached_property
 from gallery.images.status import IN_FLIGHT, GenerationStatus
 from gallery.teams.models import Membership, Team
 from gallery.usage.models import Usage
+from gallery.webhooks import events
 from jobs import catalog
 from webapp import live
 
@@ -202,6 +203,7 @@ class Generation(models.Model):
                 self._set(status=status, **fields)
                 Usage.settle(self)
                 live.bump(self.team_id)
+                events.generation_finished(self)
         return updated == 1
 
     def _set(self, **fields) -> None:

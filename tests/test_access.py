@@ -110,9 +110,17 @@ MATRIX = {
     "gallery:generate": ("post", "/generate", {}, dict(alice=400, bob=400, carol=403, dave=400)),
     "gallery:new-cards": (
         "get",
-        "/new?since=2000-01-01T00:00:00Z",
+        "/new?team={team}&since=2000-01-01T00:00:00Z",
         {},
-        dict(alice=200, bob=200, carol=200, dave=204),
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    # The tab's poll: its signed token is the access (tests/images/test_live.py); without one,
+    # everyone is refused, logged in or not.
+    "gallery:live": (
+        "get",
+        "/live?v=1",
+        {},
+        dict(alice=403, bob=403, carol=403, dave=403, anonymous=403),
     ),
     "gallery:model-fields": (
         "get",

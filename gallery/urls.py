@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from gallery.images import bulk, trials, views
 from gallery.teams import invitations, keys, members
@@ -62,4 +62,5 @@ urlpatterns = [
     path("invitations/<str:token>", invitations.invitation, name="invitation"),
     path("staff/usage/", staff.usage_dashboard, name="staff-usage"),
     path("staff/usage/export/<str:table>", staff.usage_export, name="staff-usage-export"),
+    path("", include("gallery.policy.urls")),
 ]

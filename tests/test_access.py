@@ -222,6 +222,12 @@ MATRIX = {
         {},
         dict(alice=302, bob=403, carol=403, dave=404),
     ),
+    "gallery:team-models": (
+        "get",
+        "/teams/{team}/models",
+        {},
+        dict(alice=200, bob=403, carol=403, dave=404),
+    ),
     "gallery:team-invite": (
         "post",
         "/teams/{team}/invitations",

@@ -1,7 +1,8 @@
 """Every model of the app, so that `from gallery.models import Image` works wherever it lives.
 
 The models live with their area: gallery/teams/models.py, gallery/images/models.py,
-gallery/usage/models.py (prices.py, rollups.py) and gallery/accounts/models.py.
+gallery/usage/models.py (prices.py, rollups.py), gallery/accounts/models.py and
+gallery/policy/models.py.
 """
 
 from gallery.accounts.models import GroupMapping, SsoIdentity
@@ -13,6 +14,7 @@ from gallery.images.models import (
     InputImage,
     card_images,
 )
+from gallery.policy.models import ClosedModel, RoleModels, TeamModelList
 from gallery.teams.models import (
     Activity,
     Comment,
@@ -39,6 +41,7 @@ __all__ = [
     "NEW_USER_HELP",
     "Activity",
     "Budget",
+    "ClosedModel",
     "Comment",
     "Favorite",
     "Gallery",
@@ -51,9 +54,11 @@ __all__ = [
     "Notification",
     "OverBudget",
     "Price",
+    "RoleModels",
     "SiteSettings",
     "SsoIdentity",
     "Team",
+    "TeamModelList",
     "UnreadableKey",
     "Usage",
     "UsageDay",

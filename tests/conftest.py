@@ -1,10 +1,12 @@
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.factories import make_user
+from tests.storage_server import Bucket, s3_server_fixture  # noqa: F401 - the s3_server fixture
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM is still used
 # synchronously from there, which is safe here.
@@ -16,6 +18,16 @@ def media_root(settings, tmp_path_factory):
     """Every test writes its files under a fresh temporary media root."""
     settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def s3_storage(settings, media_root, s3_server) -> Iterator[Bucket]:
+    """Media in a fresh bucket on the test S3 server; and, when the test ends, none on disk."""
+    bucket = s3_server.new_bucket()
+    bucket.use(settings)
+    yield bucket
+    written = [str(path) for path in Path(media_root).rglob("*")]
+    assert not written, f"written under MEDIA_ROOT with S3 on: {written}"
 
 
 @pytest.fixture(autouse=True)

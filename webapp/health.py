@@ -20,6 +20,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from webapp.storage import storage_reachable
+
 log = logging.getLogger(__name__)
 # Seconds each dependency gets to answer: a load balancer asks every few seconds.
 TIMEOUT = 2
@@ -50,13 +52,13 @@ def cache_store() -> None:
 
 
 def storage() -> None:
-    """Media storage answers: a look for a tiny key (S3: a HEAD request, raising when the store
-    cannot be reached or refuses us); on disk, the media folder is there and writable."""
-    default_storage.exists(PROBE)
+    """Media storage answers (webapp.storage.storage_reachable): on S3 one HEAD of the bucket
+    with short timeouts and no retries, so a dead store fails the probe instead of hanging it;
+    on disk, the media folder is there and writable (made if missing, as the first save would)."""
     if isinstance(default_storage, FileSystemStorage):
         os.makedirs(default_storage.location, exist_ok=True)
-        if not os.access(default_storage.location, os.W_OK):
-            raise OSError(f"the media folder {default_storage.location} is not writable")
+    if not storage_reachable():
+        raise OSError("the media storage does not answer")
 
 
 CHECKS: dict[str, Callable[[], None]] = {

@@ -4,6 +4,7 @@ import ipaddress
 import os
 import secrets
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -251,8 +252,75 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # Behind nginx: answer media requests with X-Accel-Redirect to this internal location
 # (e.g. "/protected-media/", mapped to MEDIA_ROOT with `internal;`), after the access check.
 MEDIA_ACCEL_REDIRECT = os.environ.get("MEDIA_ACCEL_REDIRECT", "")
+# Media goes to an S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set (webapp/storage.py),
+# and to MEDIA_ROOT otherwise. The bucket stays private: the file views check access, then
+# redirect to a link signed for MEDIA_LINK_SECONDS, or stream the file when MEDIA_STREAM is on
+# (for a store the browser cannot reach, as docker-compose's MinIO).
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+MEDIA_LINK_SECONDS = envint("MEDIA_LINK_SECONDS", 300)
+if not 1 <= MEDIA_LINK_SECONDS <= 300:
+    raise ImproperlyConfigured(f"MEDIA_LINK_SECONDS must be 1 to 300, got {MEDIA_LINK_SECONDS}")
+MEDIA_STREAM = envbool("MEDIA_STREAM", False)
+
+
+def s3_options(env: Mapping[str, str]) -> dict:
+    """django-storages' S3Storage options, from its conventional variables in `env`.
+
+    A key pair left unset is None, so boto3 looks in its own places (instance roles, ~/.aws).
+    """
+    endpoint = env.get("AWS_S3_ENDPOINT_URL") or None
+    options = {
+        "bucket_name": env["AWS_STORAGE_BUCKET_NAME"],
+        "endpoint_url": endpoint,
+        "access_key": env.get("AWS_ACCESS_KEY_ID") or None,
+        "secret_key": env.get("AWS_SECRET_ACCESS_KEY") or None,
+        "region_name": env.get("AWS_S3_REGION_NAME") or None,
+        # MinIO and most self-hosted stores have no wildcard DNS for bucket subdomains.
+        "addressing_style": env.get("AWS_S3_ADDRESSING_STYLE") or ("path" if endpoint else None),
+        "signature_version": "s3v4",
+        "default_acl": None,  # private: objects inherit the bucket's (closed) policy
+        "querystring_auth": True,
+        "querystring_expire": MEDIA_LINK_SECONDS,
+        # Keys are deterministic; the pipeline decides whether a stored object is kept.
+        "file_overwrite": True,
+        # Reads of a whole object past this size spill to a temporary file, never MEDIA_ROOT.
+        "max_memory_size": 8 * 1024 * 1024,
+    }
+    if domain := env.get("AWS_S3_CUSTOM_DOMAIN", ""):
+        key_id, key = env.get("AWS_CLOUDFRONT_KEY_ID", ""), env.get("AWS_CLOUDFRONT_KEY", "")
+        if not (key_id and key):
+            # An unsigned CDN link would let anyone holding it see a private image forever.
+            raise ImproperlyConfigured(
+                "AWS_S3_CUSTOM_DOMAIN needs AWS_CLOUDFRONT_KEY_ID and AWS_CLOUDFRONT_KEY, so the "
+                "links Atelier hands out are signed and expire; without them, unset it"
+            )
+        options |= {"custom_domain": domain, "cloudfront_key_id": key_id, "cloudfront_key": key}
+    return options
+
+
+def media_origins(storage: dict, stream: bool) -> list[str]:
+    """Where the browser is sent for media (for the CSP), when the file views redirect there."""
+    options = storage.get("OPTIONS", {})
+    if stream or "bucket_name" not in options:
+        return []
+    if options.get("custom_domain"):
+        return [f"https://{options['custom_domain']}"]
+    bucket, path_style = options["bucket_name"], options["addressing_style"] == "path"
+    if options["endpoint_url"]:
+        parts = urlsplit(options["endpoint_url"])
+        return [f"{parts.scheme}://{parts.netloc if path_style else f'{bucket}.{parts.netloc}'}"]
+    hosts = ["s3.amazonaws.com"]
+    if region := options["region_name"]:
+        hosts.append(f"s3.{region}.amazonaws.com")
+    return [f"https://{host if path_style else f'{bucket}.{host}'}" for host in hosts]
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_options(os.environ)}
+        if AWS_STORAGE_BUCKET_NAME
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
@@ -263,7 +331,8 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:"],
+    # Images may also come from the bucket, by the signed links the file views redirect to.
+    "img-src": [CSP.SELF, "data:", *media_origins(STORAGES["default"], MEDIA_STREAM)],
     "connect-src": [CSP.SELF],
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],

@@ -6,7 +6,8 @@ from django.contrib import admin
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -19,6 +20,7 @@ from gallery.models import (
     Image,
     InputImage,
 )
+from webapp import storage
 
 NO_REASON = "No reason given."
 
@@ -104,7 +106,7 @@ class ImageAdmin(NoAdd):
             *super().get_urls(),
         ]
 
-    def file_view(self, request: HttpRequest, object_id: str, kind: str) -> FileResponse:
+    def file_view(self, request: HttpRequest, object_id: str, kind: str) -> HttpResponseBase:
         """The picture, for staff reviewing it (the gallery's own URLs refuse hidden ones)."""
         image = self.get_object(request, object_id)
         if image is None:
@@ -118,14 +120,11 @@ class ImageAdmin(NoAdd):
         }.get(kind)
         if not stored:
             raise Http404
+        content_type = image.content_type if kind == "original" else "image/webp"
         try:
-            opened = stored.open("rb")
+            return storage.deliver(stored, content_type)
         except OSError:
             raise Http404 from None
-        content_type = image.content_type if kind == "original" else "image/webp"
-        response = FileResponse(opened, content_type=content_type)
-        response["Cache-Control"] = "private, no-store"
-        return response
 
     def _file_url(self, image: Image, kind: str) -> str:
         return reverse("admin:gallery_image_file", args=[image.pk, kind])

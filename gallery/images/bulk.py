@@ -23,6 +23,7 @@ from gallery.accounts import throttle
 from gallery.models import Activity, Favorite, Image
 from gallery.spreadsheet import csv_text
 from gallery.teams.activity import record
+from webapp import storage
 
 MAX_EXPORT = 500
 COMPARE = (2, 4)
@@ -159,8 +160,8 @@ def zip_chunks(images: list[Image], rows: list[dict[str, Any]]) -> Iterator[byte
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_STORED) as archive:
         for image, row in zip(images, rows, strict=True):
-            with image.original.open("rb") as f, archive.open(_entry(image, row), "w") as out:
-                while chunk := f.read(ZIP_CHUNK):
+            with archive.open(_entry(image, row), "w") as out:
+                for chunk in storage.chunks(image.original, ZIP_CHUNK):
                     out.write(chunk)
                     yield pipe.take()
         archive.writestr("metadata.json", json.dumps(rows, indent=2, ensure_ascii=False))

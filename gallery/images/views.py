@@ -3,13 +3,12 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db import transaction
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -43,8 +42,11 @@ from gallery.teams.activity import add_comment, record
 from gallery.usage.limits import OverBudget
 from jobs import catalog, images, pipeline
 from jobs.start import start_generation
+from webapp import storage
 
 GRID_SIZE = 60
+# Files behind a uuid never change; only the browser of someone let see them may keep them.
+IMMUTABLE = "private, max-age=31536000, immutable"
 UNDO_MINUTES = 10
 
 
@@ -330,26 +332,17 @@ def image_file(request: Request, image_uuid, kind: str) -> HttpResponseBase:
         raise Http404
     download = kind == "original" and "download" in request.GET
     filename = f"atelier-{image.uuid}.{(stored.name or '').rsplit('.', 1)[-1]}"
-    response: HttpResponseBase
-    if settings.MEDIA_ACCEL_REDIRECT and not (download and content_type == "image/png"):
-        # The proxy sends the file; Django only decided that this person may have it.
-        response = HttpResponse(content_type=content_type)
-        response["X-Accel-Redirect"] = settings.MEDIA_ACCEL_REDIRECT + (stored.name or "")
-        if download:
-            response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    elif download and content_type == "image/png":
+    if download and content_type == "image/png":
         # The download carries how it was made, in PNG text chunks; the pixels are untouched.
         with stored.open("rb") as f:
             data = images.png_with_text(f.read(), _metadata(image))
         response = HttpResponse(data, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    else:
-        response = FileResponse(
-            stored.open("rb"), content_type=content_type, as_attachment=download, filename=filename
-        )
-    # The file behind a uuid never changes; only its owner's browser may keep it.
-    response["Cache-Control"] = "private, max-age=31536000, immutable"
-    return response
+        response["Cache-Control"] = IMMUTABLE
+        return response
+    return storage.deliver(
+        stored, content_type, filename=filename, download=download, cache_control=IMMUTABLE
+    )
 
 
 def _metadata(image: Image) -> dict[str, str]:
@@ -396,7 +389,7 @@ def restore_image(request: Request, image_uuid) -> HttpResponse:
 
 
 @require_GET
-def input_link(request: HttpRequest, token: str) -> FileResponse:
+def input_link(request: HttpRequest, token: str) -> HttpResponseBase:
     """An input picture for a provider that takes only URLs; the signed token is the access."""
     found = pipeline.read_input_link(token)
     if found is None:
@@ -409,7 +402,7 @@ def input_link(request: HttpRequest, token: str) -> FileResponse:
         # Not one deleted since, nor one an admin has hidden, even to a provider holding a link.
         image = get_object_or_404(Image.objects.shown(), uuid=uuid)
         stored, content_type = image.original, image.content_type
-    return FileResponse(stored.open("rb"), content_type=content_type)
+    return storage.deliver(stored, content_type)
 
 
 class GalleryForm(forms.Form):

@@ -20,6 +20,7 @@ from tests.e2e.oidc import CLIENT_ID as OIDC_CLIENT_ID
 from tests.e2e.oidc import CLIENT_SECRET as OIDC_CLIENT_SECRET
 from tests.e2e.oidc import OidcProvider
 from tests.e2e.started import StartedApp, started_app
+from tests.storage_server import Bucket
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_AIMLAPI_KEY = "fake-aimlapi-key"
@@ -54,7 +55,14 @@ def purge_queues() -> None:
 
 @pytest.fixture(scope="session")
 def worker_media(tmp_path_factory) -> str:
+    """The session worker's MEDIA_ROOT, holding its log: it stores media into worker_bucket."""
     return str(tmp_path_factory.mktemp("worker-media"))
+
+
+@pytest.fixture(scope="session")
+def worker_bucket(s3_server) -> Bucket:
+    """Where the session's worker stores media, as a site with AWS_STORAGE_BUCKET_NAME does."""
+    return s3_server.new_bucket()
 
 
 @pytest.fixture(scope="session")
@@ -76,10 +84,18 @@ def provider_settings(fake: FakeProviders) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media, fake_providers):
+def celery_worker(
+    django_db_setup,
+    django_db_blocker,
+    live_server,
+    worker_media,
+    worker_bucket,
+    fake_providers,
+):
     """Start `celery worker` against the test database; stop it (SIGTERM) at the end.
 
-    It talks to the fake providers, which start first and outlive it.
+    It talks to the fake providers, which start first and outlive it, and stores media in
+    the S3 server's bucket.
     """
     with django_db_blocker.unblock():
         database_url = test_database_url()
@@ -96,6 +112,7 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media,
         # As an operator shipping logs runs it (tests/e2e/test_ops_e2e.py reads them).
         "LOG_FORMAT": "json",
         **WORKER_ENV,
+        **worker_bucket.env,
         **provider_settings(fake_providers),
     }
     command = [
@@ -130,9 +147,9 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, worker_media,
 
 
 @pytest.fixture
-def e2e(celery_worker, transactional_db, settings, worker_media):
-    """The live server and the worker share one media root, as web and worker do in production."""
-    settings.MEDIA_ROOT = worker_media
+def e2e(celery_worker, transactional_db, settings, worker_bucket):
+    """The live server and the worker share one bucket, as web and worker do in production."""
+    worker_bucket.use(settings)
     settings.SANDBOX_LATENCY = 0.4
     return celery_worker
 

@@ -16,6 +16,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 OPERATOR = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "EMAIL_HOST": "smtp.example.com",
+    "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(24),
 }
 VARIABLE = re.compile(r"\$\{(\w+)(?::([-?])([^}]*))?\}")
 
@@ -49,6 +50,17 @@ def test_compose_reads_as_expected():
     # The TLS proxy in front and the bundled nginx each append to X-Forwarded-For.
     assert env["HTTPS"] == "1" and env["PROXY_HOPS"] == "2"
     assert env.get("DEBUG", "0") == "0"
+
+
+def test_compose_keeps_media_in_the_bundled_minio_bucket():
+    env = compose_environment(OPERATOR)
+    assert env["AWS_STORAGE_BUCKET_NAME"] == "atelier"
+    assert env["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"
+    assert env["AWS_SECRET_ACCESS_KEY"] == OPERATOR["AWS_SECRET_ACCESS_KEY"]
+    assert env["MEDIA_STREAM"] == "1"  # the browser cannot reach minio:9000
+    text = COMPOSE.read_text()
+    assert "\n  minio:\n" in text and "mc mb --ignore-existing store/$$BUCKET" in text
+    assert "bucket: { condition: service_completed_successfully }" in text
 
 
 def test_compose_does_not_start_without_a_mail_server():

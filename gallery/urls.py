@@ -63,4 +63,5 @@ urlpatterns = [
     path("staff/usage/", staff.usage_dashboard, name="staff-usage"),
     path("staff/usage/export/<str:table>", staff.usage_export, name="staff-usage-export"),
     path("", include("gallery.policy.urls")),
+    path("", include("gallery.library.urls")),
 ]

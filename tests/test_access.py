@@ -10,7 +10,7 @@ import pytest
 from django.core import signing
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from gallery.models import Gallery, Generation, Invitation, Membership
+from gallery.models import Gallery, Generation, Invitation, Membership, Preset, Style
 from jobs import pipeline
 from tests.factories import make_generation, make_image
 
@@ -51,7 +51,11 @@ def world(studio, alice, bob, carol):
         team=studio, token="tok-123", role="viewer", expires_at=done.deadline_at
     )
     carol_membership = Membership.objects.get(team=studio, user=carol)
+    preset = Preset.objects.create(team=studio, name="P", model_id="sandbox/flux-sync")
+    style = Style.objects.create(team=studio, name="S", suffix="in ink")
     return {
+        "preset": preset.uuid,
+        "style": style.uuid,
         "team": studio.uuid,
         "gallery": main.uuid,
         "second": second.uuid,
@@ -222,6 +226,44 @@ MATRIX = {
         {},
         dict(alice=302, bob=403, carol=403, dave=404),
     ),
+    "gallery:library": ("get", "/library/", {}, dict(alice=200, bob=200, carol=200, dave=200)),
+    "gallery:library-bar": (
+        "get",
+        "/library/bar",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
+    "gallery:preset-save": (
+        "post",
+        "/library/presets/save",
+        {},
+        dict(alice=302, bob=302, carol=403, dave=302),
+    ),
+    "gallery:preset-edit": (
+        "get",
+        "/library/presets/{preset}/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:preset-apply": (
+        "get",
+        "/library/presets/apply?preset={preset}",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:style-apply": (
+        "get",
+        "/library/styles/apply?style={style}",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:style-edit": (
+        "get",
+        "/library/styles/{style}/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:history": ("get", "/history/", {}, dict(alice=200, bob=200, carol=200, dave=200)),
     "gallery:team-models": (
         "get",
         "/teams/{team}/models",

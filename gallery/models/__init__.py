@@ -1,8 +1,8 @@
 """Every model of the app, so that `from gallery.models import Image` works wherever it lives.
 
 The models live with their area: gallery/teams/models.py, gallery/images/models.py,
-gallery/usage/models.py (prices.py, rollups.py), gallery/accounts/models.py and
-gallery/policy/models.py.
+gallery/usage/models.py (prices.py, rollups.py), gallery/accounts/models.py,
+gallery/policy/models.py and gallery/library/models.py.
 """
 
 from gallery.accounts.models import GroupMapping, SsoIdentity
@@ -14,6 +14,7 @@ from gallery.images.models import (
     InputImage,
     card_images,
 )
+from gallery.library.models import Preset, Style
 from gallery.policy.models import ClosedModel, RoleModels, TeamModelList
 from gallery.teams.models import (
     Activity,
@@ -53,10 +54,12 @@ __all__ = [
     "Membership",
     "Notification",
     "OverBudget",
+    "Preset",
     "Price",
     "RoleModels",
     "SiteSettings",
     "SsoIdentity",
+    "Style",
     "Team",
     "TeamModelList",
     "UnreadableKey",

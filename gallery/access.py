@@ -5,15 +5,25 @@ see but not change.
 """
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
-from gallery.models import Gallery, Generation, Image, Membership, Team, personal_team
+from gallery.models import (
+    Gallery,
+    Generation,
+    Image,
+    Membership,
+    Team,
+    card_images,
+    personal_team,
+)
 
 EDIT_ROLES = (Membership.Role.OWNER, Membership.Role.EDITOR)
 
@@ -30,16 +40,23 @@ def _require(user: Any, team: Team, roles: tuple[str, ...]) -> None:
         raise PermissionDenied
 
 
-def _uuid(value: Any) -> Any:
-    """A malformed id is as missing as an unknown one."""
+def as_uuid(value: Any) -> uuid.UUID | None:
+    """The UUID a text (from a URL, a form or stored parameters) names; None when malformed."""
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise Http404 from None
+        return None
+
+
+def uuid_or_404(value: Any) -> uuid.UUID:
+    """A malformed id is as missing as an unknown one."""
+    if (found := as_uuid(value)) is None:
+        raise Http404
+    return found
 
 
 def get_team(request: HttpRequest, team_uuid: Any, *, manage: bool = False) -> Team:
-    team = get_object_or_404(Team.objects.of(request.user), uuid=_uuid(team_uuid))
+    team = get_object_or_404(Team.objects.of(request.user), uuid=uuid_or_404(team_uuid))
     if manage:
         _require(request.user, team, (Membership.Role.OWNER,))
     return team
@@ -57,7 +74,7 @@ def get_membership(request: HttpRequest, team_uuid: Any, membership_id: int) -> 
 def get_gallery(request: HttpRequest, gallery_uuid: Any, *, edit: bool = False) -> Gallery:
     gallery = get_object_or_404(
         Gallery.objects.visible_to(request.user).select_related("team").distinct(),
-        uuid=_uuid(gallery_uuid),
+        uuid=uuid_or_404(gallery_uuid),
     )
     if edit:
         _require(request.user, gallery.team, EDIT_ROLES)
@@ -85,14 +102,44 @@ def get_image(request: HttpRequest, image_uuid: Any, *, edit: bool = False) -> I
     return image
 
 
-def current_team(request: HttpRequest) -> Team:
-    """The team the person is working in: chosen with the switcher, else their own space."""
+def get_deleted_image(request: Request, image_uuid: Any, *, minutes: int) -> Image:
+    """An image deleted in the last `minutes` (still restorable), for an editor of its team."""
+    since = timezone.now() - timedelta(minutes=minutes)
+    image = get_object_or_404(
+        Image.objects.filter(
+            team__memberships__user=request.user, deleted_at__gte=since, hidden_at__isnull=True
+        ).distinct(),
+        uuid=image_uuid,
+    )
+    _require(request.user, image.team, EDIT_ROLES)
+    return image
+
+
+def get_batch(request: HttpRequest, batch: Any) -> list[Generation]:
+    """The generations of one try-models batch that the person can see; 404 when none."""
+    generations = list(
+        Generation.objects.visible_to(request.user)
+        .filter(batch=uuid_or_404(batch))
+        .select_related("owner")
+        .prefetch_related(card_images())
+        .order_by("model_id")
+        .distinct()
+    )
+    if not generations:
+        raise Http404
+    return generations
+
+
+def current_team(request: HttpRequest, *, edit: bool = False) -> Team:
+    """The team the person is working in: chosen with the switcher, else their own space.
+
+    With `edit`, 403 unless they may add to it (a viewer may look, not make)."""
     chosen = request.session.get("team")
-    if chosen:
-        team = Team.objects.of(request.user).filter(uuid=chosen).first()
-        if team is not None:
-            return team
-    return personal_team(request.user)
+    team = Team.objects.of(request.user).filter(uuid=chosen).first() if chosen else None
+    team = team or personal_team(request.user)
+    if edit:
+        _require(request.user, team, EDIT_ROLES)
+    return team
 
 
 def can_edit(user: Any, team: Team) -> bool:

@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from PIL import Image as PILImage
 
-from gallery.images.forms import GenerateForm, field_name
+from gallery.images.fields import field_name
+from gallery.images.forms import GenerateForm
 from gallery.models import Generation, Image, Invitation, Membership, personal_team
 from jobs import catalog
 

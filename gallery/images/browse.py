@@ -9,17 +9,22 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 
-from gallery.models import Generation, Image, Team
+from gallery.access import Request, as_uuid
+from gallery.models import Generation, Image, Team, card_images
+from jobs import catalog
 
 PAGE_SIZE = 48
+# Cards and tiles on a page that is not scrolled (in flight, new since, one gallery).
+GRID_SIZE = 60
 # Tiles a long scroll keeps in the page; rows above the screen beyond this are dropped.
 MAX_TILES = 480
 STATUSES = {
@@ -43,21 +48,7 @@ class Filters:
 
     @classmethod
     def from_query(cls, query: QueryDict) -> "Filters":
-        def text(name: str) -> str:
-            return query.get(name, "").strip()[:200]
-
-        gallery = text("gallery")
-        return cls(
-            q=text("q"),
-            by_model=text("by_model"),
-            provider=text("provider"),
-            author=text("author"),
-            gallery=gallery if _is_uuid(gallery) else "",
-            status=text("status") if text("status") in STATUSES else "",
-            since=day(text("since")),
-            until=day(text("until")),
-            favorites=query.get("favorites") in ("1", "on", "true"),
-        )
+        return FilterForm(query).filters()
 
     def as_query(self) -> dict[str, str]:
         values: dict[str, str] = {}
@@ -75,12 +66,36 @@ class Filters:
         return bool(self.as_query())
 
 
-def day(text: str) -> date | None:
-    """A date from the URL; None when it is malformed or does not exist (2024-02-30)."""
-    try:
-        return parse_date(text)
-    except ValueError:
-        return None
+class Text(forms.CharField):
+    """A filter's text, trimmed, at most 200 characters (a longer one is cut, not refused)."""
+
+    def to_python(self, value: Any) -> str:
+        return (super().to_python(value) or "")[:200]
+
+
+class FilterForm(forms.Form):
+    """The filters in the URL. A value that is not one (an unknown status, a malformed gallery
+    id, a day that does not exist) is no filter rather than an error: the page still shows."""
+
+    q = Text(required=False)
+    by_model = Text(required=False)
+    provider = Text(required=False)
+    author = Text(required=False)
+    gallery = forms.UUIDField(required=False)
+    status = forms.ChoiceField(required=False, choices=[(s, s) for s in ("", *STATUSES)])
+    since = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+    until = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+    favorites = forms.BooleanField(required=False)
+
+    def clean_favorites(self) -> bool:
+        return self.data.get("favorites") in ("1", "on", "true")
+
+    def filters(self) -> Filters:
+        self.is_valid()
+        kept = {name: value for name, value in self.cleaned_data.items() if value is not None}
+        if "gallery" in kept:
+            kept["gallery"] = str(kept["gallery"])
+        return Filters(**kept)
 
 
 def moment(text: str) -> datetime | None:
@@ -93,14 +108,6 @@ def moment(text: str) -> datetime | None:
     except (ValueError, OverflowError):
         return None
     return found
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _day_range(filters: Filters) -> tuple[datetime | None, datetime | None]:
@@ -189,9 +196,10 @@ def decode_cursor(value: str | None) -> tuple[datetime, uuid.UUID] | None:
         return None
     stamp, _, ident = value.partition("~")
     created_at = moment(stamp.replace(" ", "+"))
-    if created_at is None or not _is_uuid(ident):
+    last = as_uuid(ident)
+    if created_at is None or last is None:
         return None
-    return created_at, uuid.UUID(ident)
+    return created_at, last
 
 
 def neighbours(image: Image, user: Any, filters: Filters) -> tuple[Image | None, Image | None]:
@@ -211,9 +219,51 @@ def neighbours(image: Image, user: Any, filters: Filters) -> tuple[Image | None,
     return newer, older
 
 
-def uuid_or_404(value: str) -> uuid.UUID:
-    from django.http import Http404
+def working_on(team: Team) -> list[Generation]:
+    """What is still in flight, and what failed today: shown above the images."""
+    recent = timezone.now() - timedelta(days=1)
+    return list(
+        team.generations.filter(
+            Q(status__in=Generation.IN_FLIGHT)
+            | Q(status__in=Generation.TERMINAL, created_at__gte=recent)
+            & ~Q(status=Generation.Status.SUCCEEDED)
+        )
+        .select_related("owner")
+        .order_by("-created_at", "-id")[:GRID_SIZE]
+    )
 
-    if not _is_uuid(value):
-        raise Http404
-    return uuid.UUID(value)
+
+def grid(request: Request, team: Team) -> dict:
+    """One page of the team's images (or of generations, with the status filter)."""
+    filters = Filters.from_query(request.GET)
+    after = request.GET.get("after")
+    if filters.status:
+        found = generations(team, filters).select_related("owner")
+        items, cursor = page(found.prefetch_related(card_images()), after)
+        return {"filters": filters, "cards": items, "tiles": [], "cursor": cursor}
+    tiles, cursor = page(
+        images(team, request.user, filters).select_related("generation__owner"), after
+    )
+    favorites = set(
+        request.user.favorites.filter(image__in=tiles).values_list("image_id", flat=True)
+    )
+    for tile in tiles:
+        tile.is_favorite = tile.pk in favorites
+    cards = [] if after or filters.active else working_on(team)
+    return {
+        "filters": filters,
+        "cards": cards,
+        "tiles": tiles,
+        "cursor": cursor,
+        "max_tiles": MAX_TILES,
+    }
+
+
+def choices(team: Team) -> dict:
+    """What the filters offer to choose from."""
+    return {
+        "authors": team.memberships.select_related("user").order_by("user__username"),
+        "galleries": team.galleries.all(),
+        "models": catalog.offered(),
+        "providers": catalog.PROVIDERS,
+    }

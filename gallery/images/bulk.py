@@ -3,7 +3,7 @@
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -14,11 +14,12 @@ from django.http import Http404, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from gallery.access import Request, can_edit, get_gallery
+from gallery.access import Request, as_uuid, can_edit, get_gallery
 from gallery.accounts import throttle
 from gallery.models import Activity, Favorite, Image
 from gallery.spreadsheet import csv_text
@@ -31,7 +32,7 @@ COMPARE = (2, 4)
 
 def selected(request: Request, uuids: list[str]) -> list[Image]:
     """The chosen images the person can see; any they cannot see is simply not there."""
-    valid = [u for u in uuids[:MAX_EXPORT] if _looks_like_uuid(u)]
+    valid = [u for u in uuids[:MAX_EXPORT] if as_uuid(u)]
     images = (
         Image.objects.visible_to(request.user)
         .filter(uuid__in=valid)
@@ -40,16 +41,6 @@ def selected(request: Request, uuids: list[str]) -> list[Image]:
         .distinct()
     )
     return list(images)
-
-
-def _looks_like_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 @login_required
@@ -63,59 +54,60 @@ def bulk(request: Request) -> HttpResponseBase:
     if refused := throttle.refusal(request.user, "export" if action == "export" else "bulk"):
         messages.error(request, refused)
         return redirect("gallery:index")
-    if action == "export":
-        return export_zip(images)
-    if action == "compare":
-        if not COMPARE[0] <= len(images) <= COMPARE[1]:
-            messages.error(request, "Select 2 to 4 images to compare.")
-            return redirect("gallery:index")
-        query = urlencode([("image", str(i.uuid)) for i in images])
-        return redirect(f"/compare?{query}")
-    if action == "favorite":
-        for image in images:
-            Favorite.objects.get_or_create(user=request.user, image=image)
-        messages.success(request, f"Added {len(images)} to your favorites.")
-        return redirect("gallery:index")
-    if any(not can_edit(request.user, image.team) for image in images):
+    if action not in VIEWING and any(not can_edit(request.user, i.team) for i in images):
         raise PermissionDenied
-    if action == "delete":
-        now = timezone.now()
-        Image.objects.filter(pk__in=[i.pk for i in images]).update(deleted_at=now)
-        messages.success(request, f"Deleted {len(images)} images.")
-    elif action == "move":
-        target = get_gallery(request, request.POST.get("gallery"), edit=True)
-        with transaction.atomic():
-            for image in images:
-                image.move_to(target)
-            record(
-                target.team,
-                request.user,
-                Activity.Verb.MOVED,
-                f"moved {len(images)} images to {target.name}",
-            )
-        messages.success(request, f"Moved {len(images)} images to {target.name}.")
-    else:
+    if action not in ACTIONS:
         messages.error(request, "Choose what to do with the selected images.")
+        return redirect("gallery:index")
+    return ACTIONS[action](request, images)
+
+
+def _export(request: Request, images: list[Image]) -> HttpResponseBase:
+    return export_zip(images)
+
+
+def _compare(request: Request, images: list[Image]) -> HttpResponseBase:
+    if not COMPARE[0] <= len(images) <= COMPARE[1]:
+        messages.error(request, "Select 2 to 4 images to compare.")
+        return redirect("gallery:index")
+    query = urlencode([("image", str(i.uuid)) for i in images])
+    return redirect(f"{reverse('gallery:compare')}?{query}")
+
+
+def _favorite(request: Request, images: list[Image]) -> HttpResponseBase:
+    for image in images:
+        Favorite.objects.get_or_create(user=request.user, image=image)
+    messages.success(request, f"Added {len(images)} to your favorites.")
     return redirect("gallery:index")
 
 
-def metadata(image: Image) -> dict[str, Any]:
-    generation = image.generation
-    return {
-        "image": str(image.uuid),
-        "file": f"{image.uuid}.{(image.original.name or '').rsplit('.', 1)[-1]}",
-        "prompt": generation.prompt,
-        "model": generation.model_id,
-        "provider": generation.provider,
-        "parameters": generation.params,
-        "seed": image.seed,
-        "author": str(generation.owner),
-        "gallery": image.gallery.name,
-        "created": image.created_at.isoformat(),
-        "width": image.width,
-        "height": image.height,
-        "sha256": image.sha256,
-    }
+def _delete(request: Request, images: list[Image]) -> HttpResponseBase:
+    now = timezone.now()
+    Image.objects.filter(pk__in=[i.pk for i in images]).update(deleted_at=now)
+    messages.success(request, f"Deleted {len(images)} images.")
+    return redirect("gallery:index")
+
+
+def _move(request: Request, images: list[Image]) -> HttpResponseBase:
+    target = get_gallery(request, request.POST.get("gallery"), edit=True)
+    with transaction.atomic():
+        for image in images:
+            image.move_to(target)
+        said = f"moved {len(images)} images to {target.name}"
+        record(target.team, request.user, Activity.Verb.MOVED, said)
+    messages.success(request, f"Moved {len(images)} images to {target.name}.")
+    return redirect("gallery:index")
+
+
+ACTIONS: dict[str, Callable[[Request, list[Image]], HttpResponseBase]] = {
+    "export": _export,
+    "compare": _compare,
+    "favorite": _favorite,
+    "delete": _delete,
+    "move": _move,
+}
+# What seeing the images is enough for; anything else needs an editor of each image's team.
+VIEWING = ("export", "compare", "favorite")
 
 
 def export_zip(images: list[Image]) -> StreamingHttpResponse:
@@ -124,7 +116,7 @@ def export_zip(images: list[Image]) -> StreamingHttpResponse:
     Streamed: each original is read in chunks and sent as it is read, so memory stays flat
     whatever the selection (500 originals of 50 MB would be 25 GB held at once otherwise).
     """
-    rows = [metadata(image) for image in images]
+    rows = [image.metadata() for image in images]
     response = StreamingHttpResponse(zip_chunks(images, rows), content_type="application/zip")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="atelier-{stamp}.zip"'

@@ -1,7 +1,6 @@
-"""The generate form, built from the model catalog: each model shows exactly its own parameters."""
+"""The generate form, built from the model catalog: each model shows exactly its own parameters;
+and the small forms beside it."""
 
-import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -10,67 +9,52 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.uploadedfile import UploadedFile
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
-from gallery.models import Budget, Gallery, Image, InputImage, Price, personal_team
+from gallery.accounts import throttle
+from gallery.images.fields import (
+    CUSTOM,
+    TEXT_MAX_LENGTH,
+    ModelSelect,
+    build_fields,
+    counted,
+    default_data,
+    field_name,
+    form_values,
+    kept_uploads,
+    model_choices,
+    unavailable_models,
+)
+from gallery.images.uploads import save_upload, share_upload
+from gallery.models import (
+    Budget,
+    Gallery,
+    Generation,
+    InputImage,
+    Price,
+    one_line,
+    personal_team,
+)
 from gallery.policy import rules
 from gallery.usage.limits import Limit, OverBudget
-from jobs import catalog, images
-from jobs.catalog import PROVIDERS, Model, Param
-from jobs.providers import a1111
+from jobs import catalog
+from jobs.catalog import Model, Param
+from jobs.start import start_generation
 
-CUSTOM = "custom"
-# The longest text a parameter without a documented limit takes (most documented ones allow
-# 4000; the request itself could carry 10 MB).
-TEXT_MAX_LENGTH = 4000
-
-
-class ModelSelect(forms.Select):
-    """A select whose options can be disabled (a provider without a key) with a reason."""
-
-    def __init__(self, *args, disabled: dict[str, str] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.disabled = disabled or {}
-
-    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
-        option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        if reason := self.disabled.get(str(value)):
-            option["attrs"]["disabled"] = True
-            option["label"] = f"{label} ({reason})"
-        return option
+# The codes of the errors saying the person is generating faster than GENERATE_RATE allows,
+# and that a budget refuses what they asked for.
+THROTTLED = "throttled"
+OVER_BUDGET = "over_budget"
+# Models tried at once on "Try on several models".
+MOST_TRIED = 6
 
 
-def unavailable_models(team: Any = None) -> dict[str, str]:
-    """Models shown but not usable yet, with the setting that would enable them."""
-    return {
-        m.id: f"set {missing} to use"
-        for m in catalog.offered()
-        if (missing := catalog.missing_setting(m, team))
-    }
-
-
-def model_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for model in catalog.offered():
-        group = f"{PROVIDERS[model.provider]} · {model.developer}"
-        groups.setdefault(group, []).append((model.id, model_label(model)))
-    return list(groups.items())
-
-
-def model_label(model: Model) -> str:
-    kind = catalog.KINDS.get(model.kind, model.kind)
-    offline = " · offline" if model.provider == "sandbox" else ""
-    return f"{model.name} ({kind}{offline})"
-
-
-def field_name(param: Param) -> str:
-    return f"p_{param.name}"
+class GalleryForm(forms.Form):
+    name = forms.CharField(label="Gallery name", max_length=100, validators=[one_line])
 
 
 class GenerateForm(forms.Form):
@@ -94,12 +78,15 @@ class GenerateForm(forms.Form):
         team: Any = None,
         model_id: str | None = None,
         kept: dict[str, list[InputImage | None]] | None = None,
+        rate_limited: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         if team is None and user is not None and user.is_authenticated:
             team = personal_team(user)
         self.user, self.team = user, team
+        # A form that makes a generation counts against the person's generate rate, once valid.
+        self.rate_limited = rate_limited
         # Uploads an earlier generation sent, by parameter, sent again (None: one that is gone).
         self.kept = kept or {}
         # Uploads `params()` stored, removed again if the generation is not made after all.
@@ -189,7 +176,13 @@ class GenerateForm(forms.Form):
                 self._clean_images(param)
         if problem := self._over_quota():
             self.add_error(*problem)
+        if self.rate_limited and not self.errors and (refused := self._too_fast()):
+            raise ValidationError(refused, code=THROTTLED)
         return cleaned
+
+    def _too_fast(self) -> str | None:
+        # Counted only for a form that is otherwise valid, as the generation it would make.
+        return throttle.refusal(self.user, "generate")
 
     def _over_quota(self, *, lock: bool = False) -> tuple[str, str] | None:
         """(field, why) when the new uploads would take the person's uploads kept at once past
@@ -243,9 +236,9 @@ class GenerateForm(forms.Form):
         if name in self.errors:
             return  # an upload was refused; its own message says why
         if count < least:
-            self.add_error(name, _count("Add at least {n} image{s}.", least))
+            self.add_error(name, counted("Add at least {n} image{s}.", least))
         elif most is not None and count > most:
-            self.add_error(name, _count("Use at most {n} image{s}.", most))
+            self.add_error(name, counted("Use at most {n} image{s}.", most))
 
     def params(self) -> dict[str, Any]:
         """The validated parameters, under the provider's own names, leaving out blanks.
@@ -287,6 +280,20 @@ class GenerateForm(forms.Form):
         refs += [{"image": str(uuid)} for uuid in self.cleaned_data.get(f"{name}_pick") or []]
         return refs
 
+    def start(self, **extra: Any) -> Generation:
+        """Create the generation the form describes, as its user in its team, and enqueue it
+        once committed. Call inside a transaction; raises OverBudget."""
+        return start_generation(
+            owner=self.user,
+            team=self.team,
+            gallery=self.cleaned_data["gallery"],
+            model_id=self.catalog_model.id,
+            provider=self.catalog_model.provider,
+            prompt=self.cleaned_data["prompt"],
+            params=self.params(),
+            **extra,
+        )
+
     @contextmanager
     def uploads_removed_on_error(self) -> Iterator[None]:
         """Around the transaction that calls `params()`: if it fails (a budget refuses the
@@ -299,325 +306,9 @@ class GenerateForm(forms.Form):
             raise
 
 
-def _count(template: str, n: int) -> str:
-    return template.format(n=n, s="" if n == 1 else "s")
-
-
-def save_upload(owner: Any, upload: UploadedFile) -> InputImage:
-    info: images.Inspected = upload.inspected  # type: ignore[attr-defined]
-    upload.seek(0)
-    data = upload.read()
-    item = InputImage(
-        owner=owner,
-        filename=(upload.name or "")[:200],
-        content_type=info.content_type,
-        width=info.width,
-        height=info.height,
-        byte_size=len(data),
-        sha256=info.sha256,
-    )
-    ext = images.CONTENT_TYPES_EXT[info.content_type]
-    item.file.save(f"inputs/{item.uuid}.{ext}", ContentFile(data), save=False)
-    item.save()
-    return item
-
-
-def share_upload(item: InputImage, user: Any) -> InputImage:
-    """An upload as `user` owns it: itself, or a new row for them sharing the stored file.
-
-    An upload is sent only for its own owner, so someone retrying another person's generation
-    sends their own reference to the same picture (stored once, as copies of an image are).
-    """
-    if item.owner_id == user.pk:
-        return item
-    fields = ("file", "filename", "content_type", "width", "height", "byte_size", "sha256")
-    return InputImage.objects.create(owner=user, **{f: getattr(item, f) for f in fields})
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class ImageUploadField(forms.FileField):
-    """One or several uploaded pictures, each decoded with Pillow before it is accepted."""
-
-    def __init__(self, *, multiple: bool, **kwargs: Any) -> None:
-        attrs = {"accept": "image/png,image/jpeg,image/webp"}
-        if multiple:
-            attrs["multiple"] = "multiple"
-        kwargs["widget"] = MultipleFileInput(attrs=attrs) if multiple else forms.FileInput(attrs)
-        super().__init__(**kwargs)
-
-    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:  # type: ignore[override]
-        items = data if isinstance(data, list | tuple) else [data] if data else []
-        return [self._check(super(ImageUploadField, self).clean(item, initial)) for item in items]
-
-    def _check(self, upload: UploadedFile) -> UploadedFile:
-        limit = settings.UPLOAD_MAX_BYTES
-        if upload.size and upload.size > limit:
-            raise ValidationError(
-                f"{upload.name} is larger than {filesizeformat(limit)}; use a smaller picture."
-            )
-        try:
-            upload.inspected = images.inspect(upload.read())  # type: ignore[attr-defined]
-        except images.ImageError:
-            raise ValidationError(f"{upload.name} is not a PNG, JPEG or WebP picture.") from None
-        return upload
-
-
-class PickImages(forms.CheckboxSelectMultiple):
-    """Pictures already in the gallery, shown as thumbnails to tick."""
-
-    template_name = "gallery/widgets/pick_images.html"
-
-
-class PickField(forms.TypedMultipleChoiceField):
-    """Ticks among the recent pictures; an older one the person may use is accepted too (a
-    retry or "Use these settings" carries the pictures a generation started from)."""
-
-    def __init__(self, *, usable: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.usable = usable
-
-    def valid_value(self, value: Any) -> bool:
-        if super().valid_value(value):
-            return True
-        return _is_uuid(value) and self.usable.filter(uuid=value).exists()
-
-
-def _is_uuid(value: Any) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
-
-
-def _pick_field(param: Param, user: Any, team: Any) -> forms.Field:
-    usable = Image.objects.visible_to(user) if user is not None else Image.objects.none()
-    if team is not None:
-        # The worker sends only the generation's own team's pictures: offer only those.
-        usable = usable.filter(team=team)
-    recent = usable.select_related("generation").order_by("-created_at")[:24]
-    return PickField(
-        usable=usable,
-        label=f"{param.title} from your gallery",
-        required=False,
-        coerce=str,
-        choices=[(str(i.uuid), i.generation.prompt[:80]) for i in recent],
-        widget=PickImages,
-    )
-
-
-def _image_fields(
-    param: Param, common: dict[str, Any], user: Any, team: Any
-) -> dict[str, forms.Field]:
-    name = field_name(param)
-    most = 1 if param.type == "image" else param.max_items
-    help_text = param.help + (f" Up to {most}." if most and most > 1 else "")
-    upload = ImageUploadField(
-        multiple=param.type == "images",
-        label=param.title,
-        required=False,
-        help_text=help_text.strip(),
-    )
-    return {name: upload, f"{name}_pick": _pick_field(param, user, team)}
-
-
-def _at_most_items(most: int):
-    def check(value: Any) -> None:
-        if isinstance(value, list) and len(value) > most:
-            raise ValidationError(_count("Give at most {n} item{s}.", most))
-
-    return check
-
-
-def _multiple_of(step: int):
-    def check(value: Any) -> None:
-        if value is not None and value % step:
-            raise ValidationError(f"Must be a multiple of {step}.")
-
-    return check
-
-
-def _no_picture_references(value: Any) -> None:
-    # Pictures go only through the picture fields, where the worker checks whose they are.
-    if catalog.holds_picture_reference(value):
-        raise ValidationError(
-            'A picture cannot be named here ({"image": …} or {"upload": …}); '
-            "use the picture fields."
-        )
-
-
-class JSONDecoder(json.JSONDecoder):
-    """Invalid JSON, not a server error, for a value nested deeper than Python's stack."""
-
-    def decode(self, s: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().decode(s, *args, **kwargs)
-        except RecursionError:
-            raise json.JSONDecodeError("nested too deeply", s, 0) from None
-
-
-def build_fields(param: Param, user: Any = None, team: Any = None) -> dict[str, forms.Field]:
-    """The form field(s) for one documented parameter, with its limits as validators."""
-    name = field_name(param)
-    common: dict[str, Any] = {
-        "label": param.title,
-        "required": param.required,
-        "help_text": param.help,
-        "initial": param.default,
-    }
-    if param.type == "size":
-        return _size_fields(param, common)
-    if param.type in ("image", "images"):
-        return _image_fields(param, common, user, team)
-    if param.type == "json":
-        json_field = forms.JSONField(decoder=JSONDecoder, **common)
-        json_field.validators.append(_no_picture_references)
-        if param.max_items:
-            json_field.validators.append(_at_most_items(param.max_items))
-        return {name: json_field}
-    if param.type in ("integer", "number"):
-        field_class = forms.IntegerField if param.type == "integer" else forms.FloatField
-        field = field_class(min_value=_bound(param.min), max_value=_bound(param.max), **common)
-        if param.multiple_of:
-            field.validators.append(_multiple_of(param.multiple_of))
-            field.widget.attrs["step"] = param.multiple_of
-        elif param.type == "number":
-            field.widget.attrs["step"] = "any"
-        return {name: field}
-    if param.type == "boolean":
-        common["required"] = False
-        if param.default is None:
-            # No documented default: leave it to the provider unless the person chooses.
-            return {name: forms.NullBooleanField(widget=ProviderDefaultBoolean, **common)}
-        return {name: forms.BooleanField(**common)}
-    if param.type == "enum":
-        choices = [(v, str(v)) for v in param.enum or dynamic_choices(param)]
-        if not param.required and param.default is None:
-            choices.insert(0, ("", "Provider default"))
-        return {name: forms.TypedChoiceField(choices=choices, coerce=_coerce(param), **common)}
-    widget = forms.Textarea(attrs={"rows": 2}) if "prompt" in param.name else None
-    most = param.max_length or TEXT_MAX_LENGTH
-    return {name: forms.CharField(max_length=most, widget=widget, **common)}
-
-
-def _bound(value: float | None) -> Any:
-    """Whole-number limits as ints, so integer fields render min="64" rather than "64.0"."""
-    return int(value) if value is not None and float(value).is_integer() else value
-
-
-class ProviderDefaultBoolean(forms.NullBooleanSelect):
-    def __init__(self, attrs: Any = None) -> None:
-        super().__init__(attrs)
-        self.choices = [("unknown", "Provider default"), ("true", "Yes"), ("false", "No")]
-
-
-def dynamic_choices(param: Param) -> list[Any]:
-    """Choices only the provider knows, e.g. the checkpoints on a person's own A1111 server."""
-    if param.name == "sd_model_checkpoint":
-        return a1111.checkpoints(settings.A1111_BASE_URL)
-    return []
-
-
-def _coerce(param: Param):
-    kinds = {type(v) for v in param.enum}
-    if not kinds:
-        return str
-    if kinds == {int}:
-        return int
-    if kinds <= {int, float}:
-        return float
-    return str
-
-
-def _size_fields(param: Param, common: dict[str, Any]) -> dict[str, forms.Field]:
-    name = field_name(param)
-    choices = [(v, size_label(v)) for v in param.enum]
-    if param.custom_size:
-        choices.append((CUSTOM, "Custom width × height"))
-    fields: dict[str, forms.Field] = {
-        name: forms.ChoiceField(choices=choices, **common),
-    }
-    if param.custom_size:
-        for side in ("width", "height"):
-            field = forms.IntegerField(
-                label=side.capitalize(),
-                required=False,
-                min_value=_bound(param.min),
-                max_value=_bound(param.max),
-                help_text=_side_help(param),
-            )
-            if param.multiple_of:
-                field.validators.append(_multiple_of(param.multiple_of))
-                field.widget.attrs["step"] = param.multiple_of
-            fields[f"{name}_{side}"] = field
-    return fields
-
-
-def _side_help(param: Param) -> str:
-    parts = []
-    if param.min is not None and param.max is not None:
-        parts.append(f"{param.min:g}–{param.max:g} px")
-    if param.multiple_of:
-        parts.append(f"a multiple of {param.multiple_of}")
-    return ", ".join(parts)
-
-
-def size_label(value: str) -> str:
-    if value in catalog.SIZE_PRESETS:
-        width, height = catalog.SIZE_PRESETS[value]
-        return f"{value.replace('_', ' ')} ({width}×{height})"
-    return value.replace("x", "×")
-
-
-def form_values(model: Model, params: dict[str, Any]) -> dict[str, Any]:
-    """The form's values for stored parameters: "Use these settings" shows them as the form's
-    initial values, a retry sends them as its data. Uploads are not form values (see `kept`)."""
-    values: dict[str, Any] = {}
-    for param in model.options:
-        if param.name not in params:
-            continue
-        value, name = params[param.name], field_name(param)
-        if param.type in ("image", "images"):
-            refs = value if isinstance(value, list) else [value]
-            values[f"{name}_pick"] = [
-                r["image"] for r in refs if isinstance(r, dict) and "image" in r
-            ]
-        elif param.type == "size" and isinstance(value, dict):
-            values |= {
-                name: CUSTOM,
-                f"{name}_width": value.get("width"),
-                f"{name}_height": value.get("height"),
-            }
-        else:
-            values[name] = value
-    return values
-
-
-def kept_uploads(model: Model, params: dict[str, Any], owner: Any) -> dict[str, list]:
-    """The uploads a generation's image inputs name, by parameter; None for one that is gone
-    (or was never its owner's)."""
-    kept: dict[str, list] = {}
-    for param in model.image_params:
-        value = params.get(param.name)
-        refs = value if isinstance(value, list) else [value]
-        wanted = [str(r["upload"]) for r in refs if isinstance(r, dict) and "upload" in r]
-        found = {
-            str(item.uuid): item
-            for item in InputImage.objects.filter(
-                owner=owner, uuid__in=[u for u in wanted if _is_uuid(u)]
-            )
-        }
-        if wanted:
-            kept[param.name] = [found.get(u) for u in wanted]
-    return kept
-
-
 def retry_form(user: Any, generation: Any) -> GenerateForm:
     """The generate form sent again with a generation's model, prompt and parameters, as `user`
-    in the generation's team: checked as a new generation would be."""
+    in the generation's team: checked as a new generation would be, charged to `user`'s rate."""
     model = catalog.get(generation.model_id)
     data: dict[str, Any] = {"model": generation.model_id, "prompt": generation.prompt}
     if generation.gallery_id:
@@ -626,7 +317,7 @@ def retry_form(user: Any, generation: Any) -> GenerateForm:
     if model is not None:
         data |= form_values(model, generation.params)
         kept = kept_uploads(model, generation.params, generation.owner)
-    return GenerateForm(data, user=user, team=generation.team, kept=kept)
+    return GenerateForm(data, user=user, team=generation.team, kept=kept, rate_limited=True)
 
 
 def first_problem(form: GenerateForm) -> str:
@@ -637,20 +328,63 @@ def first_problem(form: GenerateForm) -> str:
     return ""
 
 
-def default_data(model: Model, prompt: str) -> dict[str, Any]:
-    """Bound form data that asks a model for its documented defaults."""
-    data: dict[str, Any] = {"model": model.id, "prompt": prompt}
-    for param in model.options:
-        if param.default is None or param.type in ("image", "images", "json"):
-            continue
-        if param.type == "boolean":
-            if param.default:
-                data[field_name(param)] = "on"
-            continue
-        data[field_name(param)] = param.default
-    return data
-
-
 def can_try(model: Model) -> bool:
     """Text-to-image models that need nothing but a prompt, for "Try on several models"."""
     return model.kind == "text-to-image" and not any(p.required for p in model.image_params)
+
+
+def refused_status(form: forms.Form) -> int:
+    """The status of a page showing a form that was refused: 429 too fast, 403 over a budget,
+    400 a mistake to correct."""
+    if form.has_error(NON_FIELD_ERRORS, THROTTLED):
+        return 429
+    if form.has_error(NON_FIELD_ERRORS, OVER_BUDGET):
+        return 403
+    return 400
+
+
+class TryForm(forms.Form):
+    """One prompt for several models at once, each with its documented defaults."""
+
+    prompt = forms.CharField(label="Prompt", error_messages={"required": "Write a prompt to try."})
+    # Ids not offered are dropped, not refused: a model may have gone since the page was shown.
+    models = forms.Field(label="Models", required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, user: Any, team: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user, self.team = user, team
+        self.offered = [
+            m for m in catalog.offered() if can_try(m) and not catalog.missing_setting(m, team)
+        ]
+        # One generate form per model chosen, checked as a generation from the form would be.
+        self.forms: list[GenerateForm] = []
+
+    def chosen(self) -> list[str]:
+        wanted = self["models"].value() or []
+        return [m.id for m in self.offered if m.id in wanted]
+
+    def clean_models(self) -> list[Model]:
+        chosen = [m for m in self.offered if m.id in self.chosen()]
+        if not 1 <= len(chosen) <= MOST_TRIED:
+            raise ValidationError(f"Choose between 1 and {MOST_TRIED} models.")
+        return chosen
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        self.forms = [
+            GenerateForm(default_data(m, cleaned["prompt"]), user=self.user, team=self.team)
+            for m in cleaned["models"]
+        ]
+        if bad := [
+            f"{f.catalog_model.name}: {first_problem(f)}" for f in self.forms if not f.is_valid()
+        ]:
+            raise ValidationError(bad)
+        # Each model tried is a generation, and counts against the generate limit as one.
+        if refused := throttle.refusal(self.user, "generate", times=len(self.forms)):
+            raise ValidationError(refused, code=THROTTLED)
+        return cleaned
+
+    def problems(self) -> list[str]:
+        return [str(e) for errors in self.errors.values() for e in errors]

@@ -322,6 +322,25 @@ class Image(models.Model):
         """Whether links to it may be offered (feeds, notifications): not deleted, not hidden."""
         return self.deleted_at is None and self.hidden_at is None
 
+    def metadata(self) -> dict:
+        """How it was made and where it is kept: the export's metadata files, a PNG's text."""
+        generation = self.generation
+        return {
+            "image": str(self.uuid),
+            "file": f"{self.uuid}.{(self.original.name or '').rsplit('.', 1)[-1]}",
+            "prompt": generation.prompt,
+            "model": generation.model_id,
+            "provider": generation.provider,
+            "parameters": generation.params,
+            "seed": self.seed,
+            "author": str(generation.owner),
+            "gallery": self.gallery.name,
+            "created": self.created_at.isoformat(),
+            "width": self.width,
+            "height": self.height,
+            "sha256": self.sha256,
+        }
+
     def move_to(self, gallery: "Gallery") -> None:
         self.gallery, self.team_id = gallery, gallery.team_id
         self.save(update_fields=["gallery", "team"])

@@ -10,6 +10,7 @@ naming the file while everything else they sent is kept. Too many files in one r
 
 import io
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import (
@@ -17,11 +18,15 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, HttpResponseBadRequest
 from django.template import loader
 from django.template.defaultfilters import filesizeformat
+
+from gallery.models import InputImage
+from jobs import images
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +90,34 @@ def why(exception: Exception) -> str:
     if isinstance(exception, TooManyFieldsSent):
         return "It sent too many form fields."
     return ""
+
+
+def save_upload(owner: Any, upload: UploadedFile) -> InputImage:
+    info: images.Inspected = upload.inspected  # type: ignore[attr-defined]
+    upload.seek(0)
+    data = upload.read()
+    item = InputImage(
+        owner=owner,
+        filename=(upload.name or "")[:200],
+        content_type=info.content_type,
+        width=info.width,
+        height=info.height,
+        byte_size=len(data),
+        sha256=info.sha256,
+    )
+    ext = images.CONTENT_TYPES_EXT[info.content_type]
+    item.file.save(f"inputs/{item.uuid}.{ext}", ContentFile(data), save=False)
+    item.save()
+    return item
+
+
+def share_upload(item: InputImage, user: Any) -> InputImage:
+    """An upload as `user` owns it: itself, or a new row for them sharing the stored file.
+
+    An upload is sent only for its own owner, so someone retrying another person's generation
+    sends their own reference to the same picture (stored once, as copies of an image are).
+    """
+    if item.owner_id == user.pk:
+        return item
+    fields = ("file", "filename", "content_type", "width", "height", "byte_size", "sha256")
+    return InputImage.objects.create(owner=user, **{f: getattr(item, f) for f in fields})

@@ -1,15 +1,16 @@
 """Browsing a team's images: keyset pages, filters in the URL, prompt search, constant queries."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
+from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from gallery.images import browse
 from gallery.models import Favorite, Gallery, Generation, Image, personal_team
-from tests.factories import make_generation, make_image
+from tests.factories import logged_in, make_generation, make_image
 
 Status = Generation.Status
 
@@ -157,10 +158,7 @@ def test_every_filter_and_their_combinations(client, studio, alice, mixed, query
         "3 days ago": (timezone.now() - timedelta(days=3)).date(),
     }
     query = {k: mixed.get(v, days.get(v, v)) for k, v in query.items()}
-    client.force_login(alice)
-    session = client.session
-    session["team"] = str(studio.uuid)
-    session.save()
+    logged_in(client, alice, studio)
     response = client.get("/", query)
     assert response.status_code == 200
     assert ids(response) == [mixed[name] for name in expected]
@@ -311,3 +309,21 @@ def test_a_time_that_does_not_exist_is_ignored(client, alice, value):
     assert client.get("/new", {"since": value}).status_code in (200, 204)
     cursor = f"{value}~{images[0].uuid}"
     assert client.get("/", {"after": cursor}, HTTP_HX_REQUEST="true").status_code == 200
+
+
+def test_the_filter_form_keeps_good_values_and_drops_bad_ones():
+    query = QueryDict(mutable=True)
+    query.update(
+        {
+            "q": "  fox " + "x" * 300,
+            "status": "nonsense",
+            "gallery": "not-a-uuid",
+            "since": "2024-02-30",
+            "until": "2024-03-01",
+            "favorites": "on",
+        }
+    )
+    filters = browse.FilterForm(query).filters()
+    assert filters.q == ("fox " + "x" * 300)[:200]
+    assert (filters.status, filters.gallery, filters.since) == ("", "", None)
+    assert filters.until == date(2024, 3, 1) and filters.favorites is True

@@ -2,9 +2,9 @@
 downloads that carry how the image was made."""
 
 import io
-import re
 from datetime import timedelta
 
+from django.urls import reverse
 from django.utils import timezone
 from PIL import Image as PILImage
 
@@ -91,43 +91,63 @@ def test_the_download_carries_the_parameters_in_png_text(client, alice):
     assert picture.text["prompt"] == "a red fox in the snow"
     assert picture.text["parameters"] == '{"seed": 5}'
     assert picture.text["model"] == "sandbox/flux-sync"
+    # The same facts the zip export's metadata gives, as text: one builder for both.
+    assert picture.text["seed"] == "" and picture.text["author"] == "alice"
+    assert picture.text["created"] == image.created_at.isoformat()
+    assert picture.text["software"] == "Atelier" and "sha256" not in picture.text
 
 
-# --- Comments: the list polls, the form stays ------------------------------------------------
+def test_the_image_page_shows_everything_about_it(alice_client, alice):
+    generation = make_generation(
+        alice,
+        status=Status.SUCCEEDED,
+        provider_meta={
+            "revised_prompt": "a fox, revised",
+            "timings": {"inference": 0.8},
+            "usage": {"credits_used": 1000},
+        },
+    )
+    image = make_image(generation)
+    html = alice_client.get(reverse("gallery:image-detail", args=[image.uuid])).content.decode()
+    for text in (
+        "a red fox in the snow",
+        "a fox, revised",
+        "sandbox/flux-sync",
+        "image_size",
+        "num_images",
+        "credits_used",
+        "inference",
+        f"/images/{image.uuid}/original",
+    ):
+        assert text in html
 
 
-NAMES = ("comments", "comment-list", "comment-form")  # the section, its list, its form
-
-
-def test_the_comment_list_polls_on_its_own_without_the_form(client, alice):
-    image = make_image(make_generation(alice, status=Status.SUCCEEDED))
+def test_it_serves_image_files_to_the_owner_only(client, alice, dave):
+    generation = make_generation(alice, status=Status.SUCCEEDED)
+    image = make_image(generation)
     client.force_login(alice)
-    page = client.get(f"/images/{image.uuid}").content.decode()
-    opening = {name: re.search(rf'<\w+ id="{name}"[^>]*>', page)[0] for name in NAMES}
-    assert 'hx-trigger="every 5s"' in opening["comment-list"]
-    assert f'hx-get="/images/{image.uuid}/comments"' in opening["comment-list"]
-    assert "hx-trigger" not in opening["comments"] + opening["comment-form"]
-    polled = client.get(f"/images/{image.uuid}/comments").content.decode()
-    assert 'id="comment-list"' in polled and "No comments yet." in polled
-    assert "<form" not in polled and "<textarea" not in polled
+    thumb = client.get(f"/images/{image.uuid}/thumbnail")
+    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/webp"
+    download = client.get(f"/images/{image.uuid}/original?download=1")
+    assert download["Content-Type"] == "image/png"
+    assert download["Content-Disposition"].startswith("attachment")
+    assert client.get(f"/images/{image.uuid}/other").status_code == 404
+    client.force_login(dave)
+    assert client.get(f"/images/{image.uuid}/original").status_code == 404
+    assert client.get(f"/images/{image.uuid}").status_code == 404
+    assert client.get(f"/generations/{generation.uuid}/card").status_code == 404
 
 
-def test_a_comment_posted_with_htmx_clears_its_form_and_updates_the_list(client, alice):
-    image = make_image(make_generation(alice, status=Status.SUCCEEDED))
-    client.force_login(alice)
-    url = f"/images/{image.uuid}/comment"
-    response = client.post(url, {"body": "warmer, please"}, headers={"HX-Request": "true"})
-    html = response.content.decode()
-    assert response.status_code == 200 and html.lstrip().startswith('<form id="comment-form"')
-    assert '<textarea id="comment-body"' in html and "warmer, please</textarea>" not in html
-    listed = html[html.index('id="comment-list"') :]
-    assert 'hx-swap-oob="true"' in listed and "warmer, please" in listed
+def test_an_input_link_does_not_serve_a_deleted_image(client, alice):
+    """A provider holding the link kept fetching an image deleted since, for up to an hour."""
+    from django.core import signing
+    from django.utils import timezone
 
+    from gallery.models import Image
+    from jobs import pipeline
 
-def test_a_comment_posted_without_javascript_goes_back_to_the_page(client, alice):
-    image = make_image(make_generation(alice, status=Status.SUCCEEDED))
-    client.force_login(alice)
-    response = client.post(f"/images/{image.uuid}/comment", {"body": "warmer, please"})
-    assert response.status_code == 302 and response["Location"] == f"/images/{image.uuid}"
-    page = client.get(response["Location"]).content.decode()
-    assert "warmer, please" in page and 'id="comment-form"' in page
+    image = make_image(make_generation(alice, status=Generation.Status.SUCCEEDED))
+    link = "/inputs/" + signing.dumps(["image", str(image.uuid)], salt=pipeline.INPUT_LINK_SALT)
+    assert client.get(link).status_code == 200
+    Image.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
+    assert client.get(link).status_code == 404

@@ -1,7 +1,11 @@
 """One prompt tried on several models at once."""
 
-from gallery.models import Generation
+from django.http import QueryDict
+
+from gallery.images.forms import TryForm
+from gallery.models import Generation, personal_team
 from jobs import catalog
+from tests.factories import logged_in
 
 
 def post(client, prompt, models):
@@ -51,8 +55,16 @@ def test_it_refuses_too_many_or_none(client, alice):
 
 
 def test_a_viewer_cannot_send(client, studio, carol):
-    client.force_login(carol)
-    session = client.session
-    session["team"] = str(studio.uuid)
-    session.save()
+    logged_in(client, carol, studio)
     assert post(client, "x", ["sandbox/flux-sync"]).status_code == 403
+
+
+def test_the_try_form_drops_models_not_offered_and_says_what_is_missing(alice):
+    data = QueryDict(mutable=True)
+    data.setlist("models", ["no/such-model", "sandbox/flux-sync"])
+    data["prompt"] = "  "
+    form = TryForm(data, user=alice, team=personal_team(alice))
+    assert form.chosen() == ["sandbox/flux-sync"]
+    assert not form.is_valid() and form.problems() == ["Write a prompt to try."]
+    many = TryForm({"prompt": "x"}, user=alice, team=personal_team(alice))
+    assert many.problems() == ["Choose between 1 and 6 models."]

@@ -5,7 +5,8 @@ from typing import Any
 
 from django.http import QueryDict
 
-from gallery.images.forms import GenerateForm, field_name, form_values
+from gallery.images.fields import field_name, form_values
+from gallery.images.forms import GenerateForm
 from gallery.library.models import Preset, Style
 from gallery.models import Team
 from jobs import catalog

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.harness.report import server_times  # noqa: E402
+from bench.harness.stack import operator_keys  # noqa: E402
 
 DB = "atelier_bench_dashboard"
 GOAL = 3.0
@@ -96,6 +97,8 @@ def main() -> None:
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="atelier-bench-")
     os.environ.setdefault("VAR_DIR", workdir)
+    for name, value in operator_keys().items():
+        os.environ.setdefault(name, value)
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/")
     if not base_url.startswith("postgres"):
         print("dashboard: needs PostgreSQL (DATABASE_URL=postgres://...); skipped")

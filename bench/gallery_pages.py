@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.harness.report import server_times  # noqa: E402
+from bench.harness.stack import operator_keys  # noqa: E402
 
 
 def main() -> None:
@@ -27,6 +28,8 @@ def main() -> None:
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="atelier-bench-")
     os.environ.setdefault("VAR_DIR", workdir)
+    for name, value in operator_keys().items():
+        os.environ.setdefault(name, value)
     os.environ["MEDIA_ROOT"] = str(Path(workdir) / "media")
     base_url = os.environ.get("DATABASE_URL", "")
     if base_url.startswith("postgres"):

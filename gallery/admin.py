@@ -13,3 +13,4 @@ from gallery.library import admin as library_admin  # noqa: F401
 from gallery.policy import admin as policy_admin  # noqa: F401
 from gallery.teams import admin as teams_admin  # noqa: F401
 from gallery.usage import admin as usage_admin  # noqa: F401
+from gallery.webhooks import admin as webhooks_admin  # noqa: F401

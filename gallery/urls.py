@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("gallery.usage.urls")),
     path("", include("gallery.policy.urls")),
     path("", include("gallery.library.urls")),
+    path("", include("gallery.webhooks.urls")),
 ]

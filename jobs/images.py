@@ -242,8 +242,14 @@ def resolve_download(url: str | httpx.URL, trusted: Collection[Origin]) -> str |
     return addresses[0]
 
 
-def _pinned_request(client: httpx.Client, url: httpx.URL, address: str | None) -> httpx.Request:
-    request = client.build_request("GET", url)
+def pinned_request(
+    client: httpx.Client, url: httpx.URL, address: str | None, method: str = "GET", **build
+) -> httpx.Request:
+    """A request to `url` that connects to `address` (from `resolve_download`), if one is given.
+
+    `build`: what else httpx's `build_request` takes (content, headers), for webhooks' POSTs.
+    """
+    request = client.build_request(method, url, **build)
     if address is not None:
         host = request.url.host
         request.url = request.url.copy_with(host=str(ipaddress.ip_address(address)))
@@ -315,7 +321,7 @@ def download(
         address = resolve_download(target, trusted)
         if address is not None:
             trusted = ()  # an untrusted hop vouches for nothing after it
-        response = _send(client, _pinned_request(client, target, address))
+        response = _send(client, pinned_request(client, target, address))
         try:
             if response.is_redirect and "location" in response.headers:
                 target = _redirect(target, response.headers["location"])

@@ -17,16 +17,15 @@ from uuid import UUID
 
 import httpx
 from django.conf import settings
-from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import Generation, Image, InputImage, Team, UnreadableKey
-from jobs import catalog, http, images
+from jobs import catalog, http, images, leases
+from jobs.links import public_link
 from jobs.providers import (
     MAX_RETRY_AFTER,
     Connection,
@@ -133,10 +132,6 @@ def fail(generation: Generation, reason: str, *, refused: bool = False, then: st
     return generation.mark_failed(reason, refused=refused)
 
 
-INPUT_LINK_SALT = "atelier.input-link"
-INPUT_LINK_SECONDS = 3600
-
-
 def request_params(generation: Generation) -> dict:
     """The provider's parameters, with image references turned into the pictures themselves.
 
@@ -201,7 +196,7 @@ def input_file(generation: Generation, reference: dict[str, str]) -> InputFile:
         filename = (stored.name or "").rsplit("/", 1)[-1]
     with stored.open("rb") as f:
         data = f.read()
-    return InputFile(content_type, data, filename or "image.png", _public_link(kind, uuid))
+    return InputFile(content_type, data, filename or "image.png", public_link(kind, uuid))
 
 
 def _uuid(value) -> str:
@@ -209,22 +204,6 @@ def _uuid(value) -> str:
         return str(UUID(value))
     except (TypeError, ValueError, AttributeError):
         raise images.ImageError(INPUT_NOT_ALLOWED) from None
-
-
-def _public_link(kind: str, uuid: str) -> str:
-    """A link a provider can fetch for an hour, for models that take only URLs."""
-    if not settings.PUBLIC_BASE_URL:
-        return ""
-    token = signing.dumps([kind, uuid], salt=INPUT_LINK_SALT)
-    return settings.PUBLIC_BASE_URL + reverse("gallery:input-link", args=[token])
-
-
-def read_input_link(token: str) -> tuple[str, str] | None:
-    try:
-        kind, uuid = signing.loads(token, salt=INPUT_LINK_SALT, max_age=INPUT_LINK_SECONDS)
-    except signing.BadSignature:
-        return None
-    return kind, uuid
 
 
 def claim(generation: Generation) -> bool:
@@ -290,7 +269,7 @@ def submit(generation: Generation) -> Next | None:
     if not generation.mark_sent():
         return None  # cancelled since it was claimed: nothing is sent
     try:
-        with http.client() as client:
+        with http.client() as client, leases.renewed(generation):
             answer = adapter.parse_submit(client.send(request))
     except (ProviderError, httpx.TransportError) as e:
         return _submit_failed(generation, model, e)
@@ -386,7 +365,7 @@ def poll(generation: Generation) -> Next | None:
     request = adapter.build_poll(connection, generation.provider_task_id, generation.poll_url)
     interval = poll_interval(generation)
     try:
-        with http.client(read_timeout=30.0) as client:
+        with http.client(read_timeout=30.0) as client, leases.renewed(generation):
             answer = adapter.parse_poll(client.send(request))
     except ProviderError as e:
         # Asking again is harmless, and the deadline bounds it: a provider that asks for a long
@@ -521,7 +500,7 @@ def _store_all(
     outputs = found["outputs"] if found else generation.outputs
     try:
         trusted = _trusted_origins(catalog.get(generation.model_id))
-        with http.client(read_timeout=30.0) as client:
+        with http.client(read_timeout=30.0) as client, leases.renewed(generation):
             for index, raw in enumerate(outputs):
                 if index not in stored:
                     _store(generation, index, Output(**raw), client, trusted)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import make_user
+from gallery.webhooks import endpoints
+from tests.factories import Receiver, make_user
 from tests.storage_server import Bucket, s3_server_fixture  # noqa: F401 - the s3_server fixture
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM is still used
@@ -132,3 +133,20 @@ def node_tools() -> Path:
             timeout=600,
         )
     return modules
+
+
+@pytest.fixture
+def receiver(settings):
+    """A receiver on loopback, which WEBHOOK_ALLOWED_HOSTS lets through the SSRF guard."""
+    with Receiver() as found:
+        settings.WEBHOOK_ALLOWED_HOSTS = [f"http://127.0.0.1:{found.server.server_port}"]
+        yield found
+
+
+@pytest.fixture
+def hook(studio, alice, receiver):
+    """The studio's endpoint to the receiver, for every event; the receiver knows its secret."""
+    events = ["generation.succeeded", "generation.failed", "budget.near_limit", "budget.exceeded"]
+    endpoint, secret = endpoints.add(studio, alice, url=receiver.url, events=events)
+    receiver.secrets.append(secret)
+    return endpoint

@@ -10,8 +10,18 @@ import pytest
 from django.core import signing
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from gallery.models import Gallery, Generation, Invitation, Membership, Preset, Style
-from jobs import pipeline
+from gallery.models import (
+    Delivery,
+    Event,
+    Gallery,
+    Generation,
+    Invitation,
+    Membership,
+    Preset,
+    Style,
+)
+from gallery.webhooks import endpoints
+from jobs import links
 from tests.factories import make_generation, make_image
 
 Status = Generation.Status
@@ -53,6 +63,9 @@ def world(studio, alice, bob, carol):
     carol_membership = Membership.objects.get(team=studio, user=carol)
     preset = Preset.objects.create(team=studio, name="P", model_id="sandbox/flux-sync")
     style = Style.objects.create(team=studio, name="S", suffix="in ink")
+    hook, _ = endpoints.add(studio, alice, url="https://hooks.example.com/in", events=["x"])
+    event = Event.objects.create(team=studio, type="generation.failed")
+    delivery = Delivery.objects.create(event=event, endpoint=hook, status="failed")
     return {
         "preset": preset.uuid,
         "style": style.uuid,
@@ -68,7 +81,9 @@ def world(studio, alice, bob, carol):
         "invitation": invitation.pk,
         "token": invitation.token,
         "carol": carol_membership.pk,
-        "input_token": signing.dumps(["image", str(image.uuid)], salt=pipeline.INPUT_LINK_SALT),
+        "endpoint": hook.uuid,
+        "delivery": delivery.pk,
+        "input_token": signing.dumps(["image", str(image.uuid)], salt=links.INPUT_LINK_SALT),
     }
 
 
@@ -269,6 +284,42 @@ MATRIX = {
         "/teams/{team}/models",
         {},
         dict(alice=200, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-new": (
+        "get",
+        "/teams/{team}/webhooks/new",
+        {},
+        dict(alice=200, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-add": (
+        "post",
+        "/teams/{team}/webhooks/",
+        {},
+        dict(alice=400, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-detail": (
+        "get",
+        "/teams/{team}/webhooks/{endpoint}",
+        {},
+        dict(alice=200, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-rotate": (
+        "post",
+        "/teams/{team}/webhooks/{endpoint}/rotate",
+        {},
+        dict(alice=200, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-delete": (
+        "post",
+        "/teams/{team}/webhooks/{endpoint}/delete",
+        {},
+        dict(alice=302, bob=403, carol=403, dave=404),
+    ),
+    "gallery:webhook-resend": (
+        "post",
+        "/teams/{team}/webhooks/{endpoint}/deliveries/{delivery}/resend",
+        {},
+        dict(alice=302, bob=403, carol=403, dave=404),
     ),
     "gallery:team-invite": (
         "post",

@@ -21,7 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import (
+    Attempt,
     Budget,
+    ClosedModel,
+    Delivery,
     Favorite,
     Gallery,
     Generation,
@@ -29,15 +32,20 @@ from gallery.models import (
     Image,
     InputImage,
     Invitation,
+    Preset,
     Price,
+    RoleModels,
     SiteSettings,
     SsoIdentity,
+    Style,
+    TeamModelList,
     Usage,
     UsageDay,
     personal_team,
 )
 from gallery.teams.activity import add_comment
-from jobs import pipeline
+from gallery.webhooks import endpoints
+from jobs import links, pipeline
 from jobs.start import start_generation
 from tests.factories import make_generation, make_image, png_bytes
 
@@ -176,7 +184,7 @@ CHECKS = {
         f"{s['bad'].uuid}.png" in zip_names(bulk_post(c, [s["bad"], s["older"]], "export"))
     ),
     "input link": lambda c, s: seen_ok(
-        c, "/inputs/" + signing.dumps(["image", str(s["bad"].uuid)], salt=pipeline.INPUT_LINK_SALT)
+        c, "/inputs/" + signing.dumps(["image", str(s["bad"].uuid)], salt=links.INPUT_LINK_SALT)
     ),
 }
 
@@ -489,10 +497,12 @@ def everything(scene, studio, alice, bob, root):
     hidden = scene["bad"]
     Image.objects.filter(pk=hidden.pk).update(hidden_at=timezone.now(), hidden_by=root)
     Image.objects.filter(pk=scene["older"].pk).update(deleted_at=timezone.now())
+    endpoints.add(studio, alice, url="https://hooks.example.com/in", events=["generation.failed"])
     generation = start_generation(
         owner=alice, team=studio, model_id="sandbox/flux-sync", provider="sandbox", prompt="y"
     )
     generation.mark_failed("provider said no")
+    Attempt.objects.create(delivery=Delivery.objects.get(), number=1, status_code=500)
     Usage.objects.filter(generation=generation).update(
         created_at=timezone.now() - timezone.timedelta(days=1)
     )
@@ -513,6 +523,11 @@ def everything(scene, studio, alice, bob, root):
     GroupMapping.objects.create(group="studio-team", team=studio, role="editor")
     SsoIdentity.objects.create(user=bob, issuer="https://idp.example", subject="bob-at-idp")
     LogEntry.objects.log_actions(root.pk, [hidden], CHANGE, "Hidden from galleries. Reason: r")
+    ClosedModel.objects.create(model_id="sandbox/relay-async", reason="replaced")
+    TeamModelList.objects.create(team=studio, model_ids=["sandbox/flux-sync"])
+    RoleModels.objects.create(team=studio, role="editor", max_usd_per_image=Decimal("0.05"))
+    Preset.objects.create(team=studio, name="P", model_id="sandbox/flux-sync", created_by=alice)
+    Style.objects.create(team=studio, name="S", suffix="in ink", created_by=alice)
 
 
 def changelist_url(model) -> str:

@@ -12,6 +12,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from webapp import hosts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -130,7 +132,6 @@ def _secret_key() -> str:
 
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = _secret_key()
 # The admin account `ensure_admin` creates on first run.
 ADMIN_USERNAME = os.environ.get("ADMIN_USERNAME", "admin")
 PORT = envint("PORT", 8000)
@@ -204,6 +205,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a worker in another process sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Several hosts share nothing but the database, Redis and the object store (README, "Growing past
+# one machine"): a production database that is not SQLite means the keys every process must agree
+# on come from the environment, never from a file one host wrote (webapp/hosts.py).
+MULTI_HOST = not DEBUG and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+if MULTI_HOST:
+    hosts.require_shared_keys(os.environ)
+SECRET_KEY = _secret_key()
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -394,14 +403,27 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.sweep": {"queue": "provider"},
     "jobs.tasks.rollup_usage": {"queue": "images"},
     "jobs.tasks.purge_uploads": {"queue": "images"},
+    # A slow receiver holds up only other deliveries, never a generation.
+    "jobs.tasks.deliver_webhook": {"queue": "webhooks"},
+    "jobs.tasks.sweep_webhooks": {"queue": "webhooks"},
 }
+# How often the sweeper looks for work left behind; with CLAIM_LEASE, how soon the work of a
+# worker that died is taken over (jobs/leases.py).
+SWEEP_INTERVAL = envfloat("SWEEP_INTERVAL", 10.0)
+if SWEEP_INTERVAL <= 0:
+    raise ImproperlyConfigured(
+        f"SWEEP_INTERVAL must be more than 0 seconds, got {SWEEP_INTERVAL:g}"
+    )
 CELERY_BEAT_SCHEDULE = {
-    "sweep": {"task": "jobs.tasks.sweep", "schedule": 30.0},
+    "sweep": {"task": "jobs.tasks.sweep", "schedule": SWEEP_INTERVAL},
     # The usage dashboard's daily roll-ups: yesterday and the day before, rebuilt hourly.
     "rollup-usage": {"task": "jobs.tasks.rollup_usage", "schedule": 3600.0},
     "purge-uploads": {"task": "jobs.tasks.purge_uploads", "schedule": 3600.0},
+    # Webhook retries whose wait is over, and deliveries whose worker died.
+    "webhooks-sweep": {"task": "jobs.tasks.sweep_webhooks", "schedule": 30.0},
 }
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Per host: its own name under VAR_DIR unless BEAT_SCHEDULE_FILE says where (webapp/hosts.py).
+CELERY_BEAT_SCHEDULE_FILENAME = hosts.beat_schedule_file(os.environ, VAR_DIR)
 
 # Providers. Keys never leave the server: not in HTML, logs or task arguments.
 AIMLAPI_API_KEY = os.environ.get("AIMLAPI_API_KEY", "")
@@ -411,6 +433,26 @@ RELAY_BASE_URL = os.environ.get("RELAY_BASE_URL", "https://relay.opengpu.network
 A1111_BASE_URL = os.environ.get("A1111_BASE_URL", "").rstrip("/")
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 PROVIDER_DOWNLOAD_HOSTS = envorigins("PROVIDER_DOWNLOAD_HOSTS")
+
+# Webhooks (recorded by gallery/webhooks, sent by jobs/webhooks.py): receivers on private
+# networks only where listed, as downloads.
+WEBHOOK_ALLOWED_HOSTS = envorigins("WEBHOOK_ALLOWED_HOSTS")
+WEBHOOK_TIMEOUT = envfloat("WEBHOOK_TIMEOUT", 10.0)
+# Seconds to wait before each retry (with 10 % jitter): 7 attempts over about 1 h 45 min.
+try:
+    WEBHOOK_RETRY_DELAYS = [
+        float(d) for d in envlist("WEBHOOK_RETRY_DELAYS", "5,30,120,600,1800,3600")
+    ]
+except ValueError:
+    raise ImproperlyConfigured(
+        "WEBHOOK_RETRY_DELAYS must be seconds, comma-separated (e.g. 5,30,120)"
+    ) from None
+# How long a worker's claim on a delivery holds; above WEBHOOK_TIMEOUT, so no two send at once.
+WEBHOOK_CLAIM_LEASE = envint("WEBHOOK_CLAIM_LEASE", 60)
+if WEBHOOK_CLAIM_LEASE <= WEBHOOK_TIMEOUT:
+    raise ImproperlyConfigured("WEBHOOK_CLAIM_LEASE must be longer than WEBHOOK_TIMEOUT")
+# After a rotation the old secret signs too for this long (receivers move to the new one).
+WEBHOOK_SECRET_OVERLAP = envint("WEBHOOK_SECRET_OVERLAP", 24 * 3600)
 
 # The built-in offline provider, served by this app under /sandbox/ and always reached over HTTP.
 # Off unless asked for (`make run` and the test suite turn it on); when on, it answers only the
@@ -463,8 +505,12 @@ THUMBNAIL_SIZES = (768, 256)
 # first wait between them (doubled each time, with jitter; tests make it short).
 SUBMIT_ATTEMPTS = envint("SUBMIT_ATTEMPTS", 5)
 RETRY_INITIAL_DELAY = envfloat("RETRY_INITIAL_DELAY", 1.0)
-# How long a worker's claim on a submission holds before the sweeper may hand it to another.
-CLAIM_LEASE = envint("CLAIM_LEASE", 180)
+# How long a worker's hold on a generation lasts without news from it; renewed every third of
+# it while the worker is at work, so the sweeper hands a dead worker's work to another within
+# CLAIM_LEASE + SWEEP_INTERVAL (jobs/leases.py).
+CLAIM_LEASE = envint("CLAIM_LEASE", 30)
+if CLAIM_LEASE < 1:
+    raise ImproperlyConfigured(f"CLAIM_LEASE must be 1 second or more, got {CLAIM_LEASE}")
 # Countdowns stay far below the broker's visibility timeout; longer waits live in the row.
 MAX_COUNTDOWN = 60
 # Results up to this many bytes (base64) or pixels (URLs with a size) are stored by the task

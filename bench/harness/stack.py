@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -55,6 +56,15 @@ def tree_cpu_seconds(pid: int) -> float:
         total += times.get(current, 0.0)
         todo += children.get(current, [])
     return total
+
+
+def operator_keys() -> dict[str, str]:
+    """The keys an operator gives every process of a site; on PostgreSQL with DEBUG off the
+    app refuses to start without them (webapp/hosts.py)."""
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    }
 
 
 class StackError(RuntimeError):
@@ -123,7 +133,7 @@ class Stack:
             "VAR_DIR": str(self.var_dir),
             "MEDIA_ROOT": str(self.var_dir / "media"),
             "BROKER_DIR": str(self.var_dir / "broker"),
-            "SECRET_KEY": secrets.token_urlsafe(40),
+            **operator_keys(),
             "PORT": str(self.port),
             "SANDBOX_ENABLED": "1",
             "SANDBOX_BASE_URL": f"http://127.0.0.1:{self.port}/sandbox",
@@ -281,6 +291,14 @@ class Stack:
                 return
             time.sleep(0.2)
         raise StackError("the Celery worker was not ready within 60 s")
+
+    def replace_worker(self) -> None:
+        """SIGKILL the worker and all it started, as a host that is gone, then start another."""
+        process = self.processes["worker"]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        self._start_worker()
 
     # -- while running --------------------------------------------------------------------
 

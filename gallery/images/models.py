@@ -13,6 +13,7 @@ from django.utils.functional import cached_property
 from gallery.images.status import IN_FLIGHT, GenerationStatus
 from gallery.teams.models import Membership, Team
 from gallery.usage.models import Usage
+from gallery.webhooks import events
 from jobs import catalog
 
 
@@ -198,6 +199,7 @@ class Generation(models.Model):
             if updated:
                 self._set(status=status, **fields)
                 Usage.settle(self)
+                events.generation_finished(self)
         return updated == 1
 
     def _set(self, **fields) -> None:

@@ -29,7 +29,7 @@ from gallery.images.fields import form_values
 from gallery.images.forms import GenerateForm
 from gallery.models import Activity, Favorite, Gallery, Image, InputImage, card_images
 from gallery.teams.activity import record
-from jobs import catalog, images, pipeline
+from jobs import catalog, images, links
 from webapp import storage
 
 # Files behind a uuid never change; only the browser of someone let see them may keep them.
@@ -183,7 +183,7 @@ def restore_image(request: Request, image_uuid) -> HttpResponse:
 @require_GET
 def input_link(request: HttpRequest, token: str) -> HttpResponseBase:
     """An input picture for a provider that takes only URLs; the signed token is the access."""
-    found = pipeline.read_input_link(token)
+    found = links.read_input_link(token)
     if found is None:
         raise Http404
     kind, uuid = found

@@ -37,13 +37,18 @@ from gallery.usage.models import (
     by_param_problem,
 )
 from gallery.usage.rollups import UsageDay, UsageRollup
+from gallery.webhooks.models import Attempt, Delivery, Endpoint, Event
 
 __all__ = [
     "NEW_USER_HELP",
     "Activity",
+    "Attempt",
     "Budget",
     "ClosedModel",
     "Comment",
+    "Delivery",
+    "Endpoint",
+    "Event",
     "Favorite",
     "Gallery",
     "Generation",

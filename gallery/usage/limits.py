@@ -28,6 +28,7 @@ class Limit:
     kind: str  # "images" | "usd"
     limit: Decimal | int
     used: Decimal | int
+    scope: str = "user"  # "user" | "team" | "site"
 
     @property
     def ratio(self) -> float:

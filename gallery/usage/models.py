@@ -16,7 +16,15 @@ from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from gallery.images.status import GenerationStatus
-from gallery.usage.limits import KINDS, SITE, Limit, OverBudget, month_start, own_limit
+from gallery.usage.limits import (
+    KINDS,
+    SITE,
+    Limit,
+    OverBudget,
+    day_start,
+    month_start,
+    own_limit,
+)
 from gallery.usage.prices import (
     CostSource,
     Price,
@@ -24,6 +32,7 @@ from gallery.usage.prices import (
     images_requested,
     reported_cost,
 )
+from gallery.webhooks import events
 from webapp import counters
 
 __all__ = ["Budget", "Price", "SiteSettings", "Usage", "by_param_problem"]
@@ -152,7 +161,8 @@ class Budget(models.Model):
             for kind, (_, since, summed) in KINDS.items():
                 limit = own_limit(kind, scope, budget, site)
                 if limit is not None:
-                    found.append(Limit(whose, kind, limit, Usage.used(owner, since(), summed)))
+                    used = Usage.used(owner, since(), summed)
+                    found.append(Limit(whose, kind, limit, used, scope))
         return found
 
 
@@ -228,8 +238,9 @@ class Usage(models.Model):
         # Lock the person, then the team (always in that order): racing submits queue up here.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         type(team).objects.select_for_update().filter(pk=team.pk).first()
+        limits = Budget.limits(user, team)
         try:
-            for limit in Budget.limits(user, team):
+            for limit in limits:
                 limit.check(images, cost, source)
             # Then the site's cap, when there is one: every submit on the site queues up behind it.
             if (cap := SiteSettings.site_limit(lock=True)) is not None:
@@ -238,7 +249,7 @@ class Usage(models.Model):
             # The transaction rolls back and leaves no trace of it: counted for /metrics.
             counters.add(counters.BUDGET_REFUSALS)
             raise
-        return cls.objects.create(
+        row = cls.objects.create(
             generation=generation,
             user=user,
             team=team,
@@ -252,6 +263,11 @@ class Usage(models.Model):
             cost_usd=cost,
             cost_source=source,
         )
+        for limit in limits:
+            if limit.scope == "team":
+                used = limit.used + (images if limit.kind == "images" else cost)
+                events.budget_used(team, limit.kind, limit.limit, used, _period(limit.kind))
+        return row
 
     @classmethod
     def settle(cls, generation) -> None:
@@ -336,6 +352,11 @@ SETTLE_FIELDS = (
     "result_at",
     "finished_at",
 )
+
+
+def _period(kind: str) -> str:
+    """The day or month a limit of this kind counts in, as its webhook events name it."""
+    return day_start().date().isoformat() if kind == "images" else month_start().strftime("%Y-%m")
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from gallery.usage.models import Usage
 from gallery.usage.sums import FULL, GRAINS, SUMMED, day_bounds, failures, regroup, summarize
+from jobs import locks
 
 
 class UsageDayManager(models.Manager["UsageDay"]):
@@ -45,7 +46,9 @@ class UsageDayManager(models.Manager["UsageDay"]):
             by_reason[key[-1:]] = by_reason.get(key[-1:], 0) + count
         for (reason,), count in by_reason.items():
             rows.append(self.model(day=day, grain="reason", reason=reason, failed=count))
-        with transaction.atomic():
+        # Two at once (a second beat, the command while beat runs) would each delete what the
+        # other had not committed yet and both insert: one after the other instead.
+        with locks.exclusive("rollup-usage", wait=True), transaction.atomic():
             self.filter(day=day).delete()
             self.bulk_create(rows, batch_size=2000)
             UsageRollup.objects.update_or_create(day=day, defaults={"built_at": timezone.now()})

@@ -2,6 +2,7 @@
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -46,7 +47,7 @@ def purge_queues() -> None:
 
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        for queue in ("provider", "images"):
+        for queue in ("provider", "images", "webhooks"):
             try:
                 channel.queue_purge(queue)
             except Exception:  # noqa: S112 - a queue that does not exist yet has nothing in it
@@ -242,6 +243,75 @@ def start_app(transactional_db, tmp_path):
             return stack.enter_context(started_app(test_database_url(), var_dir, env, **kwargs))
 
         yield start
+
+
+class WebhookWorker:
+    """A worker on the `webhooks` queue alone (the session's worker leaves it), with the
+    settings a webhook test needs; a test may SIGKILL it and start it again."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env, self.log_path = env, log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "webhooks"]
+        command += ["--pool", "threads", "--concurrency", "2", "--loglevel", "INFO"]
+        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None and self.process.poll() is None, self.log()
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text()[-4000:] if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def webhook_worker(e2e, receiver, live_server, worker_media, tmp_path):
+    """Delivers to the loopback receiver: short retries, a short claim, signed links to the
+    live server."""
+    env = {
+        **os.environ,
+        **WORKER_ENV,
+        "DATABASE_URL": test_database_url(),
+        "MEDIA_ROOT": worker_media,
+        "BROKER_DIR": str(settings.BROKER_DIR),
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "WEBHOOK_ALLOWED_HOSTS": f"127.0.0.1:{receiver.server.server_port}",
+        "WEBHOOK_RETRY_DELAYS": "0.3,0.3,0.3,0.3,0.3",
+        "WEBHOOK_TIMEOUT": "5",
+        "WEBHOOK_CLAIM_LEASE": "6",
+        "PUBLIC_BASE_URL": live_server.url,
+    }
+    purge_queues()
+    worker = WebhookWorker(env, tmp_path / "webhook-worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+    print(worker.log())
+
+
+def until(condition, timeout: float = 30, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout}s")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ Nothing of the test process's own settings reaches it, so its defaults are the r
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables the app reads; none of them leaks from the test process into a started app.
@@ -26,6 +28,7 @@ APP_VARIABLES = (
     "SANDBOX_LATENCY",
     "REDIS_URL",
     "SECRET_KEY",
+    "FIELD_ENCRYPTION_KEY",
     "DEBUG",
     "HTTPS",
     "SECURE_COOKIES",
@@ -73,6 +76,24 @@ class StartedApp:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+def process_env(database_url: str, var_dir: Path, env: dict[str, str] | None) -> dict[str, str]:
+    """A started process's environment: none of the test process's app settings, a VAR_DIR of
+    its own, and the keys an operator gives every process of a site on PostgreSQL
+    (webapp/hosts.py) unless `env` gives the ones to share."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    base = {k: v for k, v in os.environ.items() if k not in APP_VARIABLES}
+    return {
+        **base,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "DATABASE_URL": database_url,
+        "VAR_DIR": str(var_dir),
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+
+
 @contextmanager
 def started_app(
     database_url: str,
@@ -81,31 +102,21 @@ def started_app(
     *,
     workers: int = 1,
     up_path: str = "/login/",
+    wsgi: str = "webapp.wsgi",
 ) -> Iterator[StartedApp]:
-    """gunicorn serving `webapp.wsgi` on a free port until the block ends.
+    """gunicorn serving `wsgi` (`webapp.wsgi`) on a free port until the block ends.
 
     `database_url` is the test database (already migrated by pytest-django); `env` holds the
     only settings the test chooses, e.g. {"SANDBOX_ENABLED": "1"}. It is up once `up_path`
     answers below 500 (`/healthz` for an app whose database is meant to be unreachable).
     """
     port = free_port()
-    var_dir.mkdir(parents=True, exist_ok=True)
-    base = {k: v for k, v in os.environ.items() if k not in APP_VARIABLES}
-    child_env = {
-        **base,
-        "DJANGO_SETTINGS_MODULE": "webapp.settings",
-        "DATABASE_URL": database_url,
-        "VAR_DIR": str(var_dir),
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "PORT": str(port),
-        "PYTHONUNBUFFERED": "1",
-        **(env or {}),
-    }
+    child_env = {"PORT": str(port), **process_env(database_url, var_dir, env)}
     command = [
         sys.executable,
         "-m",
         "gunicorn",
-        "webapp.wsgi",
+        wsgi,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -143,3 +154,54 @@ def _wait_until_up(app: StartedApp, path: str) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError(f"gunicorn did not answer within 60 s:\n{app.log()}")
+
+
+class StartedCelery:
+    """A `celery worker` or `celery beat` subprocess, which a test may kill like a lost host."""
+
+    def __init__(self, var_dir: Path, process: subprocess.Popen) -> None:
+        self.var_dir = var_dir
+        self.process = process
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no acknowledgement; whatever it held is cut short."""
+        assert self.process.poll() is None, self.log()
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        path = self.var_dir / "celery.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextmanager
+def started_celery(
+    database_url: str,
+    var_dir: Path,
+    args: list[str],
+    env: dict[str, str] | None = None,
+    *,
+    module: str = "celery",
+) -> Iterator[StartedCelery]:
+    """`python -m <module> -A webapp <args>` (a worker or beat) until the block ends (SIGTERM).
+
+    `module` may be one that sets the app up first, then runs Celery's command line with
+    the arguments it is given (tests/e2e/routed.py).
+    """
+    app = ["-A", "webapp"] if module == "celery" else []
+    command = [sys.executable, "-m", module, *app, *args]
+    child_env = process_env(database_url, var_dir, env)
+    log = open(var_dir / "celery.log", "w")  # noqa: SIM115 - the child keeps it
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT
+    )
+    log.close()
+    try:
+        yield StartedCelery(var_dir, process)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

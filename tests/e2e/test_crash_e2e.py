@@ -4,9 +4,10 @@ runs at most once, with one submission to the provider and one set of images.
 These tests kill their worker, so they use one of their own (on its own queues), not the
 session's. A SIGKILLed worker's message is not delivered again in test time (the filesystem
 broker has already taken it off disk; Redis holds it for its one-hour visibility timeout):
-recovery is the sweeper's job, as in production, where beat runs it every 30 s. Beat is not
-running here, so the tests call `sweep()` themselves, after moving the row's `touched_at` back
-past the sweeper's "left untouched" window instead of waiting it out.
+recovery is the sweeper's job, as in production, where beat runs it every SWEEP_INTERVAL. Beat
+is not running here, so the tests call `sweep()` themselves, after moving the row's `touched_at`
+and lease back past the sweeper's windows instead of waiting them out (tests/e2e/
+test_two_workers.py waits them out, with beat).
 """
 
 import io
@@ -69,7 +70,7 @@ def status_of(generation: Generation) -> str:
 def sweep_as_if_left_for_long(generation: Generation) -> None:
     """What beat's sweeper would do once the row has sat untouched past its window."""
     long_ago = timezone.now() - timedelta(minutes=10)
-    Generation.objects.filter(pk=generation.pk).update(touched_at=long_ago)
+    Generation.objects.filter(pk=generation.pk).update(touched_at=long_ago, lease_until=long_ago)
     tasks.sweep()
 
 

@@ -144,10 +144,10 @@ def test_an_input_link_does_not_serve_a_deleted_image(client, alice):
     from django.utils import timezone
 
     from gallery.models import Image
-    from jobs import pipeline
+    from jobs import links
 
     image = make_image(make_generation(alice, status=Generation.Status.SUCCEEDED))
-    link = "/inputs/" + signing.dumps(["image", str(image.uuid)], salt=pipeline.INPUT_LINK_SALT)
+    link = "/inputs/" + signing.dumps(["image", str(image.uuid)], salt=links.INPUT_LINK_SALT)
     assert client.get(link).status_code == 200
     Image.objects.filter(pk=image.pk).update(deleted_at=timezone.now())
     assert client.get(link).status_code == 404

@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 # What an operator sets before `docker compose up` (README, "Running it on the internet").
 OPERATOR = {
     "SECRET_KEY": secrets.token_urlsafe(50),
+    "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     "EMAIL_HOST": "smtp.example.com",
     "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(24),
 }

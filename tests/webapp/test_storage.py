@@ -15,7 +15,7 @@ from PIL import Image as PILImage
 
 from gallery.images.forms import save_upload
 from gallery.models import Generation
-from jobs import images, pipeline
+from jobs import images, links, pipeline
 from tests.factories import make_generation, make_image, png_bytes
 from webapp import storage
 
@@ -111,7 +111,7 @@ def test_the_admin_file_view_redirects_staff_only(client, admin_client, alice, i
 
 
 def test_an_input_link_redirects_a_provider_to_the_signed_object(client, image):
-    token = signing.dumps(["image", str(image.uuid)], salt=pipeline.INPUT_LINK_SALT)
+    token = signing.dumps(["image", str(image.uuid)], salt=links.INPUT_LINK_SALT)
     assert follow(client.get(f"/inputs/{token}")).content == png_bytes()
 
 

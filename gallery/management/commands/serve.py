@@ -36,7 +36,7 @@ class Command(BaseCommand):
                 "webapp",
                 "worker",
                 "-Q",
-                "provider,images",
+                "provider,images,webhooks",
                 "--concurrency",
                 "2",
                 "--loglevel",

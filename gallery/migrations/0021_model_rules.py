@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gallery', '0019_sso'),
+        ('gallery', '0020_webhooks'),
     ]
 
     operations = [

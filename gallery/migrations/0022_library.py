@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gallery', '0020_model_rules'),
+        ('gallery', '0021_model_rules'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,1 @@
+"""Signed webhooks per team (Standard Webhooks): endpoints, events, deliveries and their log."""

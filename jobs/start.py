@@ -8,8 +8,7 @@ from functools import partial
 
 from django.db import transaction
 
-from gallery.models import Generation, Usage
-from gallery.policy import rules
+from gallery.models import Generation, ModelRefused, Usage, model_refusal
 from jobs import tasks
 
 
@@ -21,8 +20,8 @@ def start_generation(**fields) -> Generation:
     so this is where that rule holds); nothing is then saved.
     """
     owner, team = fields.get("owner"), fields.get("team")
-    if refused := rules.refusal(owner, team, fields["model_id"], fields.get("params") or {}):
-        raise rules.ModelRefused(refused)
+    if refused := model_refusal(owner, team, fields["model_id"], fields.get("params") or {}):
+        raise ModelRefused(refused)
     with transaction.atomic():
         generation = Generation.objects.create(**fields)
         Usage.open(generation)

@@ -39,7 +39,7 @@ from gallery.models import (
     one_line,
     personal_team,
 )
-from gallery.policy import rules
+from gallery.policy.models import Rules, first_usable, models_unavailable
 from gallery.usage.limits import Limit, OverBudget
 from jobs import catalog
 from jobs.catalog import Model, Param
@@ -103,7 +103,7 @@ class GenerateForm(forms.Form):
         model_field = cast(forms.ChoiceField, self.fields["model"])
         model_field.choices = choices
         # Why each model is unavailable: a missing setting first, then the team's rules.
-        disabled = rules.unavailable(user, team) | unavailable_models(team)
+        disabled = models_unavailable(user, team) | unavailable_models(team)
         model_field.widget = ModelSelect(
             choices=choices,
             disabled=disabled,
@@ -119,7 +119,7 @@ class GenerateForm(forms.Form):
         chosen = model_id or (
             self.data.get("model") if self.is_bound else self.initial.get("model")
         )
-        self.catalog_model: Model = catalog.get(chosen or "") or rules.first_usable(
+        self.catalog_model: Model = catalog.get(chosen or "") or first_usable(
             catalog.default_model(team), disabled
         )
         self.initial.setdefault("model", self.catalog_model.id)
@@ -160,7 +160,7 @@ class GenerateForm(forms.Form):
         if missing := catalog.missing_setting(model, self.team):
             raise ValidationError(f"{model.name} needs {missing}, which is not set on this server.")
         # The price ceiling, which can depend on the options, is checked by start_generation.
-        if refused := rules.Rules.of(self.user, self.team).listed(model):
+        if refused := Rules.of(self.user, self.team).listed(model):
             raise ValidationError(f"{model.name} is {refused}.")
         return model.id
 

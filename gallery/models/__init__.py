@@ -15,7 +15,13 @@ from gallery.images.models import (
     card_images,
 )
 from gallery.library.models import Preset, Style
-from gallery.policy.models import ClosedModel, RoleModels, TeamModelList
+from gallery.policy.models import (
+    ClosedModel,
+    ModelRefused,
+    RoleModels,
+    TeamModelList,
+    model_refusal,
+)
 from gallery.teams.models import (
     Activity,
     Comment,
@@ -57,6 +63,7 @@ __all__ = [
     "InputImage",
     "Invitation",
     "Membership",
+    "ModelRefused",
     "Notification",
     "OverBudget",
     "Preset",
@@ -73,6 +80,7 @@ __all__ = [
     "UsageRollup",
     "by_param_problem",
     "card_images",
+    "model_refusal",
     "one_line",
     "personal_team",
 ]

@@ -5,8 +5,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from gallery.policy.models import RoleModels
-from gallery.policy.rules import Rules
+from gallery.policy.models import RoleModels, Rules
 from jobs import catalog
 
 

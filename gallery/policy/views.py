@@ -9,8 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from gallery.access import Request, get_team
 from gallery.policy.forms import RoleModelsForm
-from gallery.policy.models import RoleModels
-from gallery.policy.rules import Rules
+from gallery.policy.models import RoleModels, Rules
 
 
 @login_required

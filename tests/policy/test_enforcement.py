@@ -6,8 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from gallery.models import Generation, RoleModels
-from gallery.policy.rules import ModelRefused
+from gallery.models import Generation, ModelRefused, RoleModels
 from jobs.start import start_generation
 from tests.factories import logged_in, make_generation
 from tests.policy.conftest import FLUX, OPENAI

@@ -73,7 +73,7 @@ def run(stack: Stack, args: argparse.Namespace) -> int:
     size = args.size
     params = lambda i: {"width": size, "height": size, "seed": i}  # noqa: E731
     if args.warm:
-        from jobs import pipeline
+        from jobs import timing
 
         warm = create_generations(args.warm, MODEL, params, username="bench-warm")
         started = time.time()
@@ -81,7 +81,7 @@ def run(stack: Stack, args: argparse.Namespace) -> int:
         if not wait_terminal(stack, warm, args.timeout, "warm-up"):
             print("async_wait: the warm-up did not finish", file=sys.stderr)
             return 1
-        expected = pipeline.ready_after(MODEL)
+        expected = timing.ready_after(MODEL)
         print(
             f"  warm-up: {args.warm} generations in {time.time() - started:.1f} s, untimed; "
             f"the first poll now aims {expected or 0:.2f} s after submission"

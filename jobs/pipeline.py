@@ -7,29 +7,21 @@ row (`lease_until`), where the sweeper finds them, never in the broker.
 
 import logging
 import random
-import statistics
-import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from itertools import batched
-from typing import Any
-from uuid import UUID
+from datetime import timedelta
 
 import httpx
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
-from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
-from gallery.models import Generation, Image, InputImage, Team, UnreadableKey
+from gallery.models import Generation, UnreadableKey
 from jobs import catalog, http, images, leases
-from jobs.links import public_link
+from jobs.connections import connection_for, known_keys
+from jobs.inputs import request_params
+from jobs.outputs import discard_images, store
 from jobs.providers import (
     MAX_RETRY_AFTER,
-    Connection,
-    InputFile,
     Output,
     Pending,
     ProviderError,
@@ -38,7 +30,7 @@ from jobs.providers import (
     scrub,
 )
 from jobs.providers.adapters import adapter_for
-from jobs.sandbox import auth as sandbox_auth
+from jobs.timing import poll_interval
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
@@ -73,41 +65,6 @@ def _later(step: str, delay: float) -> Next | None:
     return Next(step, delay) if delay <= settings.MAX_COUNTDOWN else None
 
 
-def connection_for(model: catalog.Model, team: Team | None = None) -> Connection:
-    """Where to send a model's requests, with the team's own key when it has one.
-
-    Keys are read here, in the worker, from settings or the database: never from task
-    arguments, so they never travel through the broker.
-    """
-    if model.provider == "sandbox":
-        return Connection(settings.SANDBOX_BASE_URL, sandbox_auth.key())
-    if model.provider == "aimlapi":
-        key = team_key(team, "aimlapi") or settings.AIMLAPI_API_KEY
-        return Connection(settings.AIMLAPI_BASE_URL, key)
-    if model.provider == "relay":
-        return Connection(
-            settings.RELAY_BASE_URL, team_key(team, "relay") or settings.RELAY_API_KEY
-        )
-    return Connection(settings.A1111_BASE_URL)
-
-
-def team_key(team: Team | None, provider: str) -> str:
-    """The team's own key for a provider ("" if none); UnreadableKey if it cannot be read."""
-    return team.provider_key(provider) if team is not None else ""
-
-
-def known_keys(team: Team | None) -> list[str]:
-    """Every key the worker may have sent for this team's generations: the site's, the team's
-    own (decrypted here as for a request), the sandbox's."""
-    keys = [settings.AIMLAPI_API_KEY, settings.RELAY_API_KEY, sandbox_auth.key()]
-    for provider in ("aimlapi", "relay"):
-        try:
-            keys.append(team_key(team, provider))
-        except UnreadableKey:
-            continue  # a key that cannot be decrypted was never sent
-    return keys
-
-
 # The most of a reason that is kept and shown (a provider may answer with pages of text).
 REASON_MAX = 600
 
@@ -130,80 +87,6 @@ def fail(generation: Generation, reason: str, *, refused: bool = False, then: st
     if then:
         reason = f"{reason if reason.endswith(('.', '!', '?', '…')) else reason + '.'} {then}"
     return generation.mark_failed(reason, refused=refused)
-
-
-def request_params(generation: Generation) -> dict:
-    """The provider's parameters, with image references turned into the pictures themselves.
-
-    A reference is resolved only where the model takes a picture, and only to a picture of the
-    generation's own team or an upload of its own owner; anything else raises ImageError, so
-    nothing is sent.
-    """
-    model = catalog.get(generation.model_id)
-    kinds = {p.name: p.type for p in model.image_params} if model else {}
-    params: dict[str, Any] = {}
-    for name, value in generation.params.items():
-        if name in kinds:
-            params[name] = _pictures(generation, kinds[name], value)
-        elif catalog.holds_picture_reference(value):
-            raise images.ImageError(MISPLACED_PICTURE.format(name=name))
-        else:
-            params[name] = value
-    # Upscalers and some relight models take no prompt, or only an optional one.
-    if model is None or (model.prompt and (generation.prompt or model.prompt.required)):
-        params = {"prompt": generation.prompt, **params}
-    return params
-
-
-INPUT_GONE = "A picture this generation starts from was deleted or hidden, so it was not sent."
-INPUT_NOT_ALLOWED = (
-    "A picture this generation starts from is neither in this team's galleries nor one of its "
-    "author's uploads, so nothing was sent."
-)
-MISPLACED_PICTURE = (
-    "The parameter {name} names a picture, which only a picture field may do, so nothing was sent."
-)
-
-
-def _pictures(generation: Generation, kind: str, value) -> InputFile | list[InputFile]:
-    """One picture parameter: a reference ("image"), or a list of them ("images")."""
-    if kind == "image" and catalog.is_picture_reference(value):
-        return input_file(generation, value)
-    listed = isinstance(value, list) and all(catalog.is_picture_reference(v) for v in value)
-    if kind == "images" and listed:
-        return [input_file(generation, v) for v in value]
-    raise images.ImageError(INPUT_NOT_ALLOWED)
-
-
-def input_file(generation: Generation, reference: dict[str, str]) -> InputFile:
-    """The picture a reference names, if the generation may use it."""
-    [(kind, named)] = reference.items()
-    uuid = _uuid(named)
-    if kind == "upload":
-        # Uploads are private to whoever made them: only the generation owner's are sent.
-        item = generation.owner.input_images.filter(uuid=uuid).first()
-        if item is None:
-            raise images.ImageError(INPUT_NOT_ALLOWED)
-        stored, content_type, filename = item.file, item.content_type, item.filename
-    else:
-        image = generation.team.images.filter(uuid=uuid).first()
-        if image is None:
-            raise images.ImageError(INPUT_NOT_ALLOWED)
-        # Not one deleted or hidden by an admin since (a retry re-sends the old parameters).
-        if image.deleted_at is not None or image.hidden_at is not None:
-            raise images.ImageError(INPUT_GONE)
-        stored, content_type = image.original, image.content_type
-        filename = (stored.name or "").rsplit("/", 1)[-1]
-    with stored.open("rb") as f:
-        data = f.read()
-    return InputFile(content_type, data, filename or "image.png", public_link(kind, uuid))
-
-
-def _uuid(value) -> str:
-    try:
-        return str(UUID(value))
-    except (TypeError, ValueError, AttributeError):
-        raise images.ImageError(INPUT_NOT_ALLOWED) from None
 
 
 def claim(generation: Generation) -> bool:
@@ -386,62 +269,6 @@ def poll(generation: Generation) -> Next | None:
     return _got_result(generation, Status.RUNNING, answer)
 
 
-def poll_interval(generation: Generation) -> float:
-    """When to ask next: when this model's recent results were ready, then briskly, less often
-    the later it gets (at most every 5 s). Without history: briskly at first, less often for
-    long tasks.
-
-    Each poll is a task, and tasks are what a worker spends its time on: aiming at the
-    expected time makes a typical generation cost one poll instead of six.
-    """
-    started = generation.submitted_at or generation.created_at
-    waited = (timezone.now() - started).total_seconds()
-    ready = ready_after(generation.model_id) or 0.0
-    early = ready - waited
-    if early > settings.POLL_INTERVAL:
-        # Well under the countdown limit: the sweeper wakes rows untouched for a minute.
-        return min(early, settings.MAX_COUNTDOWN / 2)
-    return min(5.0, max(settings.POLL_INTERVAL, (waited - ready) / 2))
-
-
-EXPECTED_SAMPLE = 20
-# After the provider's own figure for a task (`elapsed_seconds`), so the first poll finds it done.
-READY_MARGIN = 0.25
-_expected: dict[str, tuple[float, float | None]] = {}
-
-
-def ready_after(model_id: str) -> float | None:
-    """Seconds after submission that the model's latest successes were ready; None before any.
-
-    The provider's own elapsed time when it reports one (Relay does). Otherwise, the time until
-    our poll saw the result, less half a poll interval: that includes how late the result was
-    noticed, and aiming at it would let the figure creep up with every generation. Kept a minute
-    in this process, a second while there is nothing to learn from yet.
-    """
-    now = time.monotonic()
-    cached = _expected.get(model_id)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    rows = (
-        Generation.objects.filter(
-            status=Status.SUCCEEDED, model_id=model_id, submitted_at__isnull=False
-        )
-        .order_by("-created_at")
-        .values_list("submitted_at", "result_at", "finished_at", "provider_meta")[:EXPECTED_SAMPLE]
-    )
-    times = []
-    for start, result, end, meta in rows:
-        timings = (meta or {}).get("timings")
-        reported = timings.get("elapsed_seconds") if isinstance(timings, dict) else None
-        if isinstance(reported, int | float) and reported >= 0:
-            times.append(reported + READY_MARGIN)
-        elif start and (seen := result or end):  # rows from before result_at was kept: done
-            times.append((seen - start).total_seconds() - settings.POLL_INTERVAL / 2)
-    ready = statistics.median(times) if times else None
-    _expected[model_id] = (now + (60.0 if ready is not None else 1.0), ready)
-    return ready
-
-
 def _got_result(generation: Generation, from_status: str, result: Result) -> Next | None:
     found = {
         "outputs": [o.as_json() for o in result.outputs],
@@ -503,7 +330,7 @@ def _store_all(
         with http.client(read_timeout=30.0) as client, leases.renewed(generation):
             for index, raw in enumerate(outputs):
                 if index not in stored:
-                    _store(generation, index, Output(**raw), client, trusted)
+                    store(generation, index, Output(**raw), client, trusted)
     except images.ImageError as e:
         if found:
             # Keep what the provider answered (it did the work) before failing.
@@ -527,97 +354,6 @@ def _store_all(
             discard_images(generation)
 
 
-def purge_deleted(before) -> int:
-    """Remove images deleted before `before` (their Undo window long over) and unshared files.
-
-    An image an admin has hidden is kept for review, deleted or not.
-    """
-    purged = 0
-    for image in Image.objects.filter(deleted_at__lt=before, hidden_at__isnull=True)[:500]:
-        shared = Image.objects.filter(original=image.original.name).exclude(pk=image.pk).exists()
-        if not shared:
-            for stored in (image.original, image.thumbnail, image.thumbnail_small):
-                if stored:
-                    stored.delete(save=False)
-        image.delete()
-        purged += 1
-    return purged
-
-
-# How long a failed or cancelled generation keeps its uploads for Retry to send again.
-UPLOADS_KEPT_FOR_RETRY = timedelta(days=7)
-
-
-def purge_unused_uploads(now: datetime) -> int:
-    """Remove uploads a day old or more that no generation can send any more.
-
-    A generation in flight sends its uploads, and a failed or cancelled one sends them again
-    when retried within UPLOADS_KEPT_FOR_RETRY; nothing reads them after that ("Use these
-    settings" does not carry uploads). A file another row shares (someone else's retry) stays
-    until that row goes too.
-    """
-    old = InputImage.objects.filter(created_at__lt=now - timedelta(days=1)).order_by("pk")
-    removed, last = 0, 0
-    # A page at a time after the last one seen: rows are deleted on the way.
-    while batch := list(old.filter(pk__gt=last)[:500]):
-        last = batch[-1].pk
-        wanted = _uploads_still_wanted(batch, now)
-        for item in batch:
-            if str(item.uuid) in wanted:
-                continue
-            if not InputImage.objects.filter(file=item.file.name).exclude(pk=item.pk).exists():
-                item.file.delete(save=False)
-            item.delete()
-            removed += 1
-    return removed
-
-
-def _uploads_still_wanted(batch: list[InputImage], now: datetime) -> set[str]:
-    """The uuids of these uploads that a generation may still send (their owners' only)."""
-    may_send = Generation.objects.filter(
-        Q(status__in=Generation.IN_FLIGHT)
-        | Q(
-            status__in=(Status.FAILED, Status.CANCELLED),
-            finished_at__gte=now - UPLOADS_KEPT_FOR_RETRY,
-        ),
-        owner__in={item.owner_id for item in batch},
-        created_at__gte=min(item.created_at for item in batch),
-    )
-    wanted = set()
-    for params in may_send.values_list("params", flat=True):
-        for value in params.values():
-            for ref in value if isinstance(value, list) else [value]:
-                if isinstance(ref, dict) and "upload" in ref:
-                    wanted.add(str(ref["upload"]))
-    return wanted
-
-
-def purge_orphan_inputs(before: datetime) -> int:
-    """Remove stored input files that no upload names, last written before `before`: left by a
-    process that died between storing a file and committing its row."""
-    try:
-        _folders, names = default_storage.listdir("inputs")
-    except FileNotFoundError:
-        return 0
-    removed = 0
-    for batch in batched((f"inputs/{name}" for name in names), 500):
-        named = set(InputImage.objects.filter(file__in=batch).values_list("file", flat=True))
-        for path in batch:
-            if path not in named and default_storage.get_modified_time(path) < before:
-                default_storage.delete(path)
-                removed += 1
-    return removed
-
-
-def discard_images(generation: Generation) -> None:
-    """Results that arrived after a cancel: remove them and their files."""
-    for image in generation.images.all():
-        for stored in (image.original, image.thumbnail, image.thumbnail_small):
-            if stored:
-                stored.delete(save=False)
-        image.delete()
-
-
 def _trusted_origins(model: catalog.Model | None) -> set[images.Origin]:
     """Where outputs may come from without the public-address check: exactly the provider's
     own scheme, host and port, and the origins in PROVIDER_DOWNLOAD_HOSTS."""
@@ -625,67 +361,3 @@ def _trusted_origins(model: catalog.Model | None) -> set[images.Origin]:
     if model is not None:
         urls.append(connection_for(model).base_url)
     return {images.origin_of(url) for url in urls if url}
-
-
-def _store(
-    generation: Generation,
-    index: int,
-    output: Output,
-    client: httpx.Client,
-    trusted: set[images.Origin],
-) -> None:
-    max_bytes = settings.DOWNLOAD_MAX_BYTES
-    if output.b64:
-        data = images.decode_base64(output.b64, max_bytes)
-    elif output.url:
-        data = images.download(
-            client,
-            output.url,
-            max_bytes=max_bytes,
-            trusted=trusted,
-            deadline=settings.DOWNLOAD_DEADLINE,
-        )
-    else:
-        raise images.ImageError("The provider's answer listed an image without any data.")
-    try:
-        decoded = images.process(data, settings.THUMBNAIL_SIZES)
-    except images.UnreadableImage:
-        # Failed with a plain message; the decoder's own error is kept here for whoever looks.
-        log.exception("generation %s: output %s could not be decoded", generation.uuid, index)
-        raise
-    large, small = (decoded.thumbnails[size] for size in settings.THUMBNAIL_SIZES)
-    image = Image(
-        generation=generation,
-        gallery=generation.gallery or generation.team.default_gallery(),
-        index=index,
-        width=decoded.width,
-        height=decoded.height,
-        thumb_width=large.width,
-        thumb_height=large.height,
-        content_type=decoded.content_type,
-        byte_size=len(data),
-        sha256=decoded.sha256,
-        seed=output.seed if output.seed is not None else generation.params.get("seed"),
-    )
-    ext = images.CONTENT_TYPES_EXT[decoded.content_type]
-    base = f"{generation.uuid}/{index}"
-    image.original.name = _save(f"originals/{base}.{ext}", data)
-    image.thumbnail.name = _save(f"thumbnails/{base}.webp", large.data)
-    image.thumbnail_small.name = _save(f"thumbnails/{base}-256.webp", small.data)
-    try:
-        image.save()
-    except IntegrityError:
-        log.info("image %s#%s was stored by another worker", generation.uuid, index)
-
-
-def _save(name: str, data: bytes) -> str:
-    """Save under a deterministic name; keep a complete earlier copy, replace a partial one.
-
-    A duplicate delivery finds the file its twin wrote and leaves it alone; an attempt cut off
-    mid-write left a shorter file, which is replaced.
-    """
-    if default_storage.exists(name):
-        if default_storage.size(name) == len(data):
-            return name
-        default_storage.delete(name)
-    return default_storage.save(name, ContentFile(data))

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from gallery.models import Delivery, Generation, UsageDay
-from jobs import leases, locks, pipeline, webhooks
+from jobs import cleanup, leases, locks, pipeline, webhooks
 from webapp import logs
 
 Status = Generation.Status
@@ -95,15 +95,15 @@ def _sweep() -> None:
         Generation.objects.filter(pk__in=left).update(lease_until=now + leases.grace())
         for pk in left:
             task.delay(pk)
-    pipeline.purge_deleted(now - timedelta(hours=1))
+    cleanup.purge_deleted(now - timedelta(hours=1))
 
 
 @shared_task
 def purge_uploads() -> None:
     """Remove uploads no generation can send any more, and stored files no upload names."""
     now = timezone.now()
-    pipeline.purge_unused_uploads(now)
-    pipeline.purge_orphan_inputs(now - timedelta(days=1))
+    cleanup.purge_unused_uploads(now)
+    cleanup.purge_orphan_inputs(now - timedelta(days=1))
 
 
 @shared_task

@@ -45,9 +45,9 @@ def sandbox_on(settings):
 @pytest.fixture(autouse=True)
 def forget_expected_durations():
     """Durations learned from one test's rows are not carried into the next."""
-    from jobs import pipeline
+    from jobs import timing
 
-    pipeline._expected.clear()
+    timing._expected.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -45,7 +45,7 @@ from gallery.models import (
 )
 from gallery.teams.activity import add_comment
 from gallery.webhooks import endpoints
-from jobs import links, pipeline
+from jobs import cleanup, links
 from jobs.start import start_generation
 from tests.factories import make_generation, make_image, png_bytes
 
@@ -266,7 +266,7 @@ def test_the_sweeper_keeps_hidden_images_even_when_deleted(scene, admin_client):
     long_ago = timezone.now() - timedelta(days=30)
     Image.objects.filter(pk__in=[scene["bad"].pk, scene["older"].pk]).update(deleted_at=long_ago)
     run_action(admin_client, "hide", [scene["bad"]])
-    assert pipeline.purge_deleted(timezone.now()) == 1
+    assert cleanup.purge_deleted(timezone.now()) == 1
     assert Image.objects.filter(pk=scene["bad"].pk).exists()
     assert not Image.objects.filter(pk=scene["older"].pk).exists()
 

@@ -3,6 +3,7 @@
 import pytest
 
 from gallery.models import Generation
+from jobs import inputs
 from tests.factories import default_input, make_generation, make_image, mpo_bytes
 
 Status = Generation.Status
@@ -203,7 +204,7 @@ def test_it_takes_a_phone_cameras_mpo_upload_as_a_jpeg(alice_client, alice, sett
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from gallery.models import InputImage
-    from jobs import catalog, pipeline, tasks
+    from jobs import catalog, tasks
 
     settings.AIMLAPI_API_KEY = "aimlapi-key"
     monkeypatch.setattr(tasks.submit, "delay", lambda pk: None)
@@ -216,5 +217,5 @@ def test_it_takes_a_phone_cameras_mpo_upload_as_a_jpeg(alice_client, alice, sett
     assert item.content_type == "image/jpeg" and item.file.name.endswith(".jpg")
     with item.file.open("rb") as f:
         assert f.read() == photo  # kept as it is
-    sent = pipeline.request_params(Generation.objects.get())["image_url"]
+    sent = inputs.request_params(Generation.objects.get())["image_url"]
     assert (sent.content_type, sent.data) == ("image/jpeg", photo)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from PIL import Image as PILImage
 
 from gallery.models import Generation, Image
-from jobs import pipeline
+from jobs import cleanup
 from tests.factories import make_generation, make_image
 
 Status = Generation.Status
@@ -77,7 +77,7 @@ def test_delete_hides_at_once_and_undo_brings_it_back(client, alice):
 def test_deleted_images_are_purged_after_the_undo_window(alice):
     image = make_image(make_generation(alice, status=Status.SUCCEEDED))
     Image.objects.filter(pk=image.pk).update(deleted_at=timezone.now() - timedelta(hours=2))
-    assert pipeline.purge_deleted(timezone.now() - timedelta(hours=1)) == 1
+    assert cleanup.purge_deleted(timezone.now() - timedelta(hours=1)) == 1
     assert not Image.objects.filter(pk=image.pk).exists()
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from gallery.images.forms import GenerateForm, save_upload
 from gallery.images.uploads import CappedUploadHandler, TooLarge
 from gallery.models import Budget, Generation, InputImage, OverBudget, personal_team
-from jobs import catalog, images, pipeline
+from jobs import catalog, cleanup, images
 from tests.factories import make_generation, png_bytes
 
 LIMIT = 100_000
@@ -246,7 +246,7 @@ def test_uploads_no_generation_can_send_any_more_are_removed_after_a_day(alice, 
     )
     naming(bob, bobs, Status.FAILED)
 
-    assert pipeline.purge_unused_uploads(timezone.now()) == 4
+    assert cleanup.purge_unused_uploads(timezone.now()) == 4
     kept = set(InputImage.objects.values_list("pk", flat=True))
     assert kept == {running.pk, to_retry.pk, fresh.pk, bobs.pk}
     files = {f"inputs/{p.name}" for p in stored_inputs(media_root)}
@@ -259,5 +259,5 @@ def test_stored_files_no_upload_names_are_removed_after_a_day(alice, media_root)
     old = time.time() - 2 * 86400
     os.utime(Path(media_root) / orphans[0], (old, old))
     os.utime(Path(media_root) / kept.file.name, (old, old))
-    assert pipeline.purge_orphan_inputs(timezone.now() - timedelta(days=1)) == 1
+    assert cleanup.purge_orphan_inputs(timezone.now() - timedelta(days=1)) == 1
     assert {f"inputs/{p.name}" for p in stored_inputs(media_root)} == {kept.file.name, orphans[1]}

@@ -15,7 +15,7 @@ import pytest
 
 from gallery.images.forms import GenerateForm
 from gallery.models import Generation
-from jobs import catalog, pipeline
+from jobs import catalog, connections, inputs
 from jobs.providers import a1111, aimlapi
 from jobs.providers.adapters import adapter_for
 from tests.factories import PROMPT, default_input, make_generation, png_bytes
@@ -64,9 +64,9 @@ def build_request(model: catalog.Model, user):
     generation = make_generation(
         user, model_id=model.id, provider=model.provider, prompt=PROMPT, params=form.params()
     )
-    params = pipeline.request_params(generation)
+    params = inputs.request_params(generation)
     adapter = adapter_for(model.protocol)
-    conn = pipeline.connection_for(model)
+    conn = connections.connection_for(model)
     return adapter.build_submit(conn, model, params, idempotency_key="k")
 
 
@@ -130,7 +130,7 @@ def check_json_body(model: catalog.Model, request) -> None:
     if model.protocol == "aimlapi":
         allowed = documented | {"model"}
         assert body["model"] == model.upstream_id
-        key = pipeline.connection_for(model).api_key
+        key = connections.connection_for(model).api_key
         assert request.headers["Authorization"] == f"Bearer {key}"
     elif model.protocol == "relay":
         allowed = documented | {"async"}
@@ -224,7 +224,7 @@ def test_it_sends_no_prompt_to_models_that_take_none(model, alice):
     generation = make_generation(
         alice, model_id=model.id, provider=model.provider, prompt="", params={}
     )
-    assert "prompt" not in pipeline.request_params(generation)
+    assert "prompt" not in inputs.request_params(generation)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from PIL import Image as PILImage
 
 from gallery.models import Generation, Image, InputImage, personal_team
-from jobs import http, images, pipeline
+from jobs import http, images, inputs, pipeline, timing
 from jobs.pipeline import Next
 from tests.factories import bad_exif_jpeg, make_generation, make_image, mpo_bytes, png_bytes
 
@@ -203,7 +203,7 @@ def test_the_first_poll_aims_just_after_the_time_the_provider_reports(alice, pro
     generation = make_generation(alice, model_id="sandbox/relay-async", params={})
     next_step = pipeline.submit(generation)
     assert next_step.step == "poll"
-    assert 20.0 < next_step.delay <= 20.0 + pipeline.READY_MARGIN
+    assert 20.0 < next_step.delay <= 20.0 + timing.READY_MARGIN
 
 
 def test_polls_are_brisk_once_the_expected_time_has_passed(alice):
@@ -214,7 +214,7 @@ def test_polls_are_brisk_once_the_expected_time_has_passed(alice):
         status=Status.RUNNING,
         submitted_at=timezone.now() - timezone.timedelta(seconds=21),
     )
-    assert pipeline.poll_interval(generation) == 1.0
+    assert timing.poll_interval(generation) == 1.0
 
 
 def test_a_long_expected_time_stays_a_short_countdown(alice, settings):
@@ -222,14 +222,14 @@ def test_a_long_expected_time_stays_a_short_countdown(alice, settings):
     generation = make_generation(
         alice, model_id="sandbox/relay-async", status=Status.RUNNING, submitted_at=timezone.now()
     )
-    assert pipeline.poll_interval(generation) == settings.MAX_COUNTDOWN / 2
+    assert timing.poll_interval(generation) == settings.MAX_COUNTDOWN / 2
 
 
 def test_without_history_polls_start_briskly(alice):
     generation = make_generation(
         alice, model_id="sandbox/relay-async", status=Status.RUNNING, submitted_at=timezone.now()
     )
-    assert pipeline.poll_interval(generation) == 1.0
+    assert timing.poll_interval(generation) == 1.0
 
 
 def test_it_fails_a_task_the_provider_failed(alice, provider):
@@ -554,7 +554,7 @@ def test_a_picture_hidden_or_deleted_since_is_not_sent(alice, provider):
     )  # fmt: skip
     assert pipeline.submit(generation) is None
     generation.refresh_from_db()
-    assert generation.status == Status.FAILED and generation.error == pipeline.INPUT_GONE
+    assert generation.status == Status.FAILED and generation.error == inputs.INPUT_GONE
 
 
 # --- which pictures a generation may send ------------------------------------------------------
@@ -590,7 +590,7 @@ def refused(generation: Generation, provider, message: str) -> None:
 def test_it_does_not_send_a_picture_of_another_team(alice, dave, provider):
     theirs = picture_in(personal_team(dave), dave)
     generation = make_generation(alice, **EDIT, params={"image_url": {"image": str(theirs.uuid)}})
-    refused(generation, provider, pipeline.INPUT_NOT_ALLOWED)
+    refused(generation, provider, inputs.INPUT_NOT_ALLOWED)
 
 
 def test_it_does_not_send_someone_elses_upload_even_a_teammates(studio, alice, bob, provider):
@@ -598,7 +598,7 @@ def test_it_does_not_send_someone_elses_upload_even_a_teammates(studio, alice, b
     generation = make_generation(
         alice, **EDIT, team=studio, params={"image_url": {"upload": str(bobs.uuid)}}
     )
-    refused(generation, provider, pipeline.INPUT_NOT_ALLOWED)
+    refused(generation, provider, inputs.INPUT_NOT_ALLOWED)
 
 
 @pytest.mark.parametrize(
@@ -615,7 +615,7 @@ def test_it_does_not_send_a_picture_named_inside_a_json_field(alice, provider, m
         alice, model_id=model_id, provider="aimlapi", params=params({"upload": str(mine.uuid)})
     )
     name = next(iter(params(None)))
-    refused(generation, provider, pipeline.MISPLACED_PICTURE.format(name=name))
+    refused(generation, provider, inputs.MISPLACED_PICTURE.format(name=name))
 
 
 @pytest.mark.parametrize(
@@ -631,7 +631,7 @@ def test_it_does_not_send_a_picture_named_inside_a_json_field(alice, provider, m
 )
 def test_a_picture_field_holding_anything_but_a_reference_fails_cleanly(alice, provider, value):
     generation = make_generation(alice, **EDIT, params={"image_url": value})
-    refused(generation, provider, pipeline.INPUT_NOT_ALLOWED)
+    refused(generation, provider, inputs.INPUT_NOT_ALLOWED)
 
 
 def test_it_sends_a_teammates_picture_and_ones_own_upload(studio, alice, bob, provider):

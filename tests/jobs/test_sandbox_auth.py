@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core import signing
 
-from jobs import pipeline
+from jobs import connections
 from jobs.catalog import MODELS
 from jobs.sandbox import auth, draw, views
 
@@ -89,7 +89,7 @@ def test_the_key_is_derived_from_the_secret_key(settings):
 
 
 def test_the_worker_sends_the_key(settings):
-    connection = pipeline.connection_for(MODELS["sandbox/flux-sync"])
+    connection = connections.connection_for(MODELS["sandbox/flux-sync"])
     assert connection.base_url == settings.SANDBOX_BASE_URL
     assert connection.api_key == auth.key()
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from gallery.models import Generation, Price, Usage, personal_team
-from jobs import http, pipeline, tasks
+from jobs import http, inputs, pipeline, tasks
 from jobs.sandbox import failures
 from jobs.start import start_generation
 
@@ -203,7 +203,7 @@ def test_a_task_the_provider_reports_failed_costs_nothing(alice, provider):
 
 def test_nothing_is_sent_for_a_generation_cancelled_after_its_claim(alice, provider, monkeypatch):
     generation = start(alice)
-    resolve = pipeline.request_params
+    resolve = inputs.request_params
 
     def cancelled_while_preparing(g):
         Generation.objects.get(pk=g.pk).cancel()

@@ -15,7 +15,7 @@ from PIL import Image as PILImage
 
 from gallery.images.forms import save_upload
 from gallery.models import Generation
-from jobs import images, links, pipeline
+from jobs import cleanup, images, links
 from tests.factories import make_generation, make_image, png_bytes
 from webapp import storage
 
@@ -129,7 +129,7 @@ def test_orphan_uploads_are_purged_from_the_bucket(alice, s3_storage):
     kept = save_upload(alice, upload)
     orphan = "inputs/left-by-a-dead-process.png"
     s3_storage.server.client().put_object(Bucket=s3_storage.name, Key=orphan, Body=b"x")
-    assert pipeline.purge_orphan_inputs(timezone.now() + timedelta(minutes=1)) == 1
+    assert cleanup.purge_orphan_inputs(timezone.now() + timedelta(minutes=1)) == 1
     assert s3_storage.names() == {kept.file.name}
 
 

@@ -15,7 +15,6 @@ from gallery.images.models import (
     InputImage,
     card_images,
 )
-from gallery.sharing.models import ShareLink
 from gallery.library.models import Preset, Style
 from gallery.policy.models import (
     ClosedModel,
@@ -24,6 +23,7 @@ from gallery.policy.models import (
     TeamModelList,
     model_refusal,
 )
+from gallery.sharing.models import ShareLink
 from gallery.teams.models import (
     Activity,
     Comment,
@@ -71,8 +71,8 @@ __all__ = [
     "OverBudget",
     "Preset",
     "Price",
-    "ShareLink",
     "RoleModels",
+    "ShareLink",
     "SiteSettings",
     "SsoIdentity",
     "Style",

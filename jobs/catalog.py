@@ -32,6 +32,16 @@ SIZE_PRESETS = {
 }
 
 
+# How each provider reads a mask: the RGBA of the area to edit and of the area to keep. The
+# mask editor paints with these (the page carries them); the catalog names one per mask param.
+MASK_CONVENTIONS: dict[str, dict[str, tuple[int, int, int, int]]] = {
+    # OpenAI's gpt-image edits: fully transparent pixels are edited, opaque ones kept.
+    "transparent-edits": {"edit": (0, 0, 0, 0), "keep": (0, 0, 0, 255)},
+    # Relay's gpt-image edit and AUTOMATIC1111's inpainting: white is edited, black kept.
+    "white-edits": {"edit": (255, 255, 255, 255), "keep": (0, 0, 0, 255)},
+}
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
@@ -51,6 +61,10 @@ class Param:
     # For type "size": whether a custom width x height is allowed besides the presets.
     custom_size: bool = False
     max_items: int | None = None
+    # For a mask: how the provider reads it (a key of MASK_CONVENTIONS), and the image
+    # parameter whose first picture it must match in size.
+    mask_convention: str = ""
+    mask_of: str = ""
 
     @property
     def title(self) -> str:
@@ -101,6 +115,11 @@ class Model:
     @property
     def image_params(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.type in ("image", "images"))
+
+    @property
+    def mask_param(self) -> Param | None:
+        """The parameter that takes a mask drawn in the mask editor, if the model has one."""
+        return next((p for p in self.params if p.mask_convention), None)
 
     @property
     def options(self) -> tuple[Param, ...]:

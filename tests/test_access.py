@@ -463,6 +463,13 @@ MATRIX = {
     ),
     # Closed by default (an admin opens it under Site settings; tests/accounts/test_signup.py).
     "signup": ("get", "/signup/", {}, dict(alice=403, bob=403, carol=403, dave=403, anonymous=403)),
+    # Anyone logged in chooses their own theme, and only their own.
+    "theme": (
+        "post",
+        "/account/theme",
+        {"theme": "dark"},
+        dict(alice=302, bob=302, carol=302, dave=302),
+    ),
     "password_change": (
         "get",
         "/password/change/",

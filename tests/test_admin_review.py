@@ -33,6 +33,7 @@ from gallery.models import (
     Image,
     InputImage,
     Invitation,
+    Preferences,
     Preset,
     Price,
     RoleModels,
@@ -523,6 +524,7 @@ def everything(scene, studio, alice, bob, root):
     Group.objects.create(name="moderators")
     GroupMapping.objects.create(group="studio-team", team=studio, role="editor")
     SsoIdentity.objects.create(user=bob, issuer="https://idp.example", subject="bob-at-idp")
+    Preferences.objects.create(user=bob, theme="dark")
     make_share_link(alice, gallery=studio.galleries.get(name="Main"), allow_download=True)
     LogEntry.objects.log_actions(root.pk, [hidden], CHANGE, "Hidden from galleries. Reason: r")
     ApiToken.issue(alice, studio, "script")

@@ -4,6 +4,7 @@ from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from gallery.accounts import appearance
 from gallery.accounts import views as accounts
 from gallery.api.v1 import api
 from webapp import health, metrics
@@ -17,6 +18,7 @@ urlpatterns = [
     path("signup/", accounts.signup, name="signup"),
     # Single sign-on (gallery/accounts/sso.py); 404 while OIDC_ISSUER is unset.
     path("oidc/", include("gallery.accounts.sso_urls")),
+    path("account/theme", appearance.set_theme, name="theme"),
     path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/change/done/",

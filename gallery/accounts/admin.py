@@ -1,10 +1,12 @@
-"""The admin's own login, throttled as /login/ is, and the read-only log of what admins did."""
+"""The admin's own login, throttled as /login/ is, the read-only log of what admins did, and
+people's preferences."""
 
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 
 from gallery.accounts.forms import AdminLoginForm
-from gallery.admin_bases import ReadOnly
+from gallery.accounts.models import Preferences
+from gallery.admin_bases import NoAdd, ReadOnly
 
 # The admin's login counts failures and refuses as /login/ does (gallery.accounts.forms).
 admin.site.login_form = AdminLoginForm
@@ -37,3 +39,14 @@ class LogEntryAdmin(ReadOnly):
     @admin.display(description="Change")
     def message(self, entry: LogEntry) -> str:
         return entry.get_change_message()
+
+
+@admin.register(Preferences)
+class PreferencesAdmin(NoAdd):
+    """Made when a person first picks a theme; an admin may set it back to the system's."""
+
+    list_display = ["user", "theme"]
+    list_filter = ["theme"]
+    search_fields = ["user__username"]
+    list_select_related = ["user"]
+    readonly_fields = ["user"]

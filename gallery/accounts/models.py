@@ -59,3 +59,28 @@ class GroupMapping(models.Model):
     def clean(self) -> None:
         if self.team_id is not None and self.team.personal:
             raise ValidationError({"team": "A personal space belongs to one person, not a group."})
+
+
+class Preferences(models.Model):
+    """What a person chose for how Atelier looks, kept on the server so it follows them."""
+
+    class Theme(models.TextChoices):
+        SYSTEM = "", "Follow the system"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    theme = models.CharField(max_length=5, choices=Theme.choices, blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"{self.user}'s preferences"
+
+    @classmethod
+    def theme_of(cls, user) -> str:
+        """The person's theme, "" (follow the system) until they choose one."""
+        return cls.objects.filter(user=user).values_list("theme", flat=True).first() or ""

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
 from gallery.access import as_uuid
+from gallery.images import masks
 from gallery.models import Image, InputImage
 from jobs import catalog, images
 from jobs.catalog import PROVIDERS, Model, Param
@@ -148,6 +149,7 @@ def _image_fields(
         required=False,
         help_text=help_text.strip(),
     )
+    upload.widget.attrs |= masks.widget_attrs(param)
     return {name: upload, f"{name}_pick": _pick_field(param, user, team)}
 
 

@@ -16,6 +16,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from gallery.accounts import throttle
+from gallery.images import masks
 from gallery.images.fields import (
     CUSTOM,
     TEXT_MAX_LENGTH,
@@ -174,6 +175,8 @@ class GenerateForm(forms.Form):
                 self._clean_size(param)
             elif param.type in ("image", "images"):
                 self._clean_images(param)
+        if problem := masks.problem(self, field_name):
+            self.add_error(*problem)
         if problem := self._over_quota():
             self.add_error(*problem)
         if self.rate_limited and not self.errors and (refused := self._too_fast()):

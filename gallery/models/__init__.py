@@ -5,7 +5,7 @@ gallery/usage/models.py (prices.py, rollups.py), gallery/accounts/models.py,
 gallery/api/models.py, gallery/policy/models.py and gallery/library/models.py.
 """
 
-from gallery.accounts.models import GroupMapping, SsoIdentity
+from gallery.accounts.models import GroupMapping, Preferences, SsoIdentity
 from gallery.api.models import ApiToken
 from gallery.images.models import (
     Favorite,
@@ -69,6 +69,7 @@ __all__ = [
     "ModelRefused",
     "Notification",
     "OverBudget",
+    "Preferences",
     "Preset",
     "Price",
     "RoleModels",

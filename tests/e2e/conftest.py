@@ -332,3 +332,45 @@ def sso(oidc_provider, settings, transactional_db) -> OidcProvider:
     settings.OIDC_CLIENT_SECRET = OIDC_CLIENT_SECRET
     settings.OIDC_SCOPES = "openid email profile groups"
     return oidc_provider
+
+
+@pytest.fixture
+def sign_in(live_server):
+    """`sign_in(page, "alice")`: log in through the login page, landing on the gallery."""
+    from playwright.sync_api import expect
+
+    def go(page, username: str) -> None:
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill("password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("region", name="Gallery")).to_be_attached()
+
+    return go
+
+
+# What axe returns for a page: only the serious and critical violations, each with where.
+AXE_SERIOUS = """async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations
+    .filter(v => v.impact === "serious" || v.impact === "critical")
+    .map(v => ({id: v.id, help: v.help, nodes: v.nodes.slice(0, 5).map(
+      n => n.target.join(" ") + " :: " + (n.failureSummary || "").slice(0, 200))}));
+}"""
+
+
+@pytest.fixture(scope="session")
+def axe(node_tools):
+    """`axe(page)`: the page's serious and critical accessibility violations, from axe-core.
+
+    The strict CSP refuses an injected <script>; the library's source runs through evaluate,
+    and the page's own policy stays in force.
+    """
+    source = (node_tools / "axe-core" / "axe.min.js").read_text()
+
+    def audit(page) -> list[dict]:
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.evaluate(source)
+        return page.evaluate(AXE_SERIOUS)
+
+    return audit

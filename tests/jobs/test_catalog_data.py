@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from jobs import catalog
+
 ROOT = Path(__file__).resolve().parents[2]
 AIMLAPI = json.loads((ROOT / "jobs/data/aimlapi.json").read_text())
 RELAY = json.loads((ROOT / "jobs/data/relay.json").read_text())
@@ -44,6 +46,8 @@ PARAM_KEYS = {
     "custom_size",
     "max_items",
 }
+# Only on masks: how the provider reads the mask, and the picture it must match.
+MASK_KEYS = {"mask_convention", "mask_of"}
 PARAM_TYPES = {"string", "integer", "number", "boolean", "enum", "size", "image", "images", "json"}
 KINDS = {"text-to-image", "edit", "upscale"}
 AIMLAPI_ENDPOINTS = {"/v1/images/generations", "/v1/images/edits"}
@@ -145,7 +149,7 @@ def test_prompt(entry):
 
 @pytest.mark.parametrize(("entry", "param"), _params(ENTRIES))
 def test_param(entry, param):
-    assert set(param) == PARAM_KEYS
+    assert set(param) - MASK_KEYS == PARAM_KEYS
     assert param["type"] in PARAM_TYPES
     assert param["label"] and param["help"]
     assert isinstance(param["required"], bool)
@@ -208,3 +212,20 @@ def test_example_bodies(model_id):
     for body in bodies:
         assert isinstance(body, dict)
         assert "images" in body or "data" in body
+
+
+def test_every_edit_mask_names_its_convention_and_its_picture():
+    """The mask editor serves every model whose mask is an edit mask, in the provider's own
+    convention: OpenAI's edits read transparent as "edit", Relay and AUTOMATIC1111 white."""
+    masks = {m.id: m.mask_param for m in catalog.MODELS.values() if m.mask_param}
+    assert {i: p.mask_convention for i, p in masks.items() if p} == {
+        "openai/gpt-image-1:edit": "transparent-edits",
+        "openai/gpt-image-2:edit": "transparent-edits",
+        "openai/gpt-image-1.5-I2I": "white-edits",
+        "a1111/img2img": "white-edits",
+    }
+    for model_id, mask in masks.items():
+        assert mask is not None and mask.type == "image"
+        assert mask.mask_convention in catalog.MASK_CONVENTIONS
+        source = catalog.MODELS[model_id].param(mask.mask_of)
+        assert source is not None and source.type in ("image", "images"), model_id

@@ -1,0 +1,32 @@
+"""How Atelier looks to each person: the theme they chose, kept on the server.
+
+The page carries it as <html data-theme>, rendered by the server, so the first paint is already
+in the right colours (no flash) on every device the person uses.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from gallery.access import Request
+from gallery.models import Preferences
+
+
+@require_POST
+@login_required
+def set_theme(request: Request) -> HttpResponse:
+    """Light, dark, or "" to follow the system. htmx gets 204; a plain form goes back to the
+    page it was on (its Referer: the page's own address is not echoed into every page)."""
+    theme = request.POST.get("theme", "")
+    if theme not in Preferences.Theme.values:
+        return HttpResponseBadRequest("Choose light, dark or the system's setting.")
+    Preferences.objects.update_or_create(user=request.user, defaults={"theme": theme})
+    if request.htmx:
+        return HttpResponse(status=204)
+    back = request.headers.get("referer", "")
+    safe = url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(back if safe else "gallery:index")

@@ -10,6 +10,8 @@ from gallery.accounts import admin as accounts_admin  # noqa: F401
 from gallery.accounts import sso_admin  # noqa: F401
 from gallery.api import admin as api_admin  # noqa: F401
 from gallery.images import admin as images_admin  # noqa: F401
+from gallery.library import admin as library_admin  # noqa: F401
+from gallery.policy import admin as policy_admin  # noqa: F401
 from gallery.sharing import admin as sharing_admin  # noqa: F401
 from gallery.teams import admin as teams_admin  # noqa: F401
 from gallery.usage import admin as usage_admin  # noqa: F401

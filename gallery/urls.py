@@ -9,6 +9,8 @@ urlpatterns = [
     path("", include("gallery.teams.urls")),
     path("", include("gallery.images.urls")),
     path("", include("gallery.usage.urls")),
+    path("", include("gallery.policy.urls")),
+    path("", include("gallery.library.urls")),
     path("", include("gallery.webhooks.urls")),
     path("", include("gallery.api.urls")),
 ]

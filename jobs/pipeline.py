@@ -31,6 +31,7 @@ from jobs.providers import (
 )
 from jobs.providers.adapters import adapter_for
 from jobs.timing import poll_interval
+from webapp import live
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
@@ -111,6 +112,7 @@ def claim(generation: Generation) -> bool:
     if won:
         for name, value in fields.items():
             setattr(generation, name, value)
+        live.bump(generation.team_id)
     return won == 1
 
 

@@ -1,11 +1,32 @@
 // Small behaviours htmx does not cover. No inline scripts anywhere (CSP: script-src 'self').
 (function () {
-  // Polling pauses while the tab is hidden: no requests nobody will see.
+  // Polling pauses while the tab is hidden: no requests nobody will see. Where the page has
+  // the live poller (#poller), it alone polls: an in-flight card waits for its news.
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     var source = event.detail.elt;
-    if (document.hidden && source && (source.hasAttribute("data-poll") || source.getAttribute("aria-busy") === "true")) {
+    if (!source || !source.hasAttribute) return;
+    var card = source.getAttribute("aria-busy") === "true";
+    var polled = !event.detail.requestConfig.triggeringEvent;  // `every` polls have no event
+    if ((document.hidden && (source.hasAttribute("data-poll") || card)) ||
+        (card && polled && document.getElementById("poller"))) {
       event.preventDefault();
     }
+  });
+  // Live updates: the fetch of what changed names the in-flight cards this page shows...
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt.hasAttribute("data-changes")) return;
+    var busy = document.querySelectorAll('#grid [aria-busy="true"][id^="gen-"]');
+    event.detail.parameters.card = Array.prototype.map.call(busy, function (card) {
+      return card.id.slice(4);
+    });
+  });
+  // ...and each comes back as a <template data-card="gen-UUID"> that takes that card's place.
+  document.body.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("#grid template[data-card]").forEach(function (fresh) {
+      var card = document.getElementById(fresh.getAttribute("data-card"));
+      if (card) htmx.swap(card, fresh.innerHTML, { swapStyle: "outerHTML" });
+      fresh.remove();
+    });
   });
   // A card can arrive twice (our own submit, then the "new cards" check): keep the first.
   // Checked after every swap and whenever new content lands: a card that replaces itself

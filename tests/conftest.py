@@ -4,6 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
+from django.db.backends.signals import connection_created
 
 from gallery.webhooks import endpoints
 from tests.factories import Receiver, make_user
@@ -100,6 +102,30 @@ def fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def queries_anywhere() -> Iterator[list[str]]:
+    """Every SQL statement run by any thread of this process while the test runs, a live
+    server's request threads included (each opens its own connection): a list of their texts."""
+    seen: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    def wrap(sender, connection, **kwargs) -> None:
+        if record not in connection.execute_wrappers:
+            connection.execute_wrappers.append(record)
+
+    existing = list(connections.all())
+    for connection in existing:
+        wrap(None, connection)
+    connection_created.connect(wrap)
+    yield seen
+    connection_created.disconnect(wrap)
+    for connection in existing:
+        connection.execute_wrappers.remove(record)
 
 
 @pytest.fixture

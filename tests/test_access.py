@@ -25,7 +25,9 @@ from gallery.models import (
     Generation,
     Invitation,
     Membership,
+    Preset,
     ShareLink,
+    Style,
     Team,
 )
 from gallery.sharing import files
@@ -71,6 +73,8 @@ def world(studio, alice, bob, carol):
         team=studio, token="tok-123", role="viewer", expires_at=done.deadline_at
     )
     carol_membership = Membership.objects.get(team=studio, user=carol)
+    preset = Preset.objects.create(team=studio, name="P", model_id="sandbox/flux-sync")
+    style = Style.objects.create(team=studio, name="S", suffix="in ink")
     hook, _ = endpoints.add(studio, alice, url="https://hooks.example.com/in", events=["x"])
     event = Event.objects.create(team=studio, type="generation.failed")
     delivery = Delivery.objects.create(event=event, endpoint=hook, status="failed")
@@ -78,6 +82,8 @@ def world(studio, alice, bob, carol):
     link = make_share_link(alice, gallery=main, allow_download=True)
     return {
         "api_token": api_token.uuid,
+        "preset": preset.uuid,
+        "style": style.uuid,
         "team": studio.uuid,
         "gallery": main.uuid,
         "second": second.uuid,
@@ -110,9 +116,17 @@ MATRIX = {
     "gallery:generate": ("post", "/generate", {}, dict(alice=400, bob=400, carol=403, dave=400)),
     "gallery:new-cards": (
         "get",
-        "/new?since=2000-01-01T00:00:00Z",
+        "/new?team={team}&since=2000-01-01T00:00:00Z",
         {},
-        dict(alice=200, bob=200, carol=200, dave=204),
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    # The tab's poll: its signed token is the access (tests/images/test_live.py); without one,
+    # everyone is refused, logged in or not.
+    "gallery:live": (
+        "get",
+        "/live?v=1",
+        {},
+        dict(alice=403, bob=403, carol=403, dave=403, anonymous=403),
     ),
     "gallery:model-fields": (
         "get",
@@ -257,6 +271,50 @@ MATRIX = {
         "/teams/{team}/keys",
         {},
         dict(alice=302, bob=403, carol=403, dave=404),
+    ),
+    "gallery:library": ("get", "/library/", {}, dict(alice=200, bob=200, carol=200, dave=200)),
+    "gallery:library-bar": (
+        "get",
+        "/library/bar",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
+    "gallery:preset-save": (
+        "post",
+        "/library/presets/save",
+        {},
+        dict(alice=302, bob=302, carol=403, dave=302),
+    ),
+    "gallery:preset-edit": (
+        "get",
+        "/library/presets/{preset}/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:preset-apply": (
+        "get",
+        "/library/presets/apply?preset={preset}",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:style-apply": (
+        "get",
+        "/library/styles/apply?style={style}",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:style-edit": (
+        "get",
+        "/library/styles/{style}/",
+        {},
+        dict(alice=200, bob=200, carol=200, dave=404),
+    ),
+    "gallery:history": ("get", "/history/", {}, dict(alice=200, bob=200, carol=200, dave=200)),
+    "gallery:team-models": (
+        "get",
+        "/teams/{team}/models",
+        {},
+        dict(alice=200, bob=403, carol=403, dave=404),
     ),
     "gallery:webhook-new": (
         "get",

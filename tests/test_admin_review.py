@@ -24,6 +24,7 @@ from gallery.models import (
     ApiToken,
     Attempt,
     Budget,
+    ClosedModel,
     Delivery,
     Favorite,
     Gallery,
@@ -33,9 +34,13 @@ from gallery.models import (
     InputImage,
     Invitation,
     Preferences,
+    Preset,
     Price,
+    RoleModels,
     SiteSettings,
     SsoIdentity,
+    Style,
+    TeamModelList,
     Usage,
     UsageDay,
     personal_team,
@@ -523,6 +528,11 @@ def everything(scene, studio, alice, bob, root):
     make_share_link(alice, gallery=studio.galleries.get(name="Main"), allow_download=True)
     LogEntry.objects.log_actions(root.pk, [hidden], CHANGE, "Hidden from galleries. Reason: r")
     ApiToken.issue(alice, studio, "script")
+    ClosedModel.objects.create(model_id="sandbox/relay-async", reason="replaced")
+    TeamModelList.objects.create(team=studio, model_ids=["sandbox/flux-sync"])
+    RoleModels.objects.create(team=studio, role="editor", max_usd_per_image=Decimal("0.05"))
+    Preset.objects.create(team=studio, name="P", model_id="sandbox/flux-sync", created_by=alice)
+    Style.objects.create(team=studio, name="S", suffix="in ink", created_by=alice)
 
 
 def changelist_url(model) -> str:

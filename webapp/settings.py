@@ -325,6 +325,11 @@ USD_PER_CREDIT = {
     "sandbox": envfloat("AIMLAPI_USD_PER_CREDIT", 0.0000005),
 }
 POLL_INTERVAL = envfloat("POLL_INTERVAL", 1.0)
+# Live updates (webapp/live.py): how often an open gallery tab asks whether its team changed
+# (a cache read, no database query), and how long the signed token it asks with holds before
+# the tab renews it through the access-checked view.
+LIVE_POLL_INTERVAL = envfloat("LIVE_POLL_INTERVAL", 1.0)
+LIVE_TOKEN_MAX_AGE = envint("LIVE_TOKEN_MAX_AGE", 15 * 60)
 DOWNLOAD_MAX_BYTES = envint("DOWNLOAD_MAX_BYTES", 50 * 1024 * 1024)
 UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 # Uploaded pictures one person may keep at once; those no generation needs go after a day.

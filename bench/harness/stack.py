@@ -172,8 +172,11 @@ class Stack:
 
     @property
     def queues(self) -> dict[str, str]:
-        """The product's queues and the private names this run uses for them."""
-        return {q: f"bench-{self.name}-{q}" for q in ("provider", "images")}
+        """The product's queues (those its routes name) and the private names this run uses."""
+        from django.conf import settings
+
+        names = sorted({route["queue"] for route in settings.CELERY_TASK_ROUTES.values()})
+        return {q: f"bench-{self.name}-{q}" for q in names}
 
     def routes(self) -> dict[str, dict[str, str]]:
         from django.conf import settings

@@ -1,4 +1,4 @@
-"""Start the Celery worker for a bench run: `python -m bench.harness.worker worker -Q ...`.
+"""Start a Celery worker (or beat) for a bench run: `python -m bench.harness.worker worker -Q ...`.
 
 One bench-only adjustment, read from the environment the Stack sets:
 BENCH_TASK_ROUTES, the product's routes with private queue names, so a bench run never takes
@@ -20,4 +20,4 @@ if __name__ == "__main__":
     from webapp.celery import app
 
     configure(app)
-    app.worker_main(sys.argv[1:])
+    app.start(sys.argv[1:])  # `worker ...`, or `beat` (bench/load.py): its tasks are routed too

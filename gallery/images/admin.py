@@ -20,7 +20,7 @@ from gallery.models import (
     Image,
     InputImage,
 )
-from webapp import storage
+from webapp import live, storage
 
 NO_REASON = "No reason given."
 
@@ -172,6 +172,7 @@ class ImageAdmin(NoAdd):
             Image.objects.filter(pk__in=[i.pk for i in chosen]).update(
                 hidden_at=now, hidden_by=request.user, hidden_reason=reason
             )
+            live.bump(*{i.team_id for i in chosen})
             for image in chosen:
                 self.log_change(request, image, f"Hidden from galleries. Reason: {reason}")
         self.message_user(request, f"Hid {len(chosen)} image(s). Reason: {reason}")
@@ -184,6 +185,7 @@ class ImageAdmin(NoAdd):
             Image.objects.filter(pk__in=[i.pk for i in chosen]).update(
                 hidden_at=None, hidden_by=None, hidden_reason=""
             )
+            live.bump(*{i.team_id for i in chosen})
             for image in chosen:
                 said = f"Shown again (had been hidden: {image.hidden_reason or NO_REASON})"
                 self.log_change(request, image, said)

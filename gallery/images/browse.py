@@ -241,6 +241,22 @@ def working_on(team: Team) -> list[Generation]:
     )
 
 
+def cards_since(team: Team, since: datetime) -> list[Generation]:
+    """The team's cards made after `since`, newest first (one indexed query, and their images)."""
+    return list(
+        team.generations.filter(created_at__gt=since)
+        .select_related("owner")
+        .prefetch_related(card_images())
+        .order_by("-created_at", "-id")[:GRID_SIZE]
+    )
+
+
+def cards(team: Team, uuids: list[uuid.UUID]) -> list[Generation]:
+    """These cards of the team as they are now; others' are not found."""
+    found = team.generations.filter(uuid__in=uuids).select_related("owner")
+    return list(found.prefetch_related(card_images()))
+
+
 def grid(request: Request, team: Team) -> dict:
     """One page of the team's images (or of generations, with the status filter)."""
     filters = Filters.from_query(request.GET)

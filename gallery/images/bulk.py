@@ -24,7 +24,7 @@ from gallery.accounts import throttle
 from gallery.models import Activity, Favorite, Image
 from gallery.spreadsheet import csv_text
 from gallery.teams.activity import record
-from webapp import storage
+from webapp import live, storage
 
 MAX_EXPORT = 500
 COMPARE = (2, 4)
@@ -84,6 +84,7 @@ def _favorite(request: Request, images: list[Image]) -> HttpResponseBase:
 def _delete(request: Request, images: list[Image]) -> HttpResponseBase:
     now = timezone.now()
     Image.objects.filter(pk__in=[i.pk for i in images]).update(deleted_at=now)
+    live.bump(*{i.team_id for i in images})
     messages.success(request, f"Deleted {len(images)} images.")
     return redirect("gallery:index")
 

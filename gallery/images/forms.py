@@ -40,6 +40,7 @@ from gallery.models import (
     one_line,
     personal_team,
 )
+from gallery.policy.models import Rules, first_usable, models_unavailable
 from gallery.usage.limits import Limit, OverBudget
 from jobs import catalog
 from jobs.catalog import Model, Param
@@ -102,9 +103,11 @@ class GenerateForm(forms.Form):
         choices = model_choices()
         model_field = cast(forms.ChoiceField, self.fields["model"])
         model_field.choices = choices
+        # Why each model is unavailable: a missing setting first, then the team's rules.
+        disabled = models_unavailable(user, team) | unavailable_models(team)
         model_field.widget = ModelSelect(
             choices=choices,
-            disabled=unavailable_models(team),
+            disabled=disabled,
             attrs={
                 # Choosing a model swaps in its own fields; without JavaScript, a button does.
                 "hx-get": reverse("gallery:model-fields"),
@@ -117,7 +120,9 @@ class GenerateForm(forms.Form):
         chosen = model_id or (
             self.data.get("model") if self.is_bound else self.initial.get("model")
         )
-        self.catalog_model: Model = catalog.get(chosen or "") or catalog.default_model(team)
+        self.catalog_model: Model = catalog.get(chosen or "") or first_usable(
+            catalog.default_model(team), disabled
+        )
         self.initial.setdefault("model", self.catalog_model.id)
         prompt = self.catalog_model.prompt
         self.fields["prompt"].required = prompt is not None and prompt.required
@@ -155,6 +160,9 @@ class GenerateForm(forms.Form):
             raise ValidationError("Choose one of the models in the list.")
         if missing := catalog.missing_setting(model, self.team):
             raise ValidationError(f"{model.name} needs {missing}, which is not set on this server.")
+        # The price ceiling, which can depend on the options, is checked by start_generation.
+        if refused := Rules.of(self.user, self.team).listed(model):
+            raise ValidationError(f"{model.name} is {refused}.")
         return model.id
 
     def clean(self) -> dict[str, Any]:

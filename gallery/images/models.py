@@ -15,6 +15,7 @@ from gallery.teams.models import Membership, Team
 from gallery.usage.models import Usage
 from gallery.webhooks import events
 from jobs import catalog
+from webapp import live
 
 
 class GalleryQuerySet(models.QuerySet["Gallery"]):
@@ -142,6 +143,7 @@ class Generation(models.Model):
             seconds = (model and model.deadline) or settings.GENERATION_DEADLINE
             self.deadline_at = self.created_at + timedelta(seconds=seconds)
         super().save(*args, **kwargs)
+        live.bump(self.team_id)
 
     @property
     def in_flight(self) -> bool:
@@ -195,6 +197,7 @@ class Generation(models.Model):
         )
         if updated:
             self._set(status=to_status, **fields)
+            live.bump(self.team_id)
         return updated == 1
 
     def _finish(self, status: str, from_statuses: tuple[str, ...] = IN_FLIGHT, **fields) -> bool:
@@ -207,6 +210,7 @@ class Generation(models.Model):
             if updated:
                 self._set(status=status, **fields)
                 Usage.settle(self)
+                live.bump(self.team_id)
                 events.generation_finished(self)
         return updated == 1
 
@@ -323,9 +327,16 @@ class Image(models.Model):
         if self.gallery_id:
             self.team_id = self.gallery.team_id
         super().save(*args, **kwargs)
+        live.bump(self.team_id)
 
     def get_absolute_url(self) -> str:
         return reverse("gallery:image-detail", args=[self.uuid])
+
+    def delete(self, *args, **kwargs):
+        team_id = self.team_id
+        deleted = super().delete(*args, **kwargs)
+        live.bump(team_id)
+        return deleted
 
     @property
     def is_shown(self) -> bool:
@@ -352,6 +363,7 @@ class Image(models.Model):
         }
 
     def move_to(self, gallery: "Gallery") -> None:
+        live.bump(self.team_id)  # the team it leaves; save() tells the one it joins
         self.gallery, self.team_id = gallery, gallery.team_id
         self.save(update_fields=["gallery", "team"])
 

@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from gallery.images import bulk, galleries, generations, trials, views
+from gallery.images import bulk, galleries, generations, live, trials, views
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("new", views.new_cards, name="new-cards"),
+    path("live", live.poll, name="live"),
     path("generate", generations.generate, name="generate"),
     path("generate/fields", generations.model_fields, name="model-fields"),
     path(

@@ -16,18 +16,20 @@ from django.views.decorators.http import require_GET, require_POST
 
 from gallery.access import (
     Request,
+    as_uuid,
     can_edit,
     current_team,
     get_deleted_image,
     get_gallery,
     get_generation,
     get_image,
+    get_team,
     uuid_or_404,
 )
-from gallery.images import browse
+from gallery.images import browse, live
 from gallery.images.fields import form_values
 from gallery.images.forms import GenerateForm
-from gallery.models import Activity, Favorite, Gallery, Image, InputImage, card_images
+from gallery.models import Activity, Favorite, Gallery, Image, InputImage
 from gallery.teams.activity import record
 from jobs import catalog, images, links
 from webapp import storage
@@ -57,35 +59,38 @@ def _reuse(request: Request) -> dict:
 def index(request: Request) -> TemplateResponse:
     """The generate form, then the team's images, newest first, filtered by the URL."""
     team = current_team(request)
-    context = browse.grid(request, team)
     if request.htmx and "after" in request.GET:
+        context = browse.grid(request, team)
         return TemplateResponse(request, "gallery/index.html#grid-page", context)
+    watching = live.watch(request.user, team)  # before the rows: a change meanwhile shows next
+    context = browse.grid(request, team)
     newest = team.generations.order_by("-created_at").values_list("created_at", flat=True)
     form = GenerateForm(
         user=request.user, team=team, model_id=request.GET.get("model"), initial=_reuse(request)
     )
-    context |= browse.choices(team) | {"form": form, "since": newest.first() or timezone.now()}
+    context |= browse.choices(team) | watching | {"form": form}
+    context["since"] = newest.first() or timezone.now()
     return TemplateResponse(request, "gallery/index.html", context)
 
 
 @login_required
 @require_GET
 def new_cards(request: Request) -> HttpResponse:
-    """Cards made since the newest one this page has, by anyone in the team (one indexed query).
-
-    204 when there is nothing new, so htmx leaves the page alone.
+    """What changed since the tab last looked: the cards made since `since` by anyone in the
+    team (none without `since`, as on a filtered page), and the in-flight cards the tab lists
+    (`card`) as they are now; with the tab's poller again, holding the version read first.
     """
-    team = current_team(request)
-    since = browse.moment(request.GET.get("since", "")) or timezone.now()
-    fresh = list(
-        team.generations.filter(created_at__gt=since)
-        .select_related("owner")
-        .prefetch_related(card_images())
-        .order_by("-created_at", "-id")[: browse.GRID_SIZE]
-    )
-    if not fresh:
-        return HttpResponse(status=204)
-    context = {"cards": fresh, "since": fresh[0].created_at}
+    asked = request.GET.get("team")
+    team = get_team(request, asked) if asked else current_team(request)
+    watching = live.watch(request.user, team)
+    since = browse.moment(request.GET.get("since", ""))
+    fresh = browse.cards_since(team, since) if since else []
+    listed = [u for u in map(as_uuid, request.GET.getlist("card")[: browse.GRID_SIZE]) if u]
+    context = watching | {
+        "cards": fresh,
+        "updated": browse.cards(team, listed) if listed else [],
+        "since": fresh[0].created_at if fresh else since,
+    }
     return TemplateResponse(request, "gallery/index.html#new-cards", context)
 
 

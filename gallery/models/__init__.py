@@ -1,8 +1,8 @@
 """Every model of the app, so that `from gallery.models import Image` works wherever it lives.
 
 The models live with their area: gallery/teams/models.py, gallery/images/models.py,
-gallery/usage/models.py (prices.py, rollups.py), gallery/accounts/models.py and
-gallery/api/models.py.
+gallery/usage/models.py (prices.py, rollups.py), gallery/accounts/models.py,
+gallery/api/models.py, gallery/policy/models.py and gallery/library/models.py.
 """
 
 from gallery.accounts.models import GroupMapping, Preferences, SsoIdentity
@@ -14,6 +14,14 @@ from gallery.images.models import (
     Image,
     InputImage,
     card_images,
+)
+from gallery.library.models import Preset, Style
+from gallery.policy.models import (
+    ClosedModel,
+    ModelRefused,
+    RoleModels,
+    TeamModelList,
+    model_refusal,
 )
 from gallery.sharing.models import ShareLink
 from gallery.teams.models import (
@@ -45,6 +53,7 @@ __all__ = [
     "ApiToken",
     "Attempt",
     "Budget",
+    "ClosedModel",
     "Comment",
     "Delivery",
     "Endpoint",
@@ -57,20 +66,26 @@ __all__ = [
     "InputImage",
     "Invitation",
     "Membership",
+    "ModelRefused",
     "Notification",
     "OverBudget",
     "Preferences",
+    "Preset",
     "Price",
+    "RoleModels",
     "ShareLink",
     "SiteSettings",
     "SsoIdentity",
+    "Style",
     "Team",
+    "TeamModelList",
     "UnreadableKey",
     "Usage",
     "UsageDay",
     "UsageRollup",
     "by_param_problem",
     "card_images",
+    "model_refusal",
     "one_line",
     "personal_team",
 ]

@@ -103,6 +103,7 @@ def started_app(
     workers: int = 1,
     up_path: str = "/login/",
     wsgi: str = "webapp.wsgi",
+    port: int | None = None,
 ) -> Iterator[StartedApp]:
     """gunicorn serving `wsgi` (`webapp.wsgi`) on a free port until the block ends.
 
@@ -110,7 +111,7 @@ def started_app(
     only settings the test chooses, e.g. {"SANDBOX_ENABLED": "1"}. It is up once `up_path`
     answers below 500 (`/healthz` for an app whose database is meant to be unreachable).
     """
-    port = free_port()
+    port = port or free_port()  # a given port: the same site started again after a stop
     child_env = {"PORT": str(port), **process_env(database_url, var_dir, env)}
     command = [
         sys.executable,

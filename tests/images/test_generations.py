@@ -51,7 +51,8 @@ def test_it_creates_a_generation_and_enqueues_it_after_commit(
         "seed": 11,
         "output_format": "png",
     }
-    assert len(callbacks) == 1 and sent == [generation.pk]
+    # The enqueue, and the news for the team's open tabs (webapp/live.py).
+    assert len(callbacks) == 2 and sent == [generation.pk]
 
 
 def test_it_sends_a_custom_size_as_width_and_height(alice_client, monkeypatch):

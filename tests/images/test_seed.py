@@ -17,3 +17,17 @@ def test_seed_gallery_refuses_an_unknown_owner(db):
 
     with pytest.raises(CommandError, match="no user called 'nobody'"):
         call_command("seed_gallery", images=1, owner="nobody", verbosity=0)
+
+
+def test_seed_gallery_fills_a_team_of_the_owners(studio, alice):
+    call_command("seed_gallery", images=12, owner="alice", team="Studio", verbosity=0)
+    assert Image.objects.filter(team=studio).count() == 12
+    assert Generation.objects.filter(team=studio, status="succeeded").count() == 12
+    assert not Image.objects.filter(team=personal_team(alice)).exists()
+
+
+def test_seed_gallery_refuses_a_team_the_owner_is_not_in(studio):
+    import pytest
+
+    with pytest.raises(CommandError, match='alice is not in a team called "Dave\'s team"'):
+        call_command("seed_gallery", images=1, owner="alice", team="Dave's team", verbosity=0)

@@ -1,8 +1,8 @@
 """Fill a database quickly with one person's images, for trying the gallery at scale.
 
-`manage.py seed_gallery --images 100000 --owner USERNAME`: a handful of real image files are
-drawn and shared by every row; generations and images are spread over galleries, models and
-the past year, and inserted in bulk.
+`manage.py seed_gallery --images 100000 --owner USERNAME [--team NAME]`: a handful of real image
+files are drawn and shared by every row; generations and images are spread over galleries,
+models and the past year, and inserted in bulk.
 """
 
 import random
@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from gallery.models import Gallery, Generation, Image, personal_team
+from gallery.models import Gallery, Generation, Image, Team, personal_team
 from jobs import catalog, images
 from jobs.sandbox import draw
 
@@ -33,6 +33,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--images", type=int, default=1000)
         parser.add_argument("--owner", required=True)
+        parser.add_argument(
+            "--team", default="", help="a team of the owner's, by name (default: their own space)"
+        )
         parser.add_argument("--galleries", type=int, default=5)
         parser.add_argument("--batch", type=int, default=5000)
         parser.add_argument("--seed", type=int, default=1)
@@ -42,7 +45,7 @@ class Command(BaseCommand):
         if owner is None:
             raise CommandError(f"There is no user called {options['owner']!r}.")
         rng = random.Random(options["seed"])
-        team = personal_team(owner)
+        team = self._team(owner, options["team"])
         galleries = list(team.galleries.all())
         while len(galleries) < options["galleries"]:
             galleries.append(Gallery.objects.create(team=team, name=f"Seeded {len(galleries)}"))
@@ -55,6 +58,14 @@ class Command(BaseCommand):
                 self._batch(owner, team, galleries, files, models, rng, now, start, count)
             self.stdout.write(f"{start + count} / {total}")
         self.stdout.write(self.style.SUCCESS(f"Seeded {total} images for {owner}."))
+
+    def _team(self, owner, name: str) -> Team:
+        if not name:
+            return personal_team(owner)
+        team = Team.objects.filter(name=name, memberships__user=owner).first()
+        if team is None:
+            raise CommandError(f"{owner} is not in a team called {name!r}.")
+        return team
 
     def _files(self, n: int) -> dict:
         data = draw.render(f"seed picture {n}", n, 1024, 768, "png")

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gallery', '0022_share_links'),
+        ('gallery', '0024_library'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -127,6 +127,8 @@ def test_a_picture_dropped_on_the_composer_becomes_the_source(
         page = context.new_page()
         sign_in(page, "alice")
         page.get_by_label("Model", exact=True).select_option("openai/gpt-image-1:edit")
+        image = page.get_by_label("Image", exact=True)
+        expect(image).to_be_attached()  # the edit model's fields have been swapped in
         data = list(png_bytes(WIDTH, HEIGHT))
         drop = page.evaluate_handle(
             """bytes => {
@@ -138,7 +140,6 @@ def test_a_picture_dropped_on_the_composer_becomes_the_source(
             data,
         )
         page.get_by_label("Prompt", exact=True).dispatch_event("drop", {"dataTransfer": drop})
-        image = page.get_by_label("Image", exact=True)
         assert image.evaluate("input => input.files[0].name") == "dropped.png"
         expect(page.get_by_role("region", name="Mask editor")).to_be_visible()
     finally:

@@ -12,7 +12,7 @@ from ninja import Router, Schema, Status
 from gallery.accounts import throttle
 from gallery.api import schemas
 from gallery.api.access import caller, get_generation
-from gallery.api.auth import Caller
+from gallery.api.auth import Caller, Forbidden
 from gallery.api.errors import Conflict, Invalid, TooMany
 from gallery.images.forms import (
     THROTTLED,
@@ -21,7 +21,8 @@ from gallery.images.forms import (
     form_values,
     retry_form,
 )
-from gallery.models import Activity, Budget, Generation
+from gallery.models import Activity, Budget, Generation, ModelRefused
+from gallery.policy.models import models_unavailable
 from gallery.teams.activity import record
 from gallery.usage.limits import OverBudget
 from jobs import catalog
@@ -42,8 +43,9 @@ def list_models(request: HttpRequest):
     """Every model offered, with its parameters and their limits; unavailable ones say why.
     `limits` are the budgets that apply to you in this team, with what is used."""
     who = caller(request)
+    ruled_out = models_unavailable(who.user, who.team)
     return {
-        "models": [schemas.model_out(m, who.team) for m in catalog.offered()],
+        "models": [schemas.model_out(m, who.team, ruled_out.get(m.id)) for m in catalog.offered()],
         "limits": [schemas.limit_out(limit) for limit in Budget.limits(who.user, who.team)],
     }
 
@@ -111,6 +113,9 @@ def start(who: Caller, form: GenerateForm, **fields: Any) -> Generation:
         with form.uploads_removed_on_error(), transaction.atomic():
             generation = form.start(api_token=who.token, **fields)
             record(who.team, who.user, Activity.Verb.GENERATED, generation.prompt[:200])
+    except ModelRefused as e:
+        # Not a limit that waiting lifts (an SDK would retry a 429): the rules refuse it.
+        raise Forbidden(str(e)) from None
     except OverBudget as e:
         raise TooMany(str(e)) from None
     return generation

@@ -113,18 +113,19 @@ class GalleryOut(Schema):
     created_at: datetime
 
 
-def model_out(model: catalog.Model, team: Any) -> dict:
+def model_out(model: catalog.Model, team: Any, ruled_out: str | None = None) -> dict:
+    """A model as the catalog lists it; `ruled_out` is why the team's model rules leave it
+    out for the caller (gallery/policy), said after a missing setting."""
     missing = catalog.missing_setting(model, team)
+    reason = f"needs {missing}, which is not set on this server" if missing else ruled_out
     return {
         "id": model.id,
         "name": model.name,
         "provider": model.provider,
         "developer": model.developer,
         "kind": model.kind,
-        "available": missing is None,
-        "unavailable_reason": f"needs {missing}, which is not set on this server"
-        if missing
-        else None,
+        "available": reason is None,
+        "unavailable_reason": reason,
         "price": Price.note(model),
         "params": [{**vars(p), "enum": list(p.enum), "label": p.title} for p in model.params],
     }

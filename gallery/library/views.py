@@ -110,33 +110,28 @@ def save_preset(request: Request) -> HttpResponse:
 def edit_preset(request: Request, preset_uuid) -> HttpResponse:
     """Rename a preset or change its prompt template; or delete it."""
     preset = get_preset(request, preset_uuid, edit=request.method == "POST")
-    if request.method == "POST" and "delete" in request.POST:
-        preset.delete()
-        messages.success(request, f"Deleted the preset “{preset.name}”.")
-        return redirect("gallery:library")
-    form = PresetForm(request.POST or None, instance=preset, team=preset.team)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        return redirect("gallery:library")
-    context = {"form": form, "item": preset, "editor": can_edit(request.user, preset.team)}
-    return TemplateResponse(
-        request, "gallery/library_item.html", context, status=400 if form.errors else 200
-    )
+    return _edit(request, preset, PresetForm, "preset")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def edit_style(request: Request, style_uuid) -> HttpResponse:
+    """Rename a style or change its words; or delete it."""
     style = get_style(request, style_uuid, edit=request.method == "POST")
+    return _edit(request, style, StyleForm, "style")
+
+
+def _edit(request: Request, item, form_class, kind: str) -> HttpResponse:
+    """The one edit page of the library: delete the item, or save its form (400 on errors)."""
     if request.method == "POST" and "delete" in request.POST:
-        style.delete()
-        messages.success(request, f"Deleted the style “{style.name}”.")
+        item.delete()
+        messages.success(request, f"Deleted the {kind} “{item.name}”.")
         return redirect("gallery:library")
-    form = StyleForm(request.POST or None, instance=style, team=style.team)
+    form = form_class(request.POST or None, instance=item, team=item.team)
     if request.method == "POST" and form.is_valid():
         form.save()
         return redirect("gallery:library")
-    context = {"form": form, "item": style, "editor": can_edit(request.user, style.team)}
+    context = {"form": form, "item": item, "editor": can_edit(request.user, item.team)}
     return TemplateResponse(
         request, "gallery/library_item.html", context, status=400 if form.errors else 200
     )

@@ -22,10 +22,13 @@
   });
   // ...and each comes back as a <template data-card="gen-UUID"> that takes that card's place.
   document.body.addEventListener("htmx:afterSwap", function () {
-    document.querySelectorAll("#grid template[data-card]").forEach(function (fresh) {
-      var card = document.getElementById(fresh.getAttribute("data-card"));
-      if (card) htmx.swap(card, fresh.innerHTML, { swapStyle: "outerHTML" });
-      fresh.remove();
+    var fresh = Array.prototype.slice.call(document.querySelectorAll("#grid template[data-card]"));
+    // All out of the page before any swap: each swap fires htmx:afterSwap again, which must
+    // find none of them (else it swaps them again, without end).
+    fresh.forEach(function (template) { template.remove(); });
+    fresh.forEach(function (template) {
+      var card = document.getElementById(template.getAttribute("data-card"));
+      if (card) htmx.swap(card, template.innerHTML, { swapStyle: "outerHTML" });
     });
   });
   // A card can arrive twice (our own submit, then the "new cards" check): keep the first.

@@ -100,6 +100,9 @@ def test_a_new_image_reaches_tabs_on_two_web_processes_even_through_a_restart(
     alice.save()
     with second_web() as web2:
         here = open_gallery(browser, live_server.url, "alice")
+        errors: list[str] = []  # web 1 never goes down: its tab must log no error at all
+        here.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        here.on("pageerror", lambda e: errors.append(str(e)))  # an uncaught exception
         there = open_gallery(browser, web2.base_url, "alice")
         generate(here, "a lighthouse in the fog")
         first = stored("a lighthouse in the fog")
@@ -118,6 +121,7 @@ def test_a_new_image_reaches_tabs_on_two_web_processes_even_through_a_restart(
         shown(there, "a heron at dawn", after, "web 2 (restarted)")
         tiles = there.get_by_role("region", name="Gallery").get_by_role("img")
         expect(tiles).to_have_count(3)  # each image once
+    assert errors == [], errors
 
 
 def test_without_javascript_a_reload_shows_new_images_and_older_ones_page_on(

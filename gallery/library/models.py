@@ -23,17 +23,12 @@ class LibraryQuerySet(models.QuerySet):
         return self.filter(team__memberships__user=user)
 
 
-class Preset(models.Model):
-    """A starting point the whole team shares. The prompt is a template: `{subject}` stands
-    for what the person wants this time. `params` are under the provider's own names, as a
-    generation keeps them, without pictures (those belong to one generation)."""
+class LibraryItem(models.Model):
+    """What presets and styles share: a name, unique in the team (each declares its `team`), and
+    who saved it when."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="presets")
     name = models.CharField(max_length=100, validators=[one_line])
-    model_id = models.CharField(max_length=200)
-    prompt = models.TextField(blank=True, max_length=4000)
-    params = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -43,26 +38,36 @@ class Preset(models.Model):
     objects = LibraryQuerySet.as_manager()
 
     class Meta:
+        abstract = True
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["team", "name"], name="preset_name_once_per_team")
+            models.UniqueConstraint(fields=["team", "name"], name="%(class)s_name_once_per_team")
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class Preset(LibraryItem):
+    """A starting point the whole team shares. The prompt is a template: `{subject}` stands
+    for what the person wants this time. `params` are under the provider's own names, as a
+    generation keeps them, without pictures (those belong to one generation)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="presets")
+    model_id = models.CharField(max_length=200)
+    prompt = models.TextField(blank=True, max_length=4000)
+    params = models.JSONField(default=dict, blank=True)
 
     def fill(self, subject: str) -> str:
         """The prompt for a subject; a template without the placeholder is used as it is."""
         return self.prompt.replace(SUBJECT, subject.strip())
 
 
-class Style(models.Model):
+class Style(LibraryItem):
     """Words added to a prompt (a look, a medium), and/or a negative prompt for the models
     that take one."""
 
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="styles")
-    name = models.CharField(max_length=100, validators=[one_line])
     suffix = models.TextField(
         "added to the prompt", blank=True, max_length=1000, help_text="Appended after a comma."
     )
@@ -72,22 +77,6 @@ class Style(models.Model):
         max_length=1000,
         help_text="Used only with models that take a negative prompt.",
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    objects = LibraryQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["name", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["team", "name"], name="style_name_once_per_team")
-        ]
-
-    def __str__(self) -> str:
-        return self.name
 
     def applied(self, prompt: str, negative: Any) -> tuple[str, str | None]:
         """(prompt, negative prompt) with this style added; the negative is None when the

@@ -1,7 +1,9 @@
 """A real Celery worker in a subprocess, on the same broker and test database as the live server."""
 
 import io
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from celery.app.routes import Router, prepare
 from django.conf import settings
 from django.db import connection
 from PIL import Image as PILImage
@@ -22,6 +25,7 @@ from tests.e2e.oidc import CLIENT_SECRET as OIDC_CLIENT_SECRET
 from tests.e2e.oidc import OidcProvider
 from tests.e2e.started import StartedApp, started_app
 from tests.storage_server import Bucket
+from webapp.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_AIMLAPI_KEY = "fake-aimlapi-key"
@@ -245,39 +249,50 @@ def start_app(transactional_db, tmp_path):
         yield start
 
 
-class WebhookWorker:
-    """A worker on the `webhooks` queue alone (the session's worker leaves it), with the
-    settings a webhook test needs; a test may SIGKILL it and start it again."""
+class WorkerProcess:
+    """A Celery worker subprocess, which a test may SIGKILL and start again; its log is kept."""
 
     def __init__(self, env: dict[str, str], log_path: Path):
         self.env, self.log_path = env, log_path
         self.process: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
     def start(self) -> None:
-        command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "webhooks"]
-        command += ["--pool", "threads", "--concurrency", "2", "--loglevel", "INFO"]
-        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                self.command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
 
     def kill(self) -> None:
+        """SIGKILL: no shutdown, no acknowledgement, whatever it was doing is cut short."""
         assert self.process is not None and self.process.poll() is None, self.log()
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
     def log(self) -> str:
         return self.log_path.read_text()[-4000:] if self.log_path.exists() else ""
+
+
+class WebhookWorker(WorkerProcess):
+    """A worker on the `webhooks` queue alone (the session's worker leaves it), with the
+    settings a webhook test needs."""
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "webhooks"]
+        command += ["--pool", "threads", "--concurrency", "2", "--loglevel", "INFO"]
+        return [*command, "--without-gossip", "--without-mingle", "--without-heartbeat"]
 
 
 @pytest.fixture
@@ -337,16 +352,7 @@ def sso(oidc_provider, settings, transactional_db) -> OidcProvider:
 @pytest.fixture
 def sign_in(live_server):
     """`sign_in(page, "alice")`: log in through the login page, landing on the gallery."""
-    from playwright.sync_api import expect
-
-    def go(page, username: str) -> None:
-        page.goto(f"{live_server.url}/login/")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill("password")
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("region", name="Gallery")).to_be_attached()
-
-    return go
+    return lambda page, username: log_in(page, live_server, username)
 
 
 # What axe returns for a page: only the serious and critical violations, each with where.
@@ -374,3 +380,136 @@ def axe(node_tools):
         return page.evaluate(AXE_SERIOUS)
 
     return audit
+
+
+# Read in the worker, which applies its routes before it starts: its next steps (poll, fetch)
+# go to its own queues too.
+WORKER_SCRIPT = """
+import json, os, sys
+from webapp.celery import app
+app.conf.task_routes = json.loads(os.environ["ATELIER_TEST_ROUTES"])
+app.worker_main(sys.argv[1:])
+"""
+
+
+def routes(prefix: str) -> dict[str, dict[str, str]]:
+    return {
+        "jobs.tasks.submit": {"queue": f"{prefix}-provider"},
+        "jobs.tasks.poll": {"queue": f"{prefix}-provider"},
+        "jobs.tasks.sweep": {"queue": f"{prefix}-provider"},
+        "jobs.tasks.fetch": {"queue": f"{prefix}-images"},
+    }
+
+
+class Worker(WorkerProcess):
+    """A worker on queues of its own (its routes in its environment), for tests that need worker
+    settings of their own; a test may kill it and start it again."""
+
+    def __init__(self, prefix: str, media: Path, env: dict[str, str]):
+        self.prefix, self.media = prefix, media
+        super().__init__(
+            {
+                **os.environ,
+                "MEDIA_ROOT": str(media),
+                "BROKER_DIR": str(settings.BROKER_DIR),
+                "POLL_INTERVAL": "0.3",
+                "DJANGO_SETTINGS_MODULE": "webapp.settings",
+                "ATELIER_TEST_ROUTES": json.dumps(routes(prefix)),
+                **WORKER_ENV,
+                **env,
+            },
+            media / "worker.log",
+        )
+        self.starts = 0
+
+    def command(self) -> list[str]:
+        self.starts += 1
+        queues = ",".join(sorted({route["queue"] for route in routes(self.prefix).values()}))
+        return [
+            sys.executable,
+            "-c",
+            WORKER_SCRIPT,
+            "worker",
+            "-Q",
+            queues,
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"{self.prefix}-{self.starts}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+
+    def purge(self) -> None:
+        with celery_app.connection_for_write() as conn:
+            for queue in {route["queue"] for route in routes(self.prefix).values()}:
+                try:
+                    conn.default_channel.queue_purge(queue)
+                except Exception:  # noqa: S112 - a queue never used has nothing in it
+                    continue
+
+    def finished(self, task: str) -> int:
+        """How many `jobs.tasks.<task>` runs have ended, by the worker's own log."""
+        text = self.log_path.read_text() if self.log_path.exists() else ""
+        return len(re.findall(rf"Task jobs\.tasks\.{task}\[[^\]]+\] succeeded", text))
+
+
+def start_worker(prefix: str, tmp_path_factory, django_db_blocker, live_server, **env: str):
+    """A started Worker on the test database, calling the live server's sandbox."""
+    with django_db_blocker.unblock():
+        database_url = test_database_url()
+    worker = Worker(
+        prefix,
+        tmp_path_factory.mktemp(f"{prefix}-media"),
+        {"DATABASE_URL": database_url, "SANDBOX_BASE_URL": f"{live_server.url}/sandbox", **env},
+    )
+    worker.purge()
+    worker.start()
+    return worker
+
+
+def route_web_tasks(monkeypatch, prefix: str) -> None:
+    """Send what this process enqueues (the form's submit, a sweep) to the worker's queues."""
+    router = Router(prepare(routes(prefix)), celery_app.amqp.queues, True, app=celery_app)
+    monkeypatch.setattr(celery_app.amqp, "router", router)
+
+
+def generate(client, **data) -> Generation:
+    """Press Generate with this form data, as a person would; the generation it made."""
+    response = client.post("/generate", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return Generation.objects.filter(prompt=data.get("prompt", "")).latest("created_at")
+
+
+# Forms for small, quick sandbox generations.
+FLUX = {
+    "model": "sandbox/flux-sync",
+    "p_image_size": "custom",
+    "p_image_size_width": "64",
+    "p_image_size_height": "64",
+}
+RELAY = {"model": "sandbox/relay-async", "p_width": "64", "p_height": "64"}
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page for one test (downloads accepted)."""
+    context = browser.new_context(accept_downloads=True)
+    yield context.new_page()
+    context.close()
+
+
+def log_in(page, live_server, username: str) -> None:
+    """Log in through the login page as one of the suite's people, landing on the gallery."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("region", name="Gallery")).to_be_attached()

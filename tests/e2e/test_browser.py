@@ -3,23 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import log_in
+
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("password")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("region", name="Gallery")).to_be_attached()
 
 
 def test_it_generates_and_shows_the_image_without_a_reload(e2e, live_server, alice, page):

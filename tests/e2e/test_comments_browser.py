@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from gallery.teams.activity import add_comment
-from tests.e2e.test_browser import log_in
+from tests.e2e.conftest import log_in
 from tests.factories import make_generation, make_image
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

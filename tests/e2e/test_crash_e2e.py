@@ -24,8 +24,7 @@ from PIL import Image as PILImage
 from gallery.models import Generation, Image
 from jobs import tasks
 from jobs.sandbox import failures
-from tests.e2e.conftest import wait_for
-from tests.e2e.test_failures_e2e import FLUX, RELAY, generate, route_web_tasks, start_worker
+from tests.e2e.conftest import FLUX, RELAY, generate, route_web_tasks, start_worker, wait_for
 from tests.factories import make_generation
 
 pytestmark = [pytest.mark.e2e]
@@ -93,7 +92,7 @@ def unique(prompt: str) -> str:
 def test_it_finishes_once_when_the_worker_dies_while_polling(live, settings, crash_worker):
     settings.SANDBOX_LATENCY = 4  # the sandbox's task runs 4 s: time to kill mid-poll
     prompt = unique("a city of glass")
-    generation = generate(live, RELAY, prompt)
+    generation = generate(live, **RELAY, prompt=prompt)
     until(lambda: status_of(generation) == "running", what="running")
     crash_worker.kill()
     crash_worker.start()
@@ -106,7 +105,7 @@ def test_it_finishes_once_when_the_worker_dies_while_polling(live, settings, cra
 
 def test_it_finishes_once_when_the_worker_dies_while_downloading(live, crash_worker):
     prompt = unique("a lighthouse [sandbox:slow-file]")
-    generation = generate(live, {**FLUX, "p_num_images": "2"}, prompt)
+    generation = generate(live, **FLUX, p_num_images="2", prompt=prompt)
     # Each file takes ~2 s to arrive; the second has started, so the first is stored.
     until(lambda: failures.file_requests[prompt] == 2, what="the second download")
     crash_worker.kill()
@@ -125,7 +124,7 @@ def test_a_sync_submit_cut_short_by_a_dying_worker_is_not_sent_again(live, crash
     idempotency key the provider would do, and bill, the work twice. It ends failed, saying the
     image may still have been made."""
     prompt = unique("a harbour [sandbox:slow]")  # the sandbox answers after 5 s
-    generation = generate(live, FLUX, prompt)
+    generation = generate(live, **FLUX, prompt=prompt)
     until(lambda: failures.submissions[prompt] == 1, what="the submission")
     crash_worker.kill()
     crash_worker.start()
@@ -141,7 +140,7 @@ def test_a_sync_submit_cut_short_by_a_dying_worker_is_not_sent_again(live, crash
 def test_it_runs_once_when_each_task_is_delivered_twice(live, crash_worker):
     fetches = crash_worker.finished("fetch")
     prompt = unique("a teapot [sandbox:slow-file]")
-    generation = generate(live, FLUX, prompt)  # the form enqueues submit once
+    generation = generate(live, **FLUX, prompt=prompt)  # the form enqueues submit once
     tasks.submit.delay(generation.pk)
     tasks.submit.delay(generation.pk)
     until(lambda: failures.file_requests[prompt] >= 1, what="the download")
@@ -162,7 +161,7 @@ def test_it_runs_nothing_for_a_generation_rolled_back_after_enqueueing(live, ali
         transaction.on_commit(partial(tasks.submit.delay, ghost.pk))
         raise RuntimeError("rolled back")
     # A generation enqueued after it runs to the end: the worker has seen everything before.
-    control = wait_for(generate(live, FLUX, unique("a boat that was")), 30)
+    control = wait_for(generate(live, **FLUX, prompt=unique("a boat that was")), 30)
     assert control.status == "succeeded", control.error
     assert failures.submissions[prompt] == 0
     assert not Generation.objects.filter(prompt=prompt).exists()

@@ -8,7 +8,7 @@ from PIL import Image as PILImage
 from playwright.sync_api import Page, expect
 
 from gallery.models import Generation
-from tests.e2e.test_browser import log_in
+from tests.e2e.conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -6,146 +6,20 @@ a 1 MB download cap), and a worker's settings are its environment; so this modul
 own worker, on queues of its own so the session's worker never takes its tasks.
 """
 
-import json
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from celery.app.routes import Router, prepare
 from django.conf import settings as django_settings
 
 from gallery.models import Generation
 from jobs.providers import KEY_MASK
 from jobs.sandbox import failures
-from tests.e2e import conftest
-from tests.e2e.conftest import ROOT, wait_for
-from webapp.celery import app
+from tests.e2e.conftest import FLUX, RELAY, generate, route_web_tasks, start_worker, wait_for
 
 pytestmark = [pytest.mark.e2e]
 
 MAX_BYTES = 1 << 20  # 1 MB, as the messages say it
-# Read in the worker, which applies its routes before it starts: its next steps (poll, fetch)
-# go to its own queues too.
-WORKER_SCRIPT = """
-import json, os, sys
-from webapp.celery import app
-app.conf.task_routes = json.loads(os.environ["ATELIER_TEST_ROUTES"])
-app.worker_main(sys.argv[1:])
-"""
-
-
-def routes(prefix: str) -> dict[str, dict[str, str]]:
-    return {
-        "jobs.tasks.submit": {"queue": f"{prefix}-provider"},
-        "jobs.tasks.poll": {"queue": f"{prefix}-provider"},
-        "jobs.tasks.sweep": {"queue": f"{prefix}-provider"},
-        "jobs.tasks.fetch": {"queue": f"{prefix}-images"},
-    }
-
-
-class Worker:
-    """A Celery worker subprocess on its own queues, which a test may kill and start again."""
-
-    def __init__(self, prefix: str, media: Path, env: dict[str, str]):
-        self.prefix, self.media = prefix, media
-        self.env = {
-            **os.environ,
-            "MEDIA_ROOT": str(media),
-            "BROKER_DIR": str(django_settings.BROKER_DIR),
-            "POLL_INTERVAL": "0.3",
-            "DJANGO_SETTINGS_MODULE": "webapp.settings",
-            "ATELIER_TEST_ROUTES": json.dumps(routes(prefix)),
-            **conftest.WORKER_ENV,
-            **env,
-        }
-        self.log_path = media / "worker.log"
-        self.process: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        self.starts += 1
-        queues = ",".join(sorted({route["queue"] for route in routes(self.prefix).values()}))
-        command = [
-            sys.executable,
-            "-c",
-            WORKER_SCRIPT,
-            "worker",
-            "-Q",
-            queues,
-            "--pool",
-            "threads",
-            "--concurrency",
-            "4",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"{self.prefix}-{self.starts}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-        with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no acknowledgement, whatever it was doing is cut short."""
-        assert self.process is not None and self.process.poll() is None, self.log()
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def purge(self) -> None:
-        with app.connection_for_write() as conn:
-            for queue in {route["queue"] for route in routes(self.prefix).values()}:
-                try:
-                    conn.default_channel.queue_purge(queue)
-                except Exception:  # noqa: S112 - a queue never used has nothing in it
-                    continue
-
-    def log(self) -> str:
-        return self.log_path.read_text()[-4000:] if self.log_path.exists() else ""
-
-    def finished(self, task: str) -> int:
-        """How many `jobs.tasks.<task>` runs have ended, by the worker's own log."""
-        text = self.log_path.read_text() if self.log_path.exists() else ""
-        return len(re.findall(rf"Task jobs\.tasks\.{task}\[[^\]]+\] succeeded", text))
-
-
-def start_worker(prefix: str, tmp_path_factory, django_db_blocker, live_server, **env: str):
-    """A started Worker on the test database, calling the live server's sandbox."""
-    with django_db_blocker.unblock():
-        database_url = conftest.test_database_url()
-    worker = Worker(
-        prefix,
-        tmp_path_factory.mktemp(f"{prefix}-media"),
-        {"DATABASE_URL": database_url, "SANDBOX_BASE_URL": f"{live_server.url}/sandbox", **env},
-    )
-    worker.purge()
-    worker.start()
-    return worker
-
-
-def route_web_tasks(monkeypatch, prefix: str) -> None:
-    """Send what this process enqueues (the form's submit, a sweep) to the worker's queues."""
-    router = Router(prepare(routes(prefix)), app.amqp.queues, True, app=app)
-    monkeypatch.setattr(app.amqp, "router", router)
 
 
 @pytest.fixture(scope="module")
@@ -176,14 +50,7 @@ def live(failures_worker, transactional_db, settings, monkeypatch, client, alice
     return client
 
 
-FLUX = {
-    "model": "sandbox/flux-sync",
-    "p_image_size": "custom",
-    "p_image_size_width": "64",
-    "p_image_size_height": "64",
-}
 OPENAI_B64 = {"model": "sandbox/openai-sync", "p_size": "256x256", "p_response_format": "b64_json"}
-RELAY = {"model": "sandbox/relay-async", "p_width": "64", "p_height": "64"}
 
 
 def prompt_with(marker: str) -> str:
@@ -191,15 +58,9 @@ def prompt_with(marker: str) -> str:
     return f"a lighthouse {uuid.uuid4().hex[:8]} [sandbox:{marker}]"
 
 
-def generate(client, form: dict, prompt: str) -> Generation:
-    response = client.post("/generate", {**form, "prompt": prompt})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return Generation.objects.get(prompt=prompt)
-
-
 def run(client, form: dict, marker: str, timeout: float = 30) -> tuple[Generation, str]:
     prompt = prompt_with(marker)
-    return wait_for(generate(client, form, prompt), timeout), prompt
+    return wait_for(generate(client, **form, prompt=prompt), timeout), prompt
 
 
 def assert_failed(generation: Generation, *fragments: str) -> None:

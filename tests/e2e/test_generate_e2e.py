@@ -7,17 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from gallery.models import Generation, Price, Usage
+from gallery.models import Price, Usage
 from jobs.sandbox import failures
-from tests.e2e.conftest import assert_stored, wait_for
+from tests.e2e.conftest import assert_stored, generate, wait_for
 
 pytestmark = [pytest.mark.e2e]
-
-
-def generate(client, **data) -> Generation:
-    response = client.post("/generate", data)
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return Generation.objects.latest("created_at")
 
 
 def test_it_generates_with_a_sync_fal_style_model(e2e, client, alice):

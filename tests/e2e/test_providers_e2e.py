@@ -20,9 +20,9 @@ from tests.e2e.conftest import (
     FAKE_AIMLAPI_KEY,
     FAKE_RELAY_KEY,
     assert_stored,
+    generate,
     wait_for,
 )
-from tests.e2e.test_generate_e2e import generate
 from tests.factories import mpo_bytes
 
 pytestmark = [pytest.mark.e2e]

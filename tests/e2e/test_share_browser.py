@@ -84,7 +84,7 @@ def test_a_stranger_browses_a_shared_gallery_until_it_is_revoked(
     expect(tiles(stranger)).to_have_count(30)  # each once, in two more pages
     assert len(pages) == 2
     stranger.wait_for_function(
-        "Array.from(document.querySelectorAll('#grid img')).every(i => i.complete)"
+        "() => Array.from(document.querySelectorAll('#grid img')).every(i => i.complete)"
     )
     assert all_loaded(stranger)
     assert stranger.get_by_role("link", name="Log in").count() == 0

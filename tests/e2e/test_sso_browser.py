@@ -16,13 +16,6 @@ from tests.factories import make_user
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    yield context.new_page()
-    context.close()
-
-
 def sign_in(page, live_server, login: str) -> None:
     """From the login page through the provider; its login form only while it has no session."""
     page.goto(f"{live_server.url}/login/")

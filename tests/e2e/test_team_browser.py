@@ -4,7 +4,7 @@ and the first sees the comment, all without reloading."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_browser import log_in
+from tests.e2e.conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

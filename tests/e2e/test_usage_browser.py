@@ -8,12 +8,12 @@ from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
 from gallery.models import Budget, Team, Usage
-from tests.e2e.test_browser import log_in, page  # noqa: F401  (the page fixture)
+from tests.e2e.conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
-def test_the_form_counts_down_to_the_limit_and_then_says_no(e2e, live_server, alice, page):  # noqa: F811
+def test_the_form_counts_down_to_the_limit_and_then_says_no(e2e, live_server, alice, page):
     Budget.objects.create(user=alice, images_per_day=2)
     log_in(page, live_server, "alice")
     limits = page.get_by_label("Your limits")
@@ -31,7 +31,7 @@ def test_the_form_counts_down_to_the_limit_and_then_says_no(e2e, live_server, al
     assert Usage.objects.filter(user=alice).count() == 1
 
 
-def test_staff_filter_the_dashboard_in_place_and_export_it(e2e, live_server, alice, studio, page):  # noqa: F811
+def test_staff_filter_the_dashboard_in_place_and_export_it(e2e, live_server, alice, studio, page):
     alice.is_staff = True
     alice.save()
     alice.user_permissions.add(Permission.objects.get(codename="view_usage"))

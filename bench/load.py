@@ -227,7 +227,7 @@ def times(records: list[dict], name: str) -> list[float]:
 def report(solo, loaded, args, outcome, cpu, load_end) -> None:
     print(f"\npage times, ms (from {SETTLE:g} s after the last user logged in)")
     print(f"{'page':<20}{'1 user p50':>12}{'p95':>8}{'n':>6}{'50 users p50':>14}{'p95':>8}{'n':>6}")
-    for name in (*PAGES, "thumbnail + store", "original + store", "generate", "new", "card poll"):
+    for name in (*PAGES, "thumbnail + store", "original + store", "generate", "live", "new"):
         a, b = times(solo, name), times(loaded, name)
         print(
             f"{name:<20}{pct(a, 50):>12.1f}{pct(a, 95):>8.1f}{len(a):>6}"

@@ -139,10 +139,17 @@ def get_api_token(request: HttpRequest, token_uuid: Any) -> ApiToken:
 def current_team(request: HttpRequest, *, edit: bool = False) -> Team:
     """The team the person is working in: chosen with the switcher, else their own space.
 
-    With `edit`, 403 unless they may add to it (a viewer may look, not make)."""
+    With `edit`, 403 unless they may add to it (a viewer may look, not make). Looked up once
+    per request (the view and the page's team switcher both ask), again if the choice changes."""
     chosen = request.session.get("team")
-    team = Team.objects.of(request.user).filter(uuid=chosen).first() if chosen else None
-    team = team or personal_team(request.user)
+    asked = (request.user.pk, chosen)
+    known = getattr(request, "_current_team", None)
+    if known and known[0] == asked:
+        team = known[1]
+    else:
+        team = Team.objects.of(request.user).filter(uuid=chosen).first() if chosen else None
+        team = team or personal_team(request.user)
+        request._current_team = (asked, team)  # type: ignore[attr-defined]
     if edit:
         _require(request.user, team, EDIT_ROLES)
     return team

@@ -12,7 +12,7 @@ Environment, set by bench/load.py:
 `Person` logs in, browses and scrolls to older pages, filters, opens images (page, thumbnail,
 original: the redirect and the store's answer), generates (mostly the async model), and looks
 at a minimal authenticated page (the floor). `Tab` is an open gallery tab doing what the page's
-htmx does: `new` every 3 s, and every in-flight card's own poll every 1 s. It notes when an
+poller does: `live` every second, and `new` when that says the team changed. It notes when an
 image first shows in one of its answers.
 """
 
@@ -42,7 +42,9 @@ OLDER = re.compile(r'hx-get="([^"]*after=[^"]*)" hx-trigger="intersect once"')
 IMAGE = re.compile(r'id="img-([0-9a-f-]{36})"')
 CARD = re.compile(r'id="gen-([0-9a-f-]{36})"')
 PENDING = re.compile(r'<article class="tile pending" id="gen-([0-9a-f-]{36})"')
-SINCE = re.compile(r'new\?since=([^"]+)"')
+# The poller (index.html): the live poll with its token, and the fetch of what changed.
+LIVE = re.compile(r'hx-get="([^"]*/live\?v=[^"]*)" hx-headers=\'\{"X-Live-Token": "([^"]+)"\}\'')
+CHANGES = re.compile(r'hx-get="([^"]*/new\?team=[^"]*)"')
 
 _lock = threading.Lock()
 _out = open(RECORDS, "a", buffering=1)  # noqa: SIM115 - open for the process's life
@@ -160,7 +162,10 @@ class Person(Member):
 
 
 class Tab(Member):
-    """An open gallery tab: what index.html's htmx polls, at the page's own pace."""
+    """An open gallery tab, doing what index.html's poller does: one `live` poll a second,
+    answered from the cache (204: nothing changed); when it says "changed", one fetch of what
+    changed (`new`), naming the in-flight cards the tab shows, which brings the poller back
+    with the next version."""
 
     wait_time = constant_pacing(1)
     fixed_count = int(os.environ.get("LOAD_TABS", "0"))
@@ -168,10 +173,16 @@ class Tab(Member):
     def on_start(self) -> None:
         super().on_start()
         page = self.client.get("/", name="gallery")
-        self.since = unescape(SINCE.search(page.text).group(1))
         self.pending: set[str] = set()
         self.seen: set[str] = set(IMAGE.findall(page.text))
-        self.ticks = 0
+        self.follow(page.text)
+
+    def follow(self, html: str) -> None:
+        """Take the poller's next version, token and `new` address from a page or an answer."""
+        poll, changes = LIVE.search(html), CHANGES.search(html)
+        if poll and changes:
+            self.live, self.token = unescape(poll.group(1)), poll.group(2)
+            self.changes = unescape(changes.group(1))
 
     def note(self, html: str) -> None:
         now = time.time()
@@ -179,19 +190,16 @@ class Tab(Member):
             if image not in self.seen:
                 self.seen.add(image)
                 record(kind="seen", uuid=image, at=now)
+        self.pending -= set(re.findall(r'data-card="gen-([0-9a-f-]{36})"', html))
         self.pending |= set(PENDING.findall(html))
 
     @task
     def poll(self) -> None:
-        self.ticks += 1
-        for card in sorted(self.pending):
-            answer = self.client.get(
-                f"/generations/{card}/card", headers=self.htmx, name="card poll"
-            )
-            self.pending.discard(card)
+        answer = self.client.get(self.live, headers={"X-Live-Token": self.token}, name="live")
+        if answer.status_code != 200:
+            return
+        cards = "".join(f"&card={card}" for card in sorted(self.pending))
+        answer = self.client.get(self.changes + cards, headers=self.htmx, name="new")
+        if answer.status_code == 200:
             self.note(answer.text)
-        if self.ticks % 3 == 0:
-            answer = self.client.get(f"/new?since={self.since}", headers=self.htmx, name="new")
-            if answer.status_code == 200:
-                self.since = unescape(SINCE.search(answer.text).group(1))
-                self.note(answer.text)
+            self.follow(answer.text)

@@ -21,6 +21,7 @@ from gallery.images.fields import (
     CUSTOM,
     TEXT_MAX_LENGTH,
     ModelSelect,
+    QuickSelect,
     build_fields,
     counted,
     default_data,
@@ -70,6 +71,7 @@ class GenerateForm(forms.Form):
         empty_label=None,
         required=False,
         help_text="Where the images will go.",
+        widget=QuickSelect,
     )
 
     def __init__(

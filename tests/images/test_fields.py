@@ -194,3 +194,24 @@ def test_it_renders_a_json_param_as_a_textarea(alice_client):
 def test_it_renders_a_negative_prompt_as_a_textarea(alice_client):
     tags = fields_html(alice_client, "alibaba/qwen-image-3")
     assert tags.one("p_negative_prompt", "textarea")["maxlength"] == "500"
+
+
+def test_the_quick_select_writes_what_djangos_templates_write():
+    from django import forms
+    from django.test.html import parse_html
+
+    from gallery.images.fields import ModelSelect, QuickSelect, model_choices
+
+    choices = model_choices()  # grouped by provider, as the generate form has them
+    attrs = {"id": "id_model", "hx-get": "/x?a=1&b=<2>", "required": True, "data-off": False}
+    chosen = choices[1][1][0][0]
+    quick = QuickSelect(choices=choices).render("model", chosen, attrs)
+    django = forms.Select(choices=choices).render("model", chosen, attrs)
+    assert parse_html(quick) == parse_html(django)
+    assert quick.count("<option") == sum(len(models) for _, models in choices)
+    assert f'<option value="{chosen}" selected>' in quick and "&lt;2&gt;" in quick
+
+    first = choices[0][1][0][0]
+    disabled = ModelSelect(choices=choices, disabled={first: "set X_KEY to use"})
+    html = disabled.render("model", "", {})
+    assert f'<option value="{first}" disabled>' in html and "(set X_KEY to use)</option>" in html

@@ -274,7 +274,7 @@ def report(solo, loaded, args, outcome, cpu, load_end) -> None:
     v = o["visible"]
     print(
         f"stored -> visible in an open tab: median {pct(v, 50):.2f} s, p95 {pct(v, 95):.2f} s "
-        f"over {len(v)} images (the page's `new` poll every 3 s + in-flight cards every 1 s)"
+        f"over {len(v)} images (the page's live poll every second, then `new`)"
     )
     busy = ", ".join(f"{k} {s:.0f}" for k, s in sorted(cpu.items()))
     print(f"CPU seconds during both phases: {busy}; load average at end {load_end:.1f}")

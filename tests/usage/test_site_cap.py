@@ -1,17 +1,16 @@
 """The site-wide monthly dollar cap, checked with the other budgets under one lock."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
 
 from gallery.models import Generation, OverBudget, Price, SiteSettings, Usage, personal_team
 from gallery.usage.limits import month_start
 from gallery.usage.prices import family
 from jobs import catalog
 from jobs.start import start_generation
+from tests.usage.conftest import postgresql_only, race_two
 
 D = Decimal
 
@@ -74,44 +73,13 @@ def test_an_unpriced_model_is_refused_under_the_site_cap(alice):
         )
 
 
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_two_people_racing_at_the_site_cap_one_passes_one_is_refused(priced, alice, bob):
     """Different people in different teams take different person and team locks; only the site
-    row's lock makes the second wait for the first and count it (PostgreSQL; SQLite's IMMEDIATE
-    transactions serialize the two anyway)."""
+    row's lock makes the second wait for the first and count it."""
     cap("0.40")
-    first_in, release = threading.Event(), threading.Event()
-    outcomes: dict[str, str] = {}
-
-    def first():
-        try:
-            with transaction.atomic():
-                start(alice)
-                first_in.set()
-                release.wait(10)
-            outcomes["first"] = "passed"
-        finally:
-            first_in.set()
-            connection.close()
-
-    def second():
-        first_in.wait(10)
-        try:
-            start(bob)
-            outcomes["second"] = "passed"
-        except OverBudget:
-            outcomes["second"] = "refused"
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    threads[1].join(0.5)
-    still_waiting = threads[1].is_alive()
-    release.set()
-    for t in threads:
-        t.join(15)
+    outcomes, second_waited = race_two(lambda: start(alice), lambda: start(bob))
     assert outcomes == {"first": "passed", "second": "refused"}
-    assert still_waiting
+    assert second_waited
     assert Usage.objects.count() == 1

@@ -3,13 +3,12 @@
 import importlib
 import json
 import threading
-import time
 from datetime import timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from gallery.models import (
@@ -28,6 +27,7 @@ from gallery.usage.prices import family, images_requested, megapixels, reported_
 from jobs import catalog, http, pipeline
 from jobs.start import start_generation
 from tests.factories import make_image, png_bytes
+from tests.usage.conftest import backend_pid, postgresql_only, race_two, until, waiting_for_a_lock
 
 Status = Generation.Status
 Source = Usage.Source
@@ -542,32 +542,6 @@ def test_admins_see_who_is_near_a_limit(alice, bob, studio):
 # read too, has finished, or is seen waiting for a lock (pg_locks): without the locks they all
 # read the same "used" and all pass, every time.
 
-postgresql_only = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="SQLite serializes writing transactions: the race passes there even without the locks",
-)
-
-
-def backend_pid() -> int:
-    """This thread's PostgreSQL backend, opening its connection if need be."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
-
-
-def waiting_for_a_lock() -> set[int]:
-    """The backends waiting for a lock right now (pg_locks is read afresh every time)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_locks WHERE NOT granted")
-        return {pid for (pid,) in cursor.fetchall()}
-
-
-def until(condition, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
-        time.sleep(0.01)
-
 
 def ready_to_race(user, images_per_day: int) -> None:
     """A limit, and everything a submit would otherwise create on its first run (the site's
@@ -582,46 +556,9 @@ def ready_to_race(user, images_per_day: int) -> None:
 def test_two_submits_racing_at_the_limit_one_passes_one_is_refused(alice):
     """The first submit holds its transaction open; the second must wait for it, then count it."""
     ready_to_race(alice, images_per_day=1)
-    first_in, release = threading.Event(), threading.Event()
-    outcomes: dict[str, str] = {}
-    pids: dict[str, int] = {}
-
-    def first():
-        try:
-            with transaction.atomic():
-                start(alice)
-                first_in.set()
-                release.wait(20)
-            outcomes["first"] = "passed"
-        finally:
-            first_in.set()
-            connection.close()
-
-    def second():
-        pids["second"] = backend_pid()
-        first_in.wait(20)
-        try:
-            start(alice)
-            outcomes["second"] = "passed"
-        except OverBudget:
-            outcomes["second"] = "refused"
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    # The second either waits behind the first's lock or, without the locks, gets through.
-    until(
-        lambda: pids.get("second") in waiting_for_a_lock() or not threads[1].is_alive(),
-        "the second submit waiting or finishing",
-    )
-    still_waiting = threads[1].is_alive()
-    release.set()
-    for t in threads:
-        t.join(20)
+    outcomes, second_waited = race_two(lambda: start(alice), lambda: start(alice))
     assert outcomes == {"first": "passed", "second": "refused"}
-    assert still_waiting
+    assert second_waited
     assert Usage.objects.count() == 1 and Generation.objects.count() == 1
 
 

@@ -71,6 +71,14 @@ class Param:
         return self.label or self.name.replace("_", " ").capitalize()
 
 
+# The parameters people change most, on the composer's first line beside the model: the size
+# (or aspect ratio, resolution, width and height) and how many images. The rest of a model's
+# optional parameters fold under "Options".
+MOST_USED = frozenset(
+    {"image_size", "aspect_ratio", "size", "resolution", "width", "height", "num_images", "n"}
+)
+
+
 @dataclass(frozen=True)
 class Model:
     id: str
@@ -125,6 +133,14 @@ class Model:
     def options(self) -> tuple[Param, ...]:
         """Every parameter but the prompt, in the order the form shows them."""
         return tuple(p for p in self.params if p.name != "prompt")
+
+    def place(self, param: Param) -> str:
+        """Where the composer shows a parameter: "quick", on the line with the model; "main",
+        below it, for pictures and anything else that cannot be left out (never folded away);
+        "more", under the Options disclosure."""
+        if param.type in ("image", "images") or (param.required and param.name not in MOST_USED):
+            return "main"
+        return "quick" if param.name in MOST_USED else "more"
 
 
 # How a generation's parameters name a picture: {"image": <gallery image uuid>} or

@@ -124,17 +124,29 @@ document.addEventListener("click", function (event) {
 });
 
 // A long scroll keeps the page light: past data-max-tiles, whole rows that have scrolled out
-// of sight above are dropped (the view stays put), and a link leads back to the newest.
+// of sight above are dropped (the view stays put), and a link leads back to the newest. Rows
+// are justified, so they differ in length: a row is the tiles that share one offsetTop, and
+// only whole rows go (the rows below then break exactly as before).
 document.addEventListener("htmx:afterSettle", function () {
   var grid = document.getElementById("grid");
   if (!grid || !grid.dataset.maxTiles) return;
-  var tiles = grid.querySelectorAll("article.tile");
+  var tiles = Array.prototype.slice.call(grid.querySelectorAll("article.tile"));
   var extra = tiles.length - parseInt(grid.dataset.maxTiles, 10);
   if (extra <= 0) return;
-  var top = tiles[0].offsetTop, columns = 0;
-  while (columns < tiles.length && tiles[columns].offsetTop === top) columns++;
-  var drop = Math.floor(extra / columns) * columns, before = document.documentElement.scrollHeight;
-  for (var i = 0; i < drop && tiles[i].getBoundingClientRect().bottom < 0; i++) tiles[i].remove();
+  var rows = [];
+  tiles.forEach(function (tile) {
+    var row = rows[rows.length - 1];
+    if (row && row[0].offsetTop === tile.offsetTop) row.push(tile); else rows.push([tile]);
+  });
+  var drop = [];
+  for (var i = 0; i < rows.length - 1; i++) {
+    var row = rows[i];
+    if (drop.length + row.length > extra || row[0].getBoundingClientRect().bottom >= 0) break;
+    drop = drop.concat(row);
+  }
+  if (!drop.length) return;
+  var before = document.documentElement.scrollHeight;
+  drop.forEach(function (tile) { tile.remove(); });
   window.scrollBy(0, document.documentElement.scrollHeight - before);
   if (!document.getElementById("back-to-newest")) {
     var back = document.createElement("a");
@@ -145,3 +157,52 @@ document.addEventListener("htmx:afterSettle", function () {
     grid.insertBefore(back, grid.firstChild);
   }
 });
+
+// Justified rows read each tile's shape with CSS attr(); a browser that cannot gets it here.
+function shapeTiles(root) {
+  (root.querySelectorAll ? root.querySelectorAll(".grid > .tile[data-r]") : []).forEach(function (tile) {
+    if (getComputedStyle(tile).flexGrow !== "0") return;
+    tile.style.setProperty("--r", String(parseInt(tile.getAttribute("data-r"), 10) / 1000 || 1));
+  });
+}
+document.addEventListener("htmx:load", function (event) { shapeTiles(event.detail.elt.parentNode || document); });
+document.addEventListener("DOMContentLoaded", function () { shapeTiles(document); });
+
+// In-flight cards: the elapsed time and the bar move every second from the figures the card
+// came with (seconds so far, seconds the model usually takes), counted from when this page
+// received it, so the two clocks need not agree. No request: live updates bring the news.
+(function () {
+  function spell(seconds) {
+    var whole = Math.floor(seconds);
+    return whole >= 60 ? Math.floor(whole / 60) + " min " + (whole % 60) + " s" : whole + " s";
+  }
+  setInterval(function () {
+    var now = Date.now();
+    document.querySelectorAll("[data-elapsed]").forEach(function (card) {
+      if (!card.seenAt) card.seenAt = now;
+      var elapsed = parseInt(card.getAttribute("data-elapsed"), 10) + (now - card.seenAt) / 1000;
+      var text = card.querySelector("[data-elapsed-text]");
+      if (text) text.textContent = spell(elapsed);
+      var expected = parseFloat(card.getAttribute("data-expected"));
+      var bar = card.querySelector("progress");
+      if (bar && expected > 0) bar.value = Math.min(elapsed, expected * 0.97);
+    });
+  }, 1000);
+})();
+
+// The composer's Options: whether they start open is kept for the person. Toggling tells the
+// server (the disclosure's data-open is what it holds, so a disclosure rendered open, or
+// swapped in with a new model, sends nothing). `toggle` does not bubble: listen while capturing.
+document.addEventListener("toggle", function (event) {
+  var details = event.target;
+  if (!details.matches || !details.matches("details[data-remember]")) return;
+  var open = details.open ? "1" : "0";
+  if (details.getAttribute("data-open") === open) return;
+  details.setAttribute("data-open", open);
+  var headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+  headers["HX-Request"] = "true";
+  headers["Content-Type"] = "application/x-www-form-urlencoded";
+  fetch(details.getAttribute("data-remember"), {
+    method: "POST", headers: headers, body: "options_open=" + open, credentials: "same-origin",
+  });
+}, true);

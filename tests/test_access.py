@@ -470,6 +470,13 @@ MATRIX = {
         {"theme": "dark"},
         dict(alice=302, bob=302, carol=302, dave=302),
     ),
+    # And whether their own composer's options start open.
+    "options-open": (
+        "post",
+        "/account/options",
+        {"options_open": "1"},
+        dict(alice=302, bob=302, carol=302, dave=302),
+    ),
     "password_change": (
         "get",
         "/password/change/",

@@ -19,6 +19,7 @@ urlpatterns = [
     # Single sign-on (gallery/accounts/sso.py); 404 while OIDC_ISSUER is unset.
     path("oidc/", include("gallery.accounts.sso_urls")),
     path("account/theme", appearance.set_theme, name="theme"),
+    path("account/options", appearance.set_options_open, name="options-open"),
     path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/change/done/",

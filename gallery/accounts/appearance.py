@@ -1,4 +1,5 @@
-"""How Atelier looks to each person: the theme they chose, kept on the server.
+"""How Atelier looks to each person: the theme they chose and whether the composer's options
+start open, kept on the server.
 
 The page carries it as <html data-theme>, rendered by the server, so the first paint is already
 in the right colours (no flash) on every device the person uses.
@@ -17,12 +18,29 @@ from gallery.models import Preferences
 @require_POST
 @login_required
 def set_theme(request: Request) -> HttpResponse:
-    """Light, dark, or "" to follow the system. htmx gets 204; a plain form goes back to the
-    page it was on (its Referer: the page's own address is not echoed into every page)."""
+    """Light, dark, or "" to follow the system."""
     theme = request.POST.get("theme", "")
     if theme not in Preferences.Theme.values:
         return HttpResponseBadRequest("Choose light, dark or the system's setting.")
     Preferences.objects.update_or_create(user=request.user, defaults={"theme": theme})
+    return _done(request)
+
+
+@require_POST
+@login_required
+def set_options_open(request: Request) -> HttpResponse:
+    """Whether the composer's Options disclosure starts open: "1" or "0". app.js sends it when
+    the disclosure is toggled; without JavaScript, a button in it does."""
+    shown = request.POST.get("options_open", "")
+    if shown not in ("0", "1"):
+        return HttpResponseBadRequest("Say 1 to keep the options open, 0 to keep them folded.")
+    Preferences.objects.update_or_create(user=request.user, defaults={"options_open": shown == "1"})
+    return _done(request)
+
+
+def _done(request: Request) -> HttpResponse:
+    """htmx gets 204; a plain form goes back to the page it was on (its Referer: the page's own
+    address is not echoed into every page)."""
     if request.htmx:
         return HttpResponse(status=204)
     back = request.headers.get("referer", "")

@@ -73,6 +73,8 @@ class Preferences(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
     )
     theme = models.CharField(max_length=5, choices=Theme.choices, blank=True, default="")
+    # Whether the composer's "Options" disclosure (a model's less-used parameters) starts open.
+    options_open = models.BooleanField(default=False)
 
     class Meta:
         verbose_name_plural = "preferences"
@@ -84,3 +86,9 @@ class Preferences(models.Model):
     def theme_of(cls, user) -> str:
         """The person's theme, "" (follow the system) until they choose one."""
         return cls.objects.filter(user=user).values_list("theme", flat=True).first() or ""
+
+    @classmethod
+    def options_open_for(cls, user) -> bool:
+        """Whether the person last left the composer's Options open; closed until they do."""
+        rows = cls.objects.filter(user=user).values_list("options_open", flat=True)
+        return bool(rows.first())

@@ -66,6 +66,12 @@ class Filters:
     def active(self) -> bool:
         return bool(self.as_query())
 
+    @property
+    def folded_active(self) -> bool:
+        """Whether a filter other than the search words is in use: the page shows the folded
+        filters open, so what narrows the grid is in sight."""
+        return bool(self.as_query().keys() - {"q"})
+
 
 class Text(forms.CharField):
     """A filter's text, trimmed, at most 200 characters (a longer one is cut, not refused)."""

@@ -37,6 +37,7 @@ from gallery.models import (
     Gallery,
     Generation,
     InputImage,
+    Preferences,
     Price,
     one_line,
     personal_team,
@@ -63,7 +64,10 @@ class GenerateForm(forms.Form):
     model = forms.ChoiceField(
         label="Model", error_messages={"invalid_choice": "Choose one of the models in the list."}
     )
-    prompt = forms.CharField(label="Prompt", widget=forms.Textarea(attrs={"rows": 3}))
+    prompt = forms.CharField(
+        label="Prompt",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Describe the picture you want"}),
+    )
 
     gallery = forms.ModelChoiceField(
         label="Gallery",
@@ -133,11 +137,33 @@ class GenerateForm(forms.Form):
         most = (prompt and prompt.max_length) or TEXT_MAX_LENGTH
         self.fields["prompt"].validators.append(MaxLengthValidator(most))
         self.fields["prompt"].widget.attrs["maxlength"] = most
+        # The composer's three places for a model's fields (catalog.Model.place).
+        self.placed: dict[str, list[str]] = {"quick": [], "main": [], "more": []}
         for param in self.catalog_model.options:
-            self.fields.update(build_fields(param, user, team))
+            built = build_fields(param, user, team)
+            self.fields.update(built)
+            self.placed[self.catalog_model.place(param)] += list(built)
 
     def option_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith("p_")]
+
+    def quick_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.placed["quick"]]
+
+    def main_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.placed["main"]]
+
+    def more_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.placed["more"]]
+
+    @cached_property
+    def options_open(self) -> bool:
+        """Whether "Options" starts open: as the person last left it, and always when one of
+        its fields has an error to show."""
+        if any(name in self.errors for name in self.placed["more"]):
+            return True
+        user = self.user
+        return bool(user and user.is_authenticated and Preferences.options_open_for(user))
 
     @cached_property
     def limits(self) -> list[Limit]:

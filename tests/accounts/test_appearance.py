@@ -79,3 +79,37 @@ def test_the_navigation_folds_into_a_menu_that_needs_no_javascript(alice_client)
     menu = page[page.index('<details class="menu">') : page.index("</details>")]
     assert "<summary>Menu</summary>" in menu
     assert 'aria-label="Main"' in menu and 'aria-label="Account"' in menu
+
+
+def test_it_keeps_the_options_open_or_folded_and_goes_back(alice_client, alice):
+    back = "http://testserver/?q=fox"
+    response = alice_client.post(
+        "/account/options", {"options_open": "1"}, headers={"Referer": back}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == back
+    assert Preferences.objects.get(user=alice).options_open is True
+    alice_client.post("/account/options", {"options_open": "0"})
+    assert Preferences.objects.get(user=alice).options_open is False
+
+
+def test_it_keeps_the_options_for_htmx_without_a_page(alice_client, alice):
+    response = alice_client.post(
+        "/account/options", {"options_open": "1"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 204
+    assert Preferences.objects.get(user=alice).options_open is True
+
+
+def test_it_refuses_an_options_state_it_does_not_know(alice_client, alice):
+    response = alice_client.post("/account/options", {"options_open": "maybe"})
+    assert response.status_code == 400
+    assert b"Say 1 to keep the options open" in response.content
+    assert not Preferences.objects.filter(user=alice).exists()
+
+
+def test_keeping_the_options_open_keeps_the_theme(alice_client, alice):
+    alice_client.post("/account/theme", {"theme": "dark"})
+    alice_client.post("/account/options", {"options_open": "1"})
+    kept = Preferences.objects.get(user=alice)
+    assert (kept.theme, kept.options_open) == ("dark", True)

@@ -25,7 +25,9 @@ def test_it_generates_and_shows_the_image_without_a_reload(e2e, live_server, ali
     expect(gallery.locator("[aria-busy=true]")).to_have_count(1)  # the card appears at once
     image = gallery.get_by_role("img", name="a paper boat on a quiet lake")
     expect(image).to_be_visible(timeout=30_000)
-    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    # Its box is laid out before the file arrives (the grid knows its shape): wait for the file.
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    page.wait_for_function(loaded, arg=image.element_handle(), timeout=10_000)
     assert page.evaluate("window.notReloaded") is True
     assert errors == [], errors
 

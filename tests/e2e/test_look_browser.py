@@ -36,6 +36,7 @@ def world(transactional_db, live_server, studio, alice, bob, settings):
     return {
         "gallery (full)": "/",
         "gallery (filtered)": "/?q=fox",
+        "gallery (nothing matches)": "/?q=nothing+like+this",
         "image page": f"/images/{first}",
         "try models": "/try",
         "compare": f"/compare?image={first}&image={second}",
@@ -84,6 +85,14 @@ def test_every_page_passes_axe_in_both_themes(scheme, world, live_server, browse
         page.locator(f'a[data-lightbox*="{world["first"]}"]').first.click()
         expect(page.get_by_role("dialog", name="Image viewer")).to_be_visible()
         found["lightbox"] = axe(page)
+        page.keyboard.press("Escape")
+        tile = page.locator("#grid article.tile:has(img)").first
+        tile.locator("a.tile-open").focus()
+        page.keyboard.press("Tab")  # a picture's actions, shown on keyboard focus
+        expect(tile.locator(".tile-bar")).to_have_css("opacity", "1")
+        found["gallery (a picture's actions)"] = axe(page)
+        page.locator("#generate-form details.more-options > summary").click()
+        found["gallery (the composer's options open)"] = axe(page)
         open_mask_editor(page, live_server)
         found["mask editor"] = axe(page)
     finally:

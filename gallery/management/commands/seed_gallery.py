@@ -27,6 +27,11 @@ WORDS = (
 )
 
 
+# The shapes of the few files drawn (width, height): landscape, portrait, square and wide, so a
+# seeded gallery shows how the grid lays out pictures of different aspect ratios.
+SHAPES = ((1024, 768), (768, 1024), (1024, 1024), (1344, 768))
+
+
 class Command(BaseCommand):
     help = "Create many images for one user, sharing a few files."
 
@@ -49,7 +54,7 @@ class Command(BaseCommand):
         galleries = list(team.galleries.all())
         while len(galleries) < options["galleries"]:
             galleries.append(Gallery.objects.create(team=team, name=f"Seeded {len(galleries)}"))
-        files = [self._files(i) for i in range(4)]
+        files = [self._files(i) for i in range(len(SHAPES))]
         models = [m.id for m in catalog.offered()][:20]
         now, total, batch = timezone.now(), options["images"], options["batch"]
         for start in range(0, total, batch):
@@ -68,12 +73,13 @@ class Command(BaseCommand):
         return team
 
     def _files(self, n: int) -> dict:
-        data = draw.render(f"seed picture {n}", n, 1024, 768, "png")
+        width, height = SHAPES[n]
+        data = draw.render(f"seed picture {n}", n, width, height, "png")
         decoded = images.process(data)
         names = {
-            "original": f"seed/{n}.png",
-            "thumbnail": f"seed/{n}.webp",
-            "thumbnail_small": f"seed/{n}-256.webp",
+            "original": f"seed/{n}-{width}x{height}.png",
+            "thumbnail": f"seed/{n}-{width}x{height}.webp",
+            "thumbnail_small": f"seed/{n}-{width}x{height}-256.webp",
         }
         for field, content in (
             ("original", data),
@@ -83,7 +89,11 @@ class Command(BaseCommand):
             if not default_storage.exists(names[field]):
                 default_storage.save(names[field], ContentFile(content))
         large = decoded.thumbnails[768]
-        return {**names, "sha256": decoded.sha256, "size": len(data), "thumb": large}
+        return {
+            **names,
+            **{"width": width, "height": height},
+            **{"sha256": decoded.sha256, "size": len(data), "thumb": large},
+        }
 
     def _batch(self, owner, team, galleries, files, models, rng, now, start, count) -> None:
         generations = []
@@ -122,8 +132,8 @@ class Command(BaseCommand):
                     original=f["original"],
                     thumbnail=f["thumbnail"],
                     thumbnail_small=f["thumbnail_small"],
-                    width=1024,
-                    height=768,
+                    width=f["width"],
+                    height=f["height"],
                     thumb_width=f["thumb"].width,
                     thumb_height=f["thumb"].height,
                     content_type="image/png",

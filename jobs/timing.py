@@ -67,8 +67,21 @@ def ready_after(model_id: str) -> float | None:
 
 
 def typical_times(model_ids: list[str]) -> dict[str, float]:
-    """`ready_after` for many models in one query, as the model picker shows it: each model's
-    latest EXPECTED_SAMPLE successes, numbered per model by a window function."""
+    """`ready_after` for many models at once, as the model picker shows it, from the same
+    per-process memory: the models it does not hold are learned in one query."""
+    now = time.monotonic()
+    cached = {m: _expected[m] for m in model_ids if m in _expected and _expected[m][0] > now}
+    missing = [m for m in model_ids if m not in cached]
+    learned = _learn(missing) if missing else {}
+    for model_id in missing:
+        ready = learned.get(model_id)
+        _expected[model_id] = (now + (60.0 if ready is not None else 1.0), ready)
+    found = {m: ready for m, (_, ready) in cached.items() if ready is not None}
+    return found | learned
+
+
+def _learn(model_ids: list[str]) -> dict[str, float]:
+    """Each model's latest EXPECTED_SAMPLE successes, numbered per model by a window function."""
     latest = Window(RowNumber(), partition_by=[F("model_id")], order_by=F("created_at").desc())
     rows = (
         Generation.objects.filter(

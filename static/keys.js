@@ -55,6 +55,23 @@
     return dialog;
   }
 
+  // Say the keys where they act, to screen readers (aria-keyshortcuts) and on hover.
+  function announce() {
+    var form = composer();
+    if (!form) return;
+    var prompt = form.querySelector('[name="prompt"]');
+    var button = document.getElementById("generate-button");
+    if (prompt) prompt.setAttribute("aria-keyshortcuts", "/");
+    if (button) {
+      button.setAttribute("aria-keyshortcuts", "Control+Enter Meta+Enter");
+      button.title = "Generate (Ctrl+Enter)";
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    announce();
+    document.body.addEventListener("htmx:load", announce);
+  });
+
   document.addEventListener("keydown", function (event) {
     var form = composer();
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && form && form.contains(event.target)) {

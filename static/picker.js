@@ -106,7 +106,9 @@
       if (input.getAttribute("aria-expanded") === "false") input.value = m.name;
       current.textContent = describe(m);
       star.setAttribute("aria-pressed", m.favourite ? "true" : "false");
-      star.textContent = (m.favourite ? "★" : "☆") + " Favourite";
+      // The pressed state says it to screen readers; the glyph is for eyes.
+      star.textContent = " Favourite";
+      star.prepend(el("span", {"aria-hidden": "true"}, m.favourite ? "★" : "☆"));
     }
 
     function render() {

@@ -187,6 +187,7 @@ def test_slash_goes_to_the_prompt_and_question_mark_lists_the_shortcuts(tab):
     tab.keyboard.press("/")
     prompt = tab.get_by_label("Prompt", exact=True)
     expect(prompt).to_be_focused()
+    expect(prompt).to_have_attribute("aria-keyshortcuts", "/")
     tab.keyboard.type("a/b?")  # typed into a field, the keys are text
     expect(prompt).to_have_value("a/b?")
     expect(tab.get_by_role("dialog")).to_have_count(0)
@@ -207,3 +208,20 @@ def test_ctrl_enter_generates(e2e, tab):
     gallery = tab.get_by_role("region", name="Gallery")
     expect(gallery.get_by_role("img", name=prompt)).to_be_visible(timeout=30_000)
     assert Generation.objects.filter(prompt=prompt).count() == 1
+
+
+def test_the_picker_comes_back_once_with_a_form_that_has_a_mistake(tab):
+    picker(tab).fill("relay async")
+    options(tab).click()
+    expect(tab.get_by_label("Width")).to_be_visible()
+    picker(tab).fill("sandbox flux")
+    options(tab).click()
+    many = tab.get_by_label("Number of images")
+    many.evaluate("el => el.removeAttribute('max')")
+    many.fill("9")
+    tab.get_by_label("Prompt", exact=True).fill("a fox")
+    tab.get_by_role("button", name="Generate").click()
+    expect(tab.get_by_role("alert")).to_contain_text("less than or equal to 4")
+    expect(picker(tab)).to_have_count(1)
+    expect(picker(tab)).to_have_value("Sandbox Flux")
+    expect(model_select(tab)).to_have_value("sandbox/flux-sync")

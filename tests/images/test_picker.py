@@ -101,6 +101,16 @@ def test_the_typical_time_reads_only_each_models_latest_successes(alice):
     }
 
 
+def test_learned_times_are_kept_a_minute_as_ready_after_keeps_them(
+    alice, django_assert_num_queries
+):
+    succeeded(alice, "sandbox/flux-sync", 12)
+    first = timing.typical_times(["sandbox/flux-sync"])
+    with django_assert_num_queries(0):
+        assert timing.typical_times(["sandbox/flux-sync"]) == first
+        assert timing.ready_after("sandbox/flux-sync") == first["sandbox/flux-sync"]
+
+
 def test_recent_models_are_the_persons_own_latest_first(alice, bob):
     make_generation(alice, model_id="sandbox/openai-sync")
     make_generation(alice, model_id="sandbox/relay-async")

@@ -131,8 +131,8 @@
           mark.setAttribute("aria-hidden", "true");
           head.prepend(mark);
           if (m.favourite) head.append(el("span", {class: "visually-hidden"}, ", favourite"));
-          option.append(head, el("span", {class: "picker-meta"}, describe(m)),
-            el("span", {class: "picker-id"}, m.id));
+          option.append(head, el("span", {class: "picker-id"}, m.id),
+            el("span", {class: "picker-meta"}, describe(m)));
           if (m.why) option.append(el("span", {class: "picker-why"}, m.why));
           group.appendChild(option);
           shown.push(m);

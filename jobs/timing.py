@@ -5,6 +5,8 @@ import statistics
 import time
 
 from django.conf import settings
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from gallery.models import Generation
@@ -59,14 +61,53 @@ def ready_after(model_id: str) -> float | None:
         .order_by("-created_at")
         .values_list("submitted_at", "result_at", "finished_at", "provider_meta")[:EXPECTED_SAMPLE]
     )
-    times = []
-    for start, result, end, meta in rows:
-        timings = (meta or {}).get("timings")
-        reported = timings.get("elapsed_seconds") if isinstance(timings, dict) else None
-        if isinstance(reported, int | float) and reported >= 0:
-            times.append(reported + READY_MARGIN)
-        elif start and (seen := result or end):  # rows from before result_at was kept: done
-            times.append((seen - start).total_seconds() - settings.POLL_INTERVAL / 2)
-    ready = statistics.median(times) if times else None
+    ready = _median([t for row in rows if (t := _ready_seconds(*row)) is not None])
     _expected[model_id] = (now + (60.0 if ready is not None else 1.0), ready)
     return ready
+
+
+def typical_times(model_ids: list[str]) -> dict[str, float]:
+    """`ready_after` for many models at once, as the model picker shows it, from the same
+    per-process memory: the models it does not hold are learned in one query."""
+    now = time.monotonic()
+    cached = {m: _expected[m] for m in model_ids if m in _expected and _expected[m][0] > now}
+    missing = [m for m in model_ids if m not in cached]
+    learned = _learn(missing) if missing else {}
+    for model_id in missing:
+        ready = learned.get(model_id)
+        _expected[model_id] = (now + (60.0 if ready is not None else 1.0), ready)
+    found = {m: ready for m, (_, ready) in cached.items() if ready is not None}
+    return found | learned
+
+
+def _learn(model_ids: list[str]) -> dict[str, float]:
+    """Each model's latest EXPECTED_SAMPLE successes, numbered per model by a window function."""
+    latest = Window(RowNumber(), partition_by=[F("model_id")], order_by=F("created_at").desc())
+    rows = (
+        Generation.objects.filter(
+            status=Status.SUCCEEDED, model_id__in=model_ids, submitted_at__isnull=False
+        )
+        .annotate(latest=latest)
+        .filter(latest__lte=EXPECTED_SAMPLE)
+        .values_list("model_id", "submitted_at", "result_at", "finished_at", "provider_meta")
+    )
+    times: dict[str, list[float]] = {}
+    for model_id, *row in rows:
+        if (seconds := _ready_seconds(*row)) is not None:
+            times.setdefault(model_id, []).append(seconds)
+    return {model_id: statistics.median(found) for model_id, found in times.items()}
+
+
+def _ready_seconds(start, result, end, meta) -> float | None:
+    """When one success was ready: the provider's own figure, or when our poll saw it."""
+    timings = (meta or {}).get("timings")
+    reported = timings.get("elapsed_seconds") if isinstance(timings, dict) else None
+    if isinstance(reported, int | float) and reported >= 0:
+        return reported + READY_MARGIN
+    if start and (seen := result or end):  # rows from before result_at was kept: done
+        return (seen - start).total_seconds() - settings.POLL_INTERVAL / 2
+    return None
+
+
+def _median(times: list[float]) -> float | None:
+    return statistics.median(times) if times else None

@@ -1,18 +1,19 @@
-"""How Atelier looks to each person: the theme they chose and whether the composer's options
-start open, kept on the server.
+"""How Atelier looks to each person: the theme they chose, whether the composer's options
+start open, and the models they starred in the model picker, kept on the server.
 
 The page carries it as <html data-theme>, rendered by the server, so the first paint is already
 in the right colours (no flash) on every device the person uses.
 """
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from gallery.access import Request
 from gallery.models import Preferences
+from jobs import catalog
 
 
 @require_POST
@@ -48,3 +49,18 @@ def _done(request: Request) -> HttpResponse:
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     return redirect(back if safe else "gallery:index")
+
+
+@require_POST
+@login_required
+def star_model(request: Request) -> HttpResponse:
+    """Star (starred=1) or unstar (starred=0) a model; the picker lists starred models first.
+    Answers with the person's favourites as they now stand."""
+    model = catalog.get(request.POST.get("model", ""))
+    starred = request.POST.get("starred")
+    if model is None or not model.offered:
+        return HttpResponseBadRequest("Star one of the models in the list.")
+    if starred not in ("0", "1"):
+        return HttpResponseBadRequest("Say starred=1 to star the model or starred=0 to unstar it.")
+    favourites = Preferences.star_model(request.user, model.id, starred == "1")
+    return JsonResponse({"favourites": favourites})

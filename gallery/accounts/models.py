@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from gallery.teams.models import Membership, Team
@@ -75,6 +75,8 @@ class Preferences(models.Model):
     theme = models.CharField(max_length=5, choices=Theme.choices, blank=True, default="")
     # Whether the composer's "Options" disclosure (a model's less-used parameters) starts open.
     options_open = models.BooleanField(default=False)
+    # Catalog ids the person starred in the model picker, which lists them first.
+    favourite_models = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name_plural = "preferences"
@@ -92,3 +94,21 @@ class Preferences(models.Model):
         """Whether the person last left the composer's Options open; closed until they do."""
         rows = cls.objects.filter(user=user).values_list("options_open", flat=True)
         return bool(rows.first())
+
+    @classmethod
+    def favourites_of(cls, user) -> list[str]:
+        """The models the person starred, oldest star first."""
+        found = cls.objects.filter(user=user).values_list("favourite_models", flat=True).first()
+        return [m for m in found or [] if isinstance(m, str)]
+
+    @classmethod
+    def star_model(cls, user, model_id: str, starred: bool) -> list[str]:
+        """Star or unstar a model for the person; the favourites as they now stand.
+
+        The row is locked while it changes, so two tabs starring at once both count."""
+        with transaction.atomic():
+            prefs, _ = cls.objects.select_for_update().get_or_create(user=user)
+            kept = [m for m in prefs.favourite_models if m != model_id]
+            prefs.favourite_models = [*kept, model_id] if starred else kept
+            prefs.save(update_fields=["favourite_models"])
+        return prefs.favourite_models

@@ -3,6 +3,7 @@ validators; the model select, grouped by provider, that chooses which fields the
 stored parameters turned back into the fields' values (a retry, "Use these settings", a try)."""
 
 import json
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -65,14 +66,29 @@ def _attrs(attrs: dict[str, Any]) -> str:
 
 
 class ModelSelect(QuickSelect):
-    """A select whose options can be disabled (a provider without a key) with a reason."""
+    """A select whose options can be disabled (a provider without a key) with a reason, and
+    carry what the model picker shows about each model (`details`: its data attributes by
+    model id, asked for only when the select is rendered)."""
 
-    def __init__(self, *args, disabled: dict[str, str] | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        disabled: dict[str, str] | None = None,
+        details: Callable[[], dict[str, dict[str, str]]] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.disabled = disabled or {}
+        self.details = details
+        self.shown: dict[str, dict[str, str]] = {}
+
+    def get_context(self, name, value, attrs):
+        self.shown = self.details() if self.details else {}
+        return super().get_context(name, value, attrs)
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["attrs"].update(self.shown.get(str(value), {}))
         if reason := self.disabled.get(str(value)):
             option["attrs"]["disabled"] = True
             option["label"] = f"{label} ({reason})"

@@ -16,7 +16,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from gallery.accounts import throttle
-from gallery.images import masks
+from gallery.images import masks, picker
 from gallery.images.fields import (
     CUSTOM,
     TEXT_MAX_LENGTH,
@@ -114,7 +114,10 @@ class GenerateForm(forms.Form):
         model_field.widget = ModelSelect(
             choices=choices,
             disabled=disabled,
+            details=lambda: picker.details(user, disabled),
             attrs={
+                # static/picker.js makes it a searchable list; a star keeps a favourite.
+                "data-picker": reverse("favourite-model"),
                 # Choosing a model swaps in its own fields; without JavaScript, a button does.
                 "hx-get": reverse("gallery:model-fields"),
                 "hx-trigger": "change",

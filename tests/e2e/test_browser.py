@@ -14,7 +14,7 @@ def test_it_generates_and_shows_the_image_without_a_reload(e2e, live_server, ali
     log_in(page, live_server, "alice")
     page.evaluate("window.notReloaded = true")
 
-    page.get_by_label("Model").select_option("sandbox/relay-async")
+    page.get_by_label("Model", exact=True).select_option("sandbox/relay-async")
     expect(page.get_by_label("Width")).to_have_value("1024")  # the async model's own fields
     page.get_by_label("Width").fill("384")
     page.get_by_label("Height").fill("256")

@@ -43,7 +43,7 @@ def test_applying_a_preset_fills_the_form(bob_page, transactional_db):
     expect(page.get_by_label("Prompt", exact=True)).to_have_value(
         "a watercolor portrait of an old sailor, soft light"
     )
-    expect(page.get_by_label("Model")).to_have_value("sandbox/openai-sync")
+    expect(page.get_by_label("Model", exact=True)).to_have_value("sandbox/openai-sync")
     expect(page.get_by_label("Size", exact=True)).to_have_value("512x512")
     expect(page.get_by_label("Number of images")).to_have_value("2")
     assert page.evaluate("window.notReloaded") is True
@@ -51,7 +51,7 @@ def test_applying_a_preset_fills_the_form(bob_page, transactional_db):
 
 def test_save_as_preset_is_one_click(bob_page, transactional_db):
     page = bob_page
-    page.get_by_label("Model").select_option("sandbox/flux-sync")
+    page.get_by_label("Model", exact=True).select_option("sandbox/flux-sync")
     page.get_by_label("Prompt", exact=True).fill("a lighthouse at {subject}")
     page.get_by_role("button", name="Save as preset").click()
     bar = page.get_by_role("group", name="Presets and styles")

@@ -29,7 +29,7 @@ def test_teammates_see_each_others_images_and_comments(e2e, live_server, studio,
             switch_to(page, "Studio")
         bob.evaluate("window.notReloaded = true")
 
-        alice.get_by_label("Model").select_option("sandbox/flux-sync")
+        alice.get_by_label("Model", exact=True).select_option("sandbox/flux-sync")
         alice.get_by_label("Prompt").fill("a shared lighthouse")
         alice.get_by_label("Size", exact=True).select_option("square")
         alice.get_by_role("button", name="Generate").click()

@@ -18,7 +18,7 @@ def test_the_form_counts_down_to_the_limit_and_then_says_no(e2e, live_server, al
     log_in(page, live_server, "alice")
     limits = page.get_by_label("Your limits")
     expect(limits).to_have_text("You: 0 of 2 images today")
-    page.get_by_label("Model").select_option("sandbox/flux-sync")
+    page.get_by_label("Model", exact=True).select_option("sandbox/flux-sync")
     page.get_by_label("Prompt").fill("a paper crane")
     page.get_by_role("button", name="Generate").click()
     expect(limits).to_have_text("You: 1 of 2 images today")  # updated with the new card

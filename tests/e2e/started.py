@@ -45,6 +45,7 @@ APP_VARIABLES = (
     "METRICS_ALLOWED",
     "LOG_FORMAT",
     "GENERATE_RATE_COUNT",
+    "API_WAIT_SECONDS",
     "GENERATE_RATE_SECONDS",
     "LOGIN_RATE_COUNT",
     "LOGIN_RATE_SECONDS",
@@ -104,8 +105,10 @@ def started_app(
     up_path: str = "/login/",
     wsgi: str = "webapp.wsgi",
     port: int | None = None,
+    asgi: bool = False,
 ) -> Iterator[StartedApp]:
-    """gunicorn serving `wsgi` (`webapp.wsgi`) on a free port until the block ends.
+    """gunicorn serving `wsgi` (`webapp.wsgi`) on a free port until the block ends; with
+    `asgi`, `webapp.asgi` in uvicorn's worker, as `manage.py serve` and compose run it.
 
     `database_url` is the test database (already migrated by pytest-django); `env` holds the
     only settings the test chooses, e.g. {"SANDBOX_ENABLED": "1"}. It is up once `up_path`
@@ -117,13 +120,12 @@ def started_app(
         sys.executable,
         "-m",
         "gunicorn",
-        wsgi,
+        *(["webapp.asgi", "-k", "uvicorn_worker.UvicornWorker"] if asgi else [wsgi]),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
-        "--threads",
-        "4",
+        *([] if asgi else ["--threads", "4"]),
         "--no-control-socket",
     ]
     log = open(var_dir / "web.log", "w")  # noqa: SIM115 - the child keeps it

@@ -105,10 +105,11 @@ def started_app(
     up_path: str = "/login/",
     wsgi: str = "webapp.wsgi",
     port: int | None = None,
-    asgi: bool = False,
+    asgi: bool = True,
 ) -> Iterator[StartedApp]:
-    """gunicorn serving `wsgi` (`webapp.wsgi`) on a free port until the block ends; with
-    `asgi`, `webapp.asgi` in uvicorn's worker, as `manage.py serve` and compose run it.
+    """gunicorn serving `webapp.asgi` in uvicorn's worker, as `manage.py serve`, compose and
+    the Dockerfile run it, on a free port until the block ends; with `asgi=False`, the WSGI
+    application `wsgi` in threads (4 per process) instead.
 
     `database_url` is the test database (already migrated by pytest-django); `env` holds the
     only settings the test chooses, e.g. {"SANDBOX_ENABLED": "1"}. It is up once `up_path`

@@ -58,10 +58,10 @@ async def _serve(request: HttpRequest, *, edit: bool) -> JsonResponse:
 def begin(request: HttpRequest, edit: bool) -> tuple[Generation, Request]:
     """Check the request as the form checks one and start its generation; raises Problem."""
     who = _caller(request)
-    body = _body(request, edit)
-    model = _model(body, edit)
     try:
         who.require_write()
+        body = _body(request, edit)
+        model = _model(body, edit)
         asked = read(model, body)
         files = _pictures(model, request.FILES) if edit else None
         form = bound_form(who, model.id, asked.prompt, asked.params, files=files)

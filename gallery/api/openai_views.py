@@ -22,6 +22,7 @@ from gallery.api.compat import Problem, Request, invalid, read
 from gallery.api.errors import Invalid, TooMany
 from gallery.api.generations import bound_form, refusal, start
 from gallery.models import Generation
+from gallery.policy.models import Rules
 from jobs import catalog, links
 from jobs.catalog import Model
 
@@ -62,6 +63,9 @@ def begin(request: HttpRequest, edit: bool) -> tuple[Generation, Request]:
         who.require_write()
         body = _body(request, edit)
         model = _model(body, edit)
+        if refused := Rules.of(who.user, who.team).listed(model):
+            # Not a mistake in the request: this person may not use it here (as on the page).
+            raise Problem(403, f"{model.name} is {refused}.", param="model", code="model_refused")
         asked = read(model, body)
         files = _pictures(model, request.FILES) if edit else None
         form = bound_form(who, model.id, asked.prompt, asked.params, files=files)
@@ -124,7 +128,9 @@ def _pictures(model: Model, files: MultiValueDict) -> MultiValueDict:
     images = files.getlist("image") + files.getlist("image[]")
     if not images:
         raise invalid("image is required: the picture to edit.", "image")
-    target = next(p for p in model.image_params if not p.mask_convention)
+    target = next((p for p in model.image_params if not p.mask_convention), None)
+    if target is None:
+        raise invalid(f"{model.id} takes only a mask; use a model that edits.", "image")
     found = MultiValueDict({f"p_{target.name}": images})
     if mask := files.get("mask"):
         if model.mask_param is None:

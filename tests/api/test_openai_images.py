@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image as PILImage
 
-from gallery.models import Generation
+from gallery.models import Generation, Price, RoleModels
 
 URL = "/v1/images/generations"
 
@@ -92,3 +92,21 @@ def test_it_names_the_mask_when_the_mask_is_wrong(client, tokens, settings):
     found = error(response, 400)
     assert found["param"] == "mask"
     assert "size" in found["message"]
+
+
+def test_a_model_the_teams_rules_leave_out_is_403(post, tokens, studio):
+    RoleModels.objects.create(
+        team=studio, role="editor", scope=RoleModels.Scope.SOME, model_ids=["sandbox/flux-sync"]
+    )
+    found = error(post(tokens["bob"], {"model": "sandbox/openai-sync", "prompt": "x"}), 403)
+    assert found["message"].endswith("is not for editors in this team.")
+    assert (found["param"], found["code"]) == ("model", "model_refused")
+    assert not Generation.objects.exists()
+
+
+def test_a_price_ceiling_is_403(post, tokens, studio):
+    Price.objects.create(model_id="sandbox/openai-sync", usd_per_image="0.08")
+    RoleModels.objects.create(team=studio, role="editor", max_usd_per_image="0.05")
+    found = error(post(tokens["bob"], {"model": "sandbox/openai-sync", "prompt": "x"}), 403)
+    assert "editors here may use models up to $0.05" in found["message"]
+    assert not Generation.objects.exists()

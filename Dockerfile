@@ -8,4 +8,4 @@ COPY . .
 RUN useradd --system --home /app atelier && mkdir -p /data/media && chown -R atelier /data
 USER atelier
 EXPOSE 8000
-CMD ["gunicorn", "webapp.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+CMD ["gunicorn", "webapp.asgi", "-k", "uvicorn_worker.UvicornWorker", "--bind", "0.0.0.0:8000", "--workers", "3"]

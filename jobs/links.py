@@ -9,12 +9,14 @@ INPUT_LINK_SALT = "atelier.input-link"
 INPUT_LINK_SECONDS = 3600
 
 
-def public_link(kind: str, uuid: str) -> str:
-    """A link that works for an hour ("upload" or "image"); "" without PUBLIC_BASE_URL."""
-    if not settings.PUBLIC_BASE_URL:
+def public_link(kind: str, uuid: str, base: str = "") -> str:
+    """A link that works for an hour ("upload" or "image"), on PUBLIC_BASE_URL or else on
+    `base` (the site as the caller reached it); "" with neither."""
+    base = settings.PUBLIC_BASE_URL or base.rstrip("/")
+    if not base:
         return ""
     token = signing.dumps([kind, uuid], salt=INPUT_LINK_SALT)
-    return settings.PUBLIC_BASE_URL + reverse("gallery:input-link", args=[token])
+    return base + reverse("gallery:input-link", args=[token])
 
 
 def read_input_link(token: str) -> tuple[str, str] | None:

@@ -597,6 +597,22 @@ API_MATRIX = {
         {"name": "New"},
         dict(alice=201, bob=201, carol=403, dave=201, readonly=403),
     ),
+    # Owners only; alice's read-only token may look, not change.
+    ("api:webhooks", "get"): (
+        "/webhooks",
+        None,
+        dict(alice=200, bob=403, carol=403, dave=200, readonly=200),
+    ),
+    ("api:webhooks", "post"): (
+        "/webhooks",
+        {"url": "https://93.184.216.34/in", "events": ["generation.failed"]},
+        dict(alice=201, bob=403, carol=403, dave=201, readonly=403),
+    ),
+    ("api:webhook", "delete"): (
+        "/webhooks/{endpoint}",
+        None,
+        dict(alice=204, bob=403, carol=403, dave=404, readonly=403),
+    ),
     # ninja's root only names where the docs are: not found, for everyone.
     ("api:api-root", "get"): ("/", None, {p: 404 for p in API_PERSONAS}),
     # Public: they describe the API and hold nothing of anyone's.
@@ -605,8 +621,26 @@ API_MATRIX = {
 }
 
 
+# OpenAI's images API at the site root, for the same tokens; with no worker running, a
+# generation that starts waits API_WAIT_SECONDS (1 here) and answers 504.
+OPENAI_MATRIX = {
+    "openai-generations": (
+        "/v1/images/generations",
+        {"model": "sandbox/flux-sync", "prompt": "a fox"},
+        dict(alice=504, bob=504, carol=403, dave=504, readonly=403),
+    ),
+    # sandbox/flux-sync takes no picture: a 400 naming the model, for those who may edit.
+    "openai-edits": (
+        "/v1/images/edits",
+        {"model": "sandbox/flux-sync", "prompt": "a fox"},
+        dict(alice=400, bob=400, carol=403, dave=400, readonly=403),
+    ),
+}
+
+
 def test_every_url_is_in_the_matrix():
-    assert all_url_names() == set(MATRIX) | {name for name, _ in API_MATRIX}
+    api = {name for name, _ in API_MATRIX}
+    assert all_url_names() == set(MATRIX) | api | set(OPENAI_MATRIX)
 
 
 CASES = [(name, persona) for name in MATRIX for persona in PERSONAS]
@@ -669,9 +703,30 @@ def test_the_api_matrix(name, method, persona, client, world, api_tokens):
     if method == "get":
         response = client.get(path, headers=headers)
     else:
-        data = json.dumps({k: v.format(**world) for k, v in body.items()}) if body else ""
+        filled = {k: v.format(**world) if isinstance(v, str) else v for k, v in body.items()}
+        data = json.dumps(filled) if body else ""
         response = getattr(client, method)(
             path, data, content_type="application/json", headers=headers
         )
     want = expected.get(persona, 401)
     assert response.status_code == want, (path, persona, response.content[:300])
+
+
+OPENAI_CASES = [(name, p) for name in OPENAI_MATRIX for p in API_PERSONAS]
+
+
+@pytest.mark.parametrize(
+    ("name", "persona"), OPENAI_CASES, ids=[f"{n}-{p}" for n, p in OPENAI_CASES]
+)
+def test_the_openai_matrix(name, persona, client, world, api_tokens, settings):
+    settings.API_WAIT_SECONDS = 1
+    path, body, expected = OPENAI_MATRIX[name]
+    token = api_tokens[persona]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if name == "openai-edits":  # multipart, as the SDKs send it
+        response = client.post(path, body, headers=headers)
+    else:
+        response = client.post(path, body, content_type="application/json", headers=headers)
+    want = expected.get(persona, 401)
+    assert response.status_code == want, (path, persona, response.content[:300])
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}

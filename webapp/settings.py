@@ -51,7 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "webapp.static.StaticFilesMiddleware",  # WhiteNoise, async-capable
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -301,6 +301,10 @@ if WEBHOOK_CLAIM_LEASE <= WEBHOOK_TIMEOUT:
     raise ImproperlyConfigured("WEBHOOK_CLAIM_LEASE must be longer than WEBHOOK_TIMEOUT")
 # After a rotation the old secret signs too for this long (receivers move to the new one).
 WEBHOOK_SECRET_OVERLAP = envint("WEBHOOK_SECRET_OVERLAP", 24 * 3600)
+# How long POST /v1/images/* waits for its generation before answering 504 with its id.
+API_WAIT_SECONDS = envint("API_WAIT_SECONDS", 300)
+if API_WAIT_SECONDS < 1:
+    raise ImproperlyConfigured("API_WAIT_SECONDS must be at least 1")
 
 # The built-in offline provider, served by this app under /sandbox/ and always reached over HTTP.
 # Off unless asked for (`make run` and the test suite turn it on); when on, it answers only the

@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from gallery.accounts import appearance
 from gallery.accounts import views as accounts
+from gallery.api import openai_views
 from gallery.api.v1 import api
 from webapp import health, metrics
 
@@ -55,6 +56,9 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("sandbox/", include("jobs.sandbox.urls")),
     path("api/v1/", api.urls),
+    # OpenAI's images API at the site root, so its SDKs take base_url="<site>/v1".
+    path("v1/images/generations", openai_views.generations, name="openai-generations"),
+    path("v1/images/edits", openai_views.edits, name="openai-edits"),
     path("", include("gallery.sharing.urls")),
     path("", include("gallery.urls")),
 ]

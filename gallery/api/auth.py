@@ -20,7 +20,7 @@ from ninja.security.base import AuthBase
 
 from gallery.access import EDIT_ROLES
 from gallery.api.models import ApiToken
-from gallery.teams.models import Team
+from gallery.teams.models import Membership, Team
 
 HOW = "Send an API token as `Authorization: Bearer atl_…` (make one under API tokens)."
 
@@ -57,6 +57,11 @@ class Caller:
                 f"You are a {self.role} in {self.team.name}: a {self.role} can look, "
                 "not change anything."
             )
+
+    def require_owner(self) -> None:
+        """What only the team's owners see or do (its webhooks)."""
+        if self.role != Membership.Role.OWNER:
+            raise Forbidden(f"Only owners of {self.team.name} manage its webhooks.")
 
 
 def authenticate(header: str) -> Caller:

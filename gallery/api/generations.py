@@ -122,11 +122,17 @@ def start(who: Caller, form: GenerateForm, **fields: Any) -> Generation:
 
 
 def bound_form(
-    who: Caller, model_id: str, prompt: str, params: dict[str, Any], gallery: UUID | None = None
+    who: Caller,
+    model_id: str,
+    prompt: str,
+    params: dict[str, Any],
+    gallery: UUID | None = None,
+    files: Any = None,
 ) -> GenerateForm:
     """The generate form, bound to parameters under the catalog's names as if the person had
     filled it in: every API that makes images validates through this (raises Invalid for a
-    parameter the model does not have, or a picture that is not the team's)."""
+    parameter the model does not have, or a picture that is not the team's). `files` are
+    uploads under the form's field names (`p_<param>`), as the page sends them."""
     data: dict[str, Any] = {"model": model_id, "prompt": prompt}
     if gallery:
         data["gallery"] = str(gallery)
@@ -141,7 +147,9 @@ def bound_form(
         for param in model.image_params:
             _only_gallery_pictures(param, params.get(param.name))
         data |= form_values(model, params)
-    return GenerateForm(data, user=who.user, team=who.team, model_id=model_id, rate_limited=True)
+    return GenerateForm(
+        data, files, user=who.user, team=who.team, model_id=model_id, rate_limited=True
+    )
 
 
 def _only_gallery_pictures(param: catalog.Param, value: Any) -> None:

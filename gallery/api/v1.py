@@ -4,14 +4,13 @@ OpenAPI at /api/v1/openapi.json and Swagger UI at /api/v1/docs, served from ninj
 files (no CDN, no inline script), so the docs page runs under the site's strict CSP unchanged.
 The docs and the document are public: they describe the API and hold nothing of anyone's.
 
-Webhooks (GET/POST/DELETE /webhooks, owners only) plug in here as one more router:
-`api.add_router("/", webhooks.router)`, its routes opening with `caller(request)` and checking
-`caller.role == Membership.Role.OWNER` (and not `caller.token.read_only` for changes).
+Webhooks (GET/POST/DELETE /webhooks) are owners' only: their routes open with `caller(request)`
+and `require_owner()` (and `require_change()`: not with a read-only token).
 """
 
 from ninja import NinjaAPI
 
-from gallery.api import errors, generations, images
+from gallery.api import errors, generations, images, webhooks
 from gallery.api.auth import BearerToken
 
 api = NinjaAPI(
@@ -27,3 +26,4 @@ api = NinjaAPI(
 errors.install(api)
 api.add_router("/", generations.router)
 api.add_router("/", images.router)
+api.add_router("/", webhooks.router)

@@ -18,6 +18,7 @@ from gallery.usage.limits import KINDS, Limit, Standing, own_limit
 from gallery.usage.sums import (
     GRAINS,
     KEYS,
+    LEDGER_ONLY,
     ROLLUP_SUMS,
     SUMMED,
     Figures,
@@ -74,6 +75,9 @@ class Source:
             raw |= Q(created_at__gte=start, created_at__lt=end)
         self.has_raw = len(rolled) < len(scope.days())
         self.ledger = Usage.objects.filter(raw, **scope.filters())
+        start, end = day_bounds(scope.first, scope.last)
+        self.whole = Usage.objects.filter(created_at__gte=start, created_at__lt=end)
+        self.whole = self.whole.filter(**scope.filters())
         # Exactly the days found rolled up: one finished meanwhile is read from the ledger.
         self.rolled = UsageDay.objects.filter(day__in=sorted(rolled))
 
@@ -89,6 +93,8 @@ class Source:
     def table(self, name: str) -> dict:
         """{key tuple: Figures} for one table (see KEYS); the model table has latencies."""
         keys, latency = KEYS[name], name == "model"
+        if name in LEDGER_ONLY:
+            return self._by_token(keys)
         found = summarize(self.ledger, keys, latency) if self.has_raw else {}
         rollups = self.rollups(name).order_by()
         if latency:  # histograms are merged here, not in SQL
@@ -99,6 +105,15 @@ class Source:
         else:
             for row in rollups.values(*keys).annotate(**ROLLUP_SUMS):
                 found.setdefault(tuple(row[k] for k in keys), Figures()).add(from_row(row))
+        return found
+
+    def _by_token(self, keys: tuple[str, ...]) -> dict:
+        """Each token's rows (whoever's, in whichever team), and one row for all made from the
+        pages: the ledger keeps who asked, roll-ups do not, so the whole range is summed here."""
+        found: dict[tuple, Figures] = {}
+        for key, figures in summarize(self.whole, keys).items():
+            key = key if key[1] else (None, "", "", "")
+            found.setdefault(key, Figures()).add(figures)
         return found
 
     def reasons(self) -> dict[str, int]:

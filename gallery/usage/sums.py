@@ -35,7 +35,11 @@ KEYS = {
     "provider": ("provider",),
     "model": ("provider", "model_id"),
     "reason": ("reason",),
+    # Spend by API token (none: made from the pages), with whose token it is and in which team.
+    "token": ("api_token_id", "api_token_name", "user_name", "team_name"),
 }
+# Tables no roll-up grain keeps: always summed from the ledger, which keeps every row.
+LEDGER_ONLY = ("token",)
 FULL = ("team_id", "team_name", "user_id", "user_name", "provider", "model_id")
 # Roll-up grains and their keys, fewest rows first: a table is read from the first grain that
 # has its key and the filtered columns ("all" has every one).

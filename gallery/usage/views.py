@@ -104,6 +104,11 @@ def _label(name: str, key: tuple) -> str:
         return label if pk is not None else f"{label} (deleted)"
     if name == "provider":
         return catalog.PROVIDERS.get(key[0], key[0])
+    if name == "token":
+        token_id, token, user, team = key
+        if not token:
+            return "From the pages (no API token)"
+        return f"{token}{'' if token_id else ' (deleted)'} · {user} in {team}"
     _provider, model_id = key
     model = catalog.get(model_id)
     return f"{model.name} ({model_id})" if model else model_id
@@ -120,7 +125,8 @@ def _rows(source: Source, name: str) -> list[dict]:
 
 def report(scope: Scope) -> dict:
     source = Source(scope)
-    tables = {name: _rows(source, name) for name in ("day", "user", "team", "provider", "model")}
+    names = ("day", "user", "team", "token", "provider", "model")
+    tables = {name: _rows(source, name) for name in names}
     totals = Figures()
     for row in tables["day"]:
         totals.add(row["figures"])
@@ -158,7 +164,7 @@ LATENCY_COLUMNS: list[tuple[str, Callable[[Figures], object]]] = [
     ("p50_seconds_at_most", lambda f: "" if f.p50 is None else round(f.p50, 2)),
     ("p95_seconds_at_most", lambda f: "" if f.p95 is None else round(f.p95, 2)),
 ]
-EXPORTS = ("day", "user", "team", "provider", "model", "reasons", "limits")
+EXPORTS = ("day", "user", "team", "token", "provider", "model", "reasons", "limits")
 
 
 def _export(name: str, scope: Scope) -> str:

@@ -45,6 +45,7 @@ APP_VARIABLES = (
     "METRICS_ALLOWED",
     "LOG_FORMAT",
     "GENERATE_RATE_COUNT",
+    "API_WAIT_SECONDS",
     "GENERATE_RATE_SECONDS",
     "LOGIN_RATE_COUNT",
     "LOGIN_RATE_SECONDS",
@@ -104,8 +105,11 @@ def started_app(
     up_path: str = "/login/",
     wsgi: str = "webapp.wsgi",
     port: int | None = None,
+    asgi: bool = True,
 ) -> Iterator[StartedApp]:
-    """gunicorn serving `wsgi` (`webapp.wsgi`) on a free port until the block ends.
+    """gunicorn serving `webapp.asgi` in uvicorn's worker, as `manage.py serve`, compose and
+    the Dockerfile run it, on a free port until the block ends; with `asgi=False`, the WSGI
+    application `wsgi` in threads (4 per process) instead.
 
     `database_url` is the test database (already migrated by pytest-django); `env` holds the
     only settings the test chooses, e.g. {"SANDBOX_ENABLED": "1"}. It is up once `up_path`
@@ -117,13 +121,12 @@ def started_app(
         sys.executable,
         "-m",
         "gunicorn",
-        wsgi,
+        *(["webapp.asgi", "-k", "uvicorn_worker.UvicornWorker"] if asgi else [wsgi]),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
-        "--threads",
-        "4",
+        *([] if asgi else ["--threads", "4"]),
         "--no-control-socket",
     ]
     log = open(var_dir / "web.log", "w")  # noqa: SIM115 - the child keeps it

@@ -131,7 +131,9 @@ def test_a_worker_killed_halfway_is_taken_over_and_nothing_is_lost(
     worker_args = ["-Q", ",".join(sorted(queues)), "--pool", "threads", "--concurrency", "4"]
     worker_args += ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
     purge(queues)
-    web = started_app(database, tmp_path / "web", shared, wsgi="tests.e2e.routed:application")
+    web = started_app(
+        database, tmp_path / "web", shared, wsgi="tests.e2e.routed:application", asgi=False
+    )
     with web as site:
         sandbox = {**shared, "SANDBOX_BASE_URL": site.url("/sandbox")}
         celery = {"module": "tests.e2e.routed"}

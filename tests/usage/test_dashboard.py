@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from gallery import spreadsheet
-from gallery.models import Budget, Generation, Team, Usage, UsageDay, UsageRollup
+from gallery.models import ApiToken, Budget, Generation, Team, Usage, UsageDay, UsageRollup
 from gallery.usage.figures import Scope, Source, standing, used_by
 from gallery.usage.sums import EDGES, Figures, bucket, percentile
 from jobs import pipeline, tasks
@@ -297,7 +297,7 @@ def test_an_unknown_table_is_not_found(staff_client):
 
 
 URLS = ["/staff/usage/", *(f"/staff/usage/export/{t}" for t in ("day", "user", "team"))]
-URLS += [f"/staff/usage/export/{t}" for t in ("provider", "model", "reasons", "limits")]
+URLS += [f"/staff/usage/export/{t}" for t in ("token", "provider", "model", "reasons", "limits")]
 
 
 @pytest.mark.parametrize("url", URLS)
@@ -357,3 +357,40 @@ def test_a_generation_made_through_the_view_shows_once_settled(
     assert (totals.generations, totals.succeeded, totals.images) == (1, 1, 2)
     model = response.context["tables"]["model"][0]["figures"]
     assert model.p50 is not None and model.p50 >= entry.total_seconds
+
+
+# --- Spend by API token ---------------------------------------------------------------------
+
+
+def test_spend_is_broken_down_by_api_token_on_the_page_and_in_the_csv(
+    ledger, staff_client, studio, alice, bob
+):
+    pipeline_token, _ = ApiToken.issue(alice, studio, "nightly pipeline")
+    gone, _ = ApiToken.issue(bob, studio, "old script")
+    for cost in ("0.40", "0.60"):
+        entry(alice, studio, A, "flux/schnell", Status.SUCCEEDED, 2, cost, api_token=pipeline_token,
+              api_token_name=pipeline_token.name)  # fmt: skip
+    entry(
+        bob, studio, B, "flux/schnell", Status.FAILED, 0, api_token=gone, api_token_name=gone.name
+    )
+    gone.delete()  # the ledger keeps its name
+    UsageDay.objects.rebuild(A)  # a rolled-up day still counts under its token
+
+    response = staff_client.get("/staff/usage/")
+    rows = {row["label"]: row["figures"] for row in response.context["tables"]["token"]}
+    mine = rows["nightly pipeline · alice in Studio"]
+    assert (mine.generations, mine.images, mine.cost_usd) == (2, 4, Decimal("1.00"))
+    assert rows["old script (deleted) · bob in Studio"].failed == 1
+    assert rows["From the pages (no API token)"].generations == 10
+    assert "By API token" in response.content.decode()
+
+    csv_rows = rows_of(staff_client.get("/staff/usage/export/token", {"user": alice.pk}))
+    assert csv_rows[0][:8] == [
+        "token", "generations", "succeeded", "failed", "cancelled", "in_flight", "images",
+        "spend_usd",
+    ]  # fmt: skip
+    by_token = {row[0]: row[1:8] for row in csv_rows[1:]}
+    assert by_token == {
+        "nightly pipeline · alice in Studio": ["2", "2", "0", "0", "0", "4", "1.000000"],
+        "From the pages (no API token)": ["4", "3", "0", "0", "1", "5", "0.250000"],
+    }

@@ -20,13 +20,15 @@ class Command(BaseCommand):
         commands = {
             "web": [
                 f"{bindir}/gunicorn",
-                "webapp.wsgi",
+                # ASGI, so POST /v1/images/* can wait minutes for a generation without holding
+                # a worker; Django runs the sync views in threads.
+                "webapp.asgi",
+                "-k",
+                "uvicorn_worker.UvicornWorker",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
                 "2",
-                "--threads",
-                "4",
                 "--access-logfile",
                 "-",
             ],

@@ -220,11 +220,24 @@ def missing_setting(model: Model, team: Any = None) -> str | None:
 
 def offered() -> list[Model]:
     """Models a person may pick for a new generation, in the order the select shows them."""
-    order = list(PROVIDERS)
-    return sorted(
-        (m for m in MODELS.values() if m.offered),
-        key=lambda m: (order.index(m.provider), m.developer.lower(), m.name.lower()),
-    )
+    return [m for m in _in_order(frozenset(MODELS)) if m.offered]
+
+
+def _in_order(ids: frozenset[str]) -> list[Model]:
+    """Every model, by provider, developer and name (a page asks several times; the sort is
+    kept for as long as the catalog holds the same ids)."""
+    key = _sorted_ids.get(ids)
+    if key is None:
+        order = list(PROVIDERS)
+        ranked = sorted(
+            MODELS.values(),
+            key=lambda m: (order.index(m.provider), m.developer.lower(), m.name.lower()),
+        )
+        key = _sorted_ids[ids] = [m.id for m in ranked]
+    return [MODELS[model_id] for model_id in key]
+
+
+_sorted_ids: dict[frozenset[str], list[str]] = {}
 
 
 DEFAULT_MODEL = "sandbox/flux-sync"

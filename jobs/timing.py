@@ -68,16 +68,30 @@ def ready_after(model_id: str) -> float | None:
 
 def typical_times(model_ids: list[str]) -> dict[str, float]:
     """`ready_after` for many models at once, as the model picker shows it, from the same
-    per-process memory: the models it does not hold are learned in one query."""
+    per-process memory: the models it does not hold are learned in one query. A model with
+    nothing to learn from is asked about again after a minute here (`ready_after` asks again
+    after a second, for the pipeline): a page must not query for ninety unused models each time.
+    """
     now = time.monotonic()
     cached = {m: _expected[m] for m in model_ids if m in _expected and _expected[m][0] > now}
-    missing = [m for m in model_ids if m not in cached]
+    missing = [m for m in model_ids if m not in cached and _unknown_until.get(m, 0.0) <= now]
     learned = _learn(missing) if missing else {}
     for model_id in missing:
         ready = learned.get(model_id)
         _expected[model_id] = (now + (60.0 if ready is not None else 1.0), ready)
+        if ready is None:
+            _unknown_until[model_id] = now + 60.0
     found = {m: ready for m, (_, ready) in cached.items() if ready is not None}
     return found | learned
+
+
+_unknown_until: dict[str, float] = {}
+
+
+def forget() -> None:
+    """Drop everything learned in this process (tests start from nothing)."""
+    _expected.clear()
+    _unknown_until.clear()
 
 
 def _learn(model_ids: list[str]) -> dict[str, float]:

@@ -49,7 +49,7 @@ def forget_expected_durations():
     """Durations learned from one test's rows are not carried into the next."""
     from jobs import timing
 
-    timing._expected.clear()
+    timing.forget()
 
 
 @pytest.fixture(autouse=True)

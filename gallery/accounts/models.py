@@ -85,21 +85,28 @@ class Preferences(models.Model):
         return f"{self.user}'s preferences"
 
     @classmethod
+    def of(cls, user) -> "Preferences | None":
+        """The person's row, or None before they choose anything. Read once per request: Django
+        keeps it on the user object (the theme, the composer and the picker all ask)."""
+        return getattr(user, "preferences", None)
+
+    @classmethod
     def theme_of(cls, user) -> str:
         """The person's theme, "" (follow the system) until they choose one."""
-        return cls.objects.filter(user=user).values_list("theme", flat=True).first() or ""
+        prefs = cls.of(user)
+        return prefs.theme if prefs else ""
 
     @classmethod
     def options_open_for(cls, user) -> bool:
         """Whether the person last left the composer's Options open; closed until they do."""
-        rows = cls.objects.filter(user=user).values_list("options_open", flat=True)
-        return bool(rows.first())
+        prefs = cls.of(user)
+        return bool(prefs and prefs.options_open)
 
     @classmethod
     def favourites_of(cls, user) -> list[str]:
         """The models the person starred, oldest star first."""
-        found = cls.objects.filter(user=user).values_list("favourite_models", flat=True).first()
-        return [m for m in found or [] if isinstance(m, str)]
+        prefs = cls.of(user)
+        return [m for m in (prefs.favourite_models if prefs else []) if isinstance(m, str)]
 
     @classmethod
     def star_model(cls, user, model_id: str, starred: bool) -> list[str]:

@@ -7,6 +7,7 @@ stable while new images arrive and costs the same at any depth.
 import uuid
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from django import forms
@@ -60,9 +61,14 @@ class Filters:
         return values
 
     def urlencode(self, **extra: str) -> str:
-        return urlencode({**self.as_query(), **extra})
+        return urlencode({**self.as_query(), **extra}) if extra else self._encoded
 
-    @property
+    # Asked for by every tile of a page: worked out once.
+    @cached_property
+    def _encoded(self) -> str:
+        return urlencode(self.as_query())
+
+    @cached_property
     def active(self) -> bool:
         return bool(self.as_query())
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from gallery.images.links import ImageLinks
 from gallery.images.status import IN_FLIGHT, GenerationStatus
 from gallery.teams.models import Membership, Team
 from gallery.usage.models import Usage
@@ -386,6 +387,11 @@ class Image(models.Model):
             sha256=self.sha256,
             seed=self.seed,
         )
+
+    @cached_property
+    def links(self) -> ImageLinks:
+        """Its page, files, favorite form and "use these settings", for a grid tile."""
+        return ImageLinks.of(self.uuid, self.generation.uuid)
 
     @property
     def small_width(self) -> int:

@@ -137,7 +137,7 @@ def test_without_javascript_a_button_keeps_the_options_open(
 @pytest.fixture
 def learned(transactional_db, alice):
     """Five finished generations of sandbox/flux-sync, each ready 40 s after submission."""
-    timing._expected.clear()  # the live server shares this process and its memory
+    timing.forget()  # the live server shares this process and its memory
     now = timezone.now()
     for n in range(5):
         start = now - timedelta(hours=n + 1)
@@ -149,7 +149,7 @@ def learned(transactional_db, alice):
             finished_at=start + timedelta(seconds=41),
         )
     yield
-    timing._expected.clear()
+    timing.forget()
 
 
 def test_an_in_flight_card_shows_its_time_and_a_bar_that_moves_without_asking(
@@ -193,7 +193,7 @@ def test_an_in_flight_card_shows_its_time_and_a_bar_that_moves_without_asking(
 def test_a_card_without_history_says_there_is_no_estimate_yet(
     transactional_db, live_server, browser, alice
 ):
-    timing._expected.clear()
+    timing.forget()
     make_generation(alice, model_id="sandbox/relay-async", status=Status.QUEUED)
     page = open_gallery(browser, live_server)
     try:

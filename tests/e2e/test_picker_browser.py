@@ -117,7 +117,7 @@ def test_entries_show_price_typical_time_and_why_disabled(tab, alice, settings):
             finished_at=started + timedelta(seconds=seconds + 1),
             provider_meta={"timings": {"elapsed_seconds": seconds}},
         )
-    timing._expected.clear()  # the first page load found no history, remembered for a second
+    timing.forget()  # the first page load found no history, remembered a while
     tab.reload()
     picker(tab).click()
     expect(entry(tab, "Sandbox Flux")).to_contain_text("typically 8 s")  # the median

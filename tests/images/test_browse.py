@@ -331,3 +331,15 @@ def test_the_filter_form_keeps_good_values_and_drops_bad_ones():
     assert filters.q == ("fox " + "x" * 300)[:200]
     assert (filters.status, filters.gallery, filters.since) == ("", "", None)
     assert filters.until == date(2024, 3, 1) and filters.favorites is True
+
+
+def test_a_tiles_links_are_the_addresses_reverse_gives(alice):
+    from django.urls import reverse
+
+    image = make_image(make_generation(alice))
+    links = image.links
+    assert links.open == reverse("gallery:image-detail", args=[image.uuid])
+    assert links.favorite == reverse("gallery:image-favorite", args=[image.uuid])
+    for kind in ("thumbnail", "small", "original"):
+        assert getattr(links, kind) == reverse("gallery:image-file", args=[image.uuid, kind])
+    assert links.use == f"{reverse('gallery:index')}?use={image.generation.uuid}"

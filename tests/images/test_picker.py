@@ -204,3 +204,15 @@ def test_stars_need_a_login_and_a_post(alice_client):
     )
     assert response.status_code == 302 and "/login/" in response["Location"]
     assert alice_client.get("/account/favourite-model").status_code == 405
+
+
+def test_a_model_with_no_history_is_not_asked_about_again_at_every_page(
+    alice, django_assert_num_queries
+):
+    assert timing.typical_times(["sandbox/flux-sync"]) == {}
+    with django_assert_num_queries(0):  # the picker's next pages: nothing to learn yet
+        assert timing.typical_times(["sandbox/flux-sync"]) == {}
+    succeeded(alice, "sandbox/flux-sync", 12)
+    # The pipeline still learns a model's first success within a second.
+    timing._expected["sandbox/flux-sync"] = (0.0, None)
+    assert timing.ready_after("sandbox/flux-sync") == 12 + timing.READY_MARGIN

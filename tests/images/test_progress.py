@@ -15,9 +15,9 @@ Status = Generation.Status
 
 @pytest.fixture(autouse=True)
 def nothing_learned_yet():
-    timing._expected.clear()
+    timing.forget()
     yield
-    timing._expected.clear()
+    timing.forget()
 
 
 def test_a_model_with_no_finished_generation_has_no_estimate(alice):

@@ -703,7 +703,9 @@ def test_the_api_matrix(name, method, persona, client, world, api_tokens):
     if method == "get":
         response = client.get(path, headers=headers)
     else:
-        filled = {k: v.format(**world) if isinstance(v, str) else v for k, v in body.items()}
+        filled = {
+            k: v.format(**world) if isinstance(v, str) else v for k, v in (body or {}).items()
+        }
         data = json.dumps(filled) if body else ""
         response = getattr(client, method)(
             path, data, content_type="application/json", headers=headers

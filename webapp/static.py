@@ -1,9 +1,10 @@
 """WhiteNoise, able to sit in an async middleware chain.
 
-WhiteNoise's middleware is sync only. Under ASGI, one sync middleware makes Django run the
-whole request below it through a thread that blocks until the view returns, so an async view
-that waits minutes (POST /v1/images/generations) would hold that thread all along. This one
-answers static files as WhiteNoise does and otherwise awaits the rest of the chain directly.
+WhiteNoise's middleware is sync only. Under ASGI, one sync middleware makes Django cross into
+a thread for it and back (async_to_sync) for everything below it, that thread blocked until the
+view returns: an async view that waits minutes (POST /v1/images/generations) would sit behind a
+blocked thread. This one answers static files as WhiteNoise does and otherwise awaits the rest
+of the chain directly, so the chain stays async from the server to the view.
 """
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async

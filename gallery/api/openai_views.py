@@ -8,6 +8,7 @@ a worker, until the generation ends (gallery/api/waiting.py), and answers in Ope
 
 import base64
 import json
+import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -25,6 +26,8 @@ from gallery.models import Generation
 from gallery.policy.models import Rules
 from jobs import catalog, links
 from jobs.catalog import Model
+
+log = logging.getLogger(__name__)
 
 
 @csrf_exempt  # a token in a header, never a cookie: no page can make the call for someone
@@ -71,7 +74,10 @@ def begin(request: HttpRequest, edit: bool) -> tuple[Generation, Request]:
         form = bound_form(who, model.id, asked.prompt, asked.params, files=files)
         if not form.is_valid():
             raise refusal(who, form)
-        return start(who, form), asked
+        generation = start(who, form)
+        if user := body.get("user"):  # OpenAI's end-user id: kept where an operator looks
+            log.info("generation %s started for end user %r", generation.uuid, user)
+        return generation, asked
     except Forbidden as e:
         raise Problem(403, str(e)) from None
     except TooMany as e:

@@ -59,6 +59,18 @@ def test_it_answers_404_for_a_model_it_does_not_have(post, tokens):
         ({"model": "sandbox/flux-sync", "prompt": "x", "seed": -1}, "seed", "0"),
         ({"model": "sandbox/flux-sync", "prompt": "x", "steps": 3}, "steps", "no parameter steps"),
         ({"model": "sandbox/flux-sync", "prompt": "", "seed": 1}, "prompt", "required"),
+        ({"model": "sandbox/flux-sync", "prompt": "x", "user": 5}, "user", "string"),
+        ({"model": "sandbox/flux-sync", "prompt": "x", "stream": True}, "stream", "not offered"),
+        (
+            {
+                "model": "sandbox/flux-sync",
+                "prompt": "x",
+                "size": "512x512",
+                "image_size": "square",
+            },
+            "image_size",
+            "both",
+        ),
     ],
 )
 def test_it_refuses_bad_input_with_400_naming_the_field(post, tokens, body, param, words):
@@ -110,3 +122,17 @@ def test_a_price_ceiling_is_403(post, tokens, studio):
     found = error(post(tokens["bob"], {"model": "sandbox/openai-sync", "prompt": "x"}), 403)
     assert "editors here may use models up to $0.05" in found["message"]
     assert not Generation.objects.exists()
+
+
+def test_the_generate_rate_is_a_429_with_retry_after(post, tokens, settings):
+    settings.GENERATE_RATE = (1, 60)
+    settings.API_WAIT_SECONDS = 1  # no worker here: the first one starts, then times out
+    body = {"model": "sandbox/flux-sync", "prompt": "x"}
+    first = post(tokens["bob"], body)
+    assert first.status_code == 504
+    [made] = Generation.objects.all()
+    assert str(made.uuid) in first.json()["error"]["message"]
+    found = error(post(tokens["bob"], body), 429)
+    assert found["code"] == "rate_limit_exceeded"
+    assert 0 < int(post(tokens["bob"], body)["Retry-After"]) <= 60
+    assert Generation.objects.count() == 1

@@ -1,16 +1,23 @@
-"""The OpenAI-compatible endpoint waits without holding the server: under ASGI (gunicorn with
-uvicorn's worker, one process, as `manage.py serve` runs it), many more waits than a threaded
-server has threads are in flight at once, and an ordinary page still answers at once. With no
-Celery worker the generations never run, so every wait ends at API_WAIT_SECONDS with a 504
-naming its generation."""
+"""The OpenAI-compatible endpoint as it is served: under ASGI (gunicorn with uvicorn's worker,
+one process, as `manage.py serve` runs it). Many more waits than a threaded server has threads
+are in flight at once, and an ordinary page still answers at once; with no Celery worker the
+generations never run, so every wait ends at API_WAIT_SECONDS with a 504 naming its
+generation. With a worker, the SDK gets its images from the ASGI server."""
 
+import base64
+import io
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import openai
 import pytest
+from PIL import Image as PILImage
 
 from gallery.models import ApiToken, Generation, personal_team
+from tests.e2e import conftest
+from tests.e2e.started import started_celery
 
 pytestmark = [pytest.mark.e2e]
 
@@ -64,3 +71,39 @@ def test_many_waits_in_flight_do_not_stop_a_page_answering(start_app, alice):
         named = [u for u in uuids if u in error["message"]]
         assert len(named) == 1, error["message"]
     assert set(Generation.objects.values_list("status", flat=True)) == {"queued"}
+
+
+def test_the_sdk_gets_its_images_from_the_asgi_server(start_app, alice, tmp_path):
+    # One machine's processes: the filesystem broker and the media folder are shared; the
+    # file caches are not, so the wait reads the row on its own (every 5 s at most).
+    shared = {
+        "SANDBOX_ENABLED": "1",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "BROKER_DIR": str(tmp_path / "broker"),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    app = start_app(shared)
+    args = ["worker", "-Q", "provider,images", "--pool", "threads", "--concurrency", "2"]
+    args += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"]
+    env = {**shared, "SANDBOX_BASE_URL": app.url("/sandbox")}
+    _, key = ApiToken.issue(alice, personal_team(alice), "asgi")
+    database = conftest.test_database_url()
+    with started_celery(database, tmp_path / "worker", args, env) as worker:
+        sdk = openai.OpenAI(base_url=app.url("/v1"), api_key=key, max_retries=0, timeout=90)
+        with sdk:
+            pictures = sdk.images.generate(
+                model="sandbox/flux-sync",
+                prompt="a kite",
+                size="320x256",
+                response_format="b64_json",
+            )
+            linked = sdk.images.generate(model="sandbox/flux-sync", prompt="a kite", n=2)
+        assert worker.process.poll() is None, worker.log()
+    [item] = pictures.data
+    assert PILImage.open(io.BytesIO(base64.b64decode(item.b64_json))).size == (320, 256)
+    assert len(linked.data) == 2
+    for item in linked.data:
+        assert item.url.startswith(app.url("/inputs/"))
+        fetched = httpx.get(item.url, timeout=30)
+        assert fetched.status_code == 200 and fetched.content.startswith(b"\x89PNG")
+    assert set(Generation.objects.values_list("status", flat=True)) == {"succeeded"}

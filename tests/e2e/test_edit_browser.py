@@ -43,8 +43,10 @@ def test_it_edits_an_uploaded_picture_and_shows_the_result_without_a_reload(
         gallery = page.get_by_role("region", name="Gallery")
         image = gallery.get_by_role("img", name=prompt)
         expect(image).to_be_visible(timeout=30_000)
-        source = image.evaluate("img => img.complete && img.naturalWidth > 0 && img.currentSrc")
-        assert source, "the thumbnail did not load"
+        # Its box is laid out before the file arrives (the grid knows its shape): wait for the file.
+        loaded = "img => img.complete && img.naturalWidth > 0"
+        page.wait_for_function(loaded, arg=image.element_handle(), timeout=10_000)
+        source = image.evaluate("img => img.currentSrc")
         shown.append(PILImage.open(io.BytesIO(page.request.get(source).body())))
         assert page.evaluate("window.notReloaded") is True
 

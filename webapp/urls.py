@@ -19,7 +19,7 @@ urlpatterns = [
     # Single sign-on (gallery/accounts/sso.py); 404 while OIDC_ISSUER is unset.
     path("oidc/", include("gallery.accounts.sso_urls")),
     path("account/theme", appearance.set_theme, name="theme"),
-    path("account/favourite-model", appearance.star_model, name="favourite-model"),
+    path("account/favorite-model", appearance.star_model, name="favorite-model"),
     path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/change/done/",

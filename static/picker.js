@@ -33,7 +33,7 @@
         price: data.price || "",
         time: data.time || "",
         why: option.disabled ? (data.why || "not available") : "",
-        favourite: data.favourite === "1",
+        favorite: data.favorite === "1",
         recent: data.recent === undefined ? -1 : Number(data.recent),
       };
     });
@@ -45,13 +45,13 @@
       caps.every(function (c) { return model.caps.indexOf(c) !== -1; });
   }
 
-  // Favourites first, then the latest used, then the rest in the select's own order.
+  // Favorites first, then the latest used, then the rest in the select's own order.
   function sections(models) {
-    var favourites = models.filter(function (m) { return m.favourite; });
-    var recent = models.filter(function (m) { return !m.favourite && m.recent >= 0; })
+    var favorites = models.filter(function (m) { return m.favorite; });
+    var recent = models.filter(function (m) { return !m.favorite && m.recent >= 0; })
       .sort(function (a, b) { return a.recent - b.recent; });
-    var rest = models.filter(function (m) { return !m.favourite && m.recent < 0; });
-    return [["Favourites", favourites], ["Recently used", recent], ["All models", rest]];
+    var rest = models.filter(function (m) { return !m.favorite && m.recent < 0; });
+    return [["Favorites", favorites], ["Recently used", recent], ["All models", rest]];
   }
 
   function enhance(select) {
@@ -70,11 +70,11 @@
       type: "text", role: "combobox", id: "picker-input-" + n, autocomplete: "off",
       spellcheck: "false", "aria-autocomplete": "list", "aria-expanded": "false",
       "aria-controls": "picker-list-" + n, "aria-describedby": "picker-current-" + n,
-      "aria-label": "Search models by name, id or provider",
-      placeholder: "Search models",
+      "aria-label": "Choose a model: type its name, id or provider",
+      placeholder: "Type to find a model",
     });
     var star = el("button", {type: "button", class: "picker-star", "aria-pressed": "false",
-      title: "Favourite: list this model first"});
+      title: "Favorite: list this model first"});
     var current = el("p", {class: "picker-current", id: "picker-current-" + n});
     var pop = el("div", {class: "picker-pop"});
     pop.hidden = true;
@@ -105,10 +105,10 @@
       if (!m) return;
       if (input.getAttribute("aria-expanded") === "false") input.value = m.name;
       current.textContent = describe(m);
-      star.setAttribute("aria-pressed", m.favourite ? "true" : "false");
+      star.setAttribute("aria-pressed", m.favorite ? "true" : "false");
       // The pressed state says it to screen readers; the glyph is for eyes.
-      star.textContent = " Favourite";
-      star.prepend(el("span", {"aria-hidden": "true"}, m.favourite ? "★" : "☆"));
+      star.textContent = " Favorite model";
+      star.prepend(el("span", {"aria-hidden": "true"}, m.favorite ? "★" : "☆"));
     }
 
     function render() {
@@ -125,12 +125,12 @@
             "aria-selected": m.id === select.value ? "true" : "false", "data-index": String(index)});
           if (m.why) option.setAttribute("aria-disabled", "true");
           var head = el("span", {class: "picker-name"}, m.name);
-          var mark = el("span", {class: "picker-mark", "data-star": m.id, title: m.favourite ? "Unstar" : "Star"},
-            m.favourite ? "★" : "☆");
+          var mark = el("span", {class: "picker-mark", "data-star": m.id, title: m.favorite ? "Unstar" : "Star"},
+            m.favorite ? "★" : "☆");
           // The star's state is read out with the name; the glyph itself is for pointers.
           mark.setAttribute("aria-hidden", "true");
           head.prepend(mark);
-          if (m.favourite) head.append(el("span", {class: "visually-hidden"}, ", favourite"));
+          if (m.favorite) head.append(el("span", {class: "visually-hidden"}, ", favorite"));
           option.append(head, el("span", {class: "picker-id"}, m.id),
             el("span", {class: "picker-meta"}, describe(m)));
           if (m.why) option.append(el("span", {class: "picker-why"}, m.why));
@@ -184,19 +184,19 @@
       return true;
     }
 
-    function toggleFavourite(id) {
+    function toggleFavorite(id) {
       var m = byId[id];
       if (!m) return;
-      var body = new URLSearchParams({model: id, starred: m.favourite ? "0" : "1"});
+      var body = new URLSearchParams({model: id, starred: m.favorite ? "0" : "1"});
       fetch(select.dataset.picker, {method: "POST", body: body, credentials: "same-origin",
         headers: {"X-CSRFToken": csrfToken(), Accept: "application/json"}})
         .then(function (r) { if (!r.ok) throw new Error("status " + r.status); return r.json(); })
         .then(function (data) {
-          models.forEach(function (model) { model.favourite = data.favourites.indexOf(model.id) !== -1; });
+          models.forEach(function (model) { model.favorite = data.favorites.indexOf(model.id) !== -1; });
           showCurrent();
           if (!pop.hidden) render();
         })
-        .catch(function () { current.textContent = "Could not save the favourite; try again."; });
+        .catch(function () { current.textContent = "Could not save the favorite; try again."; });
     }
 
     input.addEventListener("focus", function () { input.select(); });
@@ -224,7 +224,7 @@
     list.addEventListener("mousedown", function (e) { e.preventDefault(); });
     list.addEventListener("click", function (e) {
       var mark = e.target.closest("[data-star]");
-      if (mark) { toggleFavourite(mark.dataset.star); return; }
+      if (mark) { toggleFavorite(mark.dataset.star); return; }
       var option = e.target.closest('[role="option"]');
       if (option) choose(Number(option.dataset.index));
     });
@@ -237,7 +237,7 @@
         function (c) { return c.dataset.cap; });
       render();
     });
-    star.addEventListener("click", function () { toggleFavourite(select.value); });
+    star.addEventListener("click", function () { toggleFavorite(select.value); });
     box.addEventListener("keydown", function (e) {
       if (e.key === "Escape" && !pop.hidden) { e.preventDefault(); close(true); input.focus(); }
     });

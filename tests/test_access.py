@@ -477,6 +477,13 @@ MATRIX = {
         {"options_open": "1"},
         dict(alice=302, bob=302, carol=302, dave=302),
     ),
+    # Anyone logged in stars models for their own picker, and only for themselves.
+    "favorite-model": (
+        "post",
+        "/account/favorite-model",
+        {"model": "sandbox/flux-sync", "starred": "1"},
+        dict(alice=200, bob=200, carol=200, dave=200),
+    ),
     "password_change": (
         "get",
         "/password/change/",

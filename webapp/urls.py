@@ -21,7 +21,7 @@ urlpatterns = [
     path("oidc/", include("gallery.accounts.sso_urls")),
     path("account/theme", appearance.set_theme, name="theme"),
     path("account/options", appearance.set_options_open, name="options-open"),
-    path("account/favourite-model", appearance.star_model, name="favourite-model"),
+    path("account/favorite-model", appearance.star_model, name="favorite-model"),
     path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/change/done/",

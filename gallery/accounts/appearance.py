@@ -55,12 +55,12 @@ def _done(request: Request) -> HttpResponse:
 @login_required
 def star_model(request: Request) -> HttpResponse:
     """Star (starred=1) or unstar (starred=0) a model; the picker lists starred models first.
-    Answers with the person's favourites as they now stand."""
+    Answers with the person's favorites as they now stand."""
     model = catalog.get(request.POST.get("model", ""))
     starred = request.POST.get("starred")
     if model is None or not model.offered:
         return HttpResponseBadRequest("Star one of the models in the list.")
     if starred not in ("0", "1"):
         return HttpResponseBadRequest("Say starred=1 to star the model or starred=0 to unstar it.")
-    favourites = Preferences.star_model(request.user, model.id, starred == "1")
-    return JsonResponse({"favourites": favourites})
+    favorites = Preferences.star_model(request.user, model.id, starred == "1")
+    return JsonResponse({"favorites": favorites})

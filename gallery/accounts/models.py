@@ -76,7 +76,7 @@ class Preferences(models.Model):
     # Whether the composer's "Options" disclosure (a model's less-used parameters) starts open.
     options_open = models.BooleanField(default=False)
     # Catalog ids the person starred in the model picker, which lists them first.
-    favourite_models = models.JSONField(default=list, blank=True)
+    favorite_models = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name_plural = "preferences"
@@ -103,19 +103,19 @@ class Preferences(models.Model):
         return bool(prefs and prefs.options_open)
 
     @classmethod
-    def favourites_of(cls, user) -> list[str]:
+    def favorites_of(cls, user) -> list[str]:
         """The models the person starred, oldest star first."""
         prefs = cls.of(user)
-        return [m for m in (prefs.favourite_models if prefs else []) if isinstance(m, str)]
+        return [m for m in (prefs.favorite_models if prefs else []) if isinstance(m, str)]
 
     @classmethod
     def star_model(cls, user, model_id: str, starred: bool) -> list[str]:
-        """Star or unstar a model for the person; the favourites as they now stand.
+        """Star or unstar a model for the person; the favorites as they now stand.
 
         The row is locked while it changes, so two tabs starring at once both count."""
         with transaction.atomic():
             prefs, _ = cls.objects.select_for_update().get_or_create(user=user)
-            kept = [m for m in prefs.favourite_models if m != model_id]
-            prefs.favourite_models = [*kept, model_id] if starred else kept
-            prefs.save(update_fields=["favourite_models"])
-        return prefs.favourite_models
+            kept = [m for m in prefs.favorite_models if m != model_id]
+            prefs.favorite_models = [*kept, model_id] if starred else kept
+            prefs.save(update_fields=["favorite_models"])
+        return prefs.favorite_models

@@ -88,7 +88,8 @@ class ModelSelect(QuickSelect):
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        option["attrs"].update(self.shown.get(str(value), {}))
+        # What the picker shows first, so selected and disabled still close the tag.
+        option["attrs"] = {**self.shown.get(str(value), {}), **option["attrs"]}
         if reason := self.disabled.get(str(value)):
             option["attrs"]["disabled"] = True
             option["label"] = f"{label} ({reason})"

@@ -116,8 +116,8 @@ class GenerateForm(forms.Form):
             disabled=disabled,
             details=lambda: picker.details(user, disabled),
             attrs={
-                # static/picker.js makes it a searchable list; a star keeps a favourite.
-                "data-picker": reverse("favourite-model"),
+                # static/picker.js makes it a searchable list; a star keeps a favorite.
+                "data-picker": reverse("favorite-model"),
                 # Choosing a model swaps in its own fields; without JavaScript, a button does.
                 "hx-get": reverse("gallery:model-fields"),
                 "hx-trigger": "change",

@@ -2,7 +2,7 @@
 
 static/picker.js turns the select into a searchable list; everything it shows comes from here,
 for every offered model in a fixed number of queries (prices, learned times, the person's
-favourites and latest generations), never one per model.
+favorites and latest generations), never one per model.
 """
 
 from decimal import Decimal
@@ -64,7 +64,7 @@ def details(user: Any, unavailable: dict[str, str]) -> dict[str, dict[str, str]]
     prices = {price.model_id: price for price in Price.objects.all()}
     times = typical_times([model.id for model in models])
     signed_in = user is not None and user.is_authenticated
-    favourites = set(Preferences.favourites_of(user)) if signed_in else set()
+    favorites = set(Preferences.favorites_of(user)) if signed_in else set()
     recent = recent_models(user)
     found = {}
     for model in models:
@@ -77,8 +77,8 @@ def details(user: Any, unavailable: dict[str, str]) -> dict[str, dict[str, str]]
         }
         if why := unavailable.get(model.id):
             attrs["data-why"] = why
-        if model.id in favourites:
-            attrs["data-favourite"] = "1"
+        if model.id in favorites:
+            attrs["data-favorite"] = "1"
         if model.id in recent:
             attrs["data-recent"] = str(recent.index(model.id))
         found[model.id] = attrs

@@ -82,7 +82,7 @@ def test_every_page_passes_axe_in_both_themes(scheme, world, live_server, browse
             page.goto(f"{live_server.url}{path}")
             found[name] = axe(page)
         page.goto(f"{live_server.url}/")
-        search = page.get_by_role("combobox", name="Search models by name, id or provider")
+        search = page.get_by_role("combobox", name="Choose a model: type its name, id or provider")
         search.click()
         page.get_by_role("group", name="Only models for").get_by_role("button", name="Edit").click()
         models = page.get_by_role("listbox", name="Models")

@@ -15,7 +15,7 @@ from tests.factories import make_generation
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 Status = Generation.Status
-SEARCH = "Search models by name, id or provider"
+SEARCH = "Choose a model: type its name, id or provider"
 
 
 @pytest.fixture
@@ -133,21 +133,21 @@ def test_entries_show_price_typical_time_and_why_disabled(tab, alice, settings):
     assert model_select(tab).input_value() == "sandbox/flux-sync"
 
 
-def test_a_favourite_comes_first_and_stays_after_a_reload(tab, alice):
+def test_a_favorite_comes_first_and_stays_after_a_reload(tab, alice):
     picker(tab).click()
     picker(tab).fill("relay async")
     options(tab).click()
-    star = tab.get_by_role("button", name="Favourite")
+    star = tab.get_by_role("button", name="Favorite model")
     expect(star).to_have_attribute("aria-pressed", "false")
     star.click()
     expect(star).to_have_attribute("aria-pressed", "true")
     tab.wait_for_load_state("networkidle")
-    assert Preferences.favourites_of(alice) == ["sandbox/relay-async"]
+    assert Preferences.favorites_of(alice) == ["sandbox/relay-async"]
     tab.reload()
     picker(tab).click()
-    favourites = tab.get_by_role("group", name="Favourites")
-    expect(favourites.get_by_role("option")).to_have_count(1)
-    expect(favourites.get_by_role("option")).to_contain_text("Sandbox Relay (async), favourite")
+    favorites = tab.get_by_role("group", name="Favorites")
+    expect(favorites.get_by_role("option")).to_have_count(1)
+    expect(favorites.get_by_role("option")).to_contain_text("Sandbox Relay (async), favorite")
     first = tab.get_by_role("listbox", name="Models").get_by_role("option").first
     expect(first).to_contain_text("Sandbox Relay (async)")
 

@@ -1,5 +1,5 @@
 """What the model picker says about each model (gallery/images/picker.py), carried on the Model
-select's options: price, learned time, capabilities, why disabled, favourites and recent first;
+select's options: price, learned time, capabilities, why disabled, favorites and recent first;
 and the endpoint that keeps a person's stars."""
 
 import re
@@ -141,8 +141,8 @@ def test_the_options_carry_what_the_picker_shows(alice, prices, settings):
     assert 'data-caps="text-to-image"' in flux
     assert 'data-price="free"' in flux
     assert 'data-time="typically 8 s"' in flux
-    assert 'data-recent="0"' in flux and "data-favourite" not in flux
-    assert 'data-favourite="1"' in options["sandbox/relay-async"]
+    assert 'data-recent="0"' in flux and "data-favorite" not in flux
+    assert 'data-favorite="1"' in options["sandbox/relay-async"]
     assert 'data-why="turned off on this site: replaced by Flux"' in options["sandbox/openai-sync"]
     schnell = options["flux/schnell"]
     assert 'data-why="set AIMLAPI_API_KEY to use"' in schnell and "disabled" in schnell
@@ -157,7 +157,7 @@ def test_the_picker_data_takes_the_same_few_queries_for_every_model(
         succeeded(alice, model.id, 5)
     Preferences.star_model(alice, "sandbox/flux-sync", True)
     form = GenerateForm(user=alice, team=personal_team(alice))
-    # Prices, learned times, favourites, latest generations: for ~95 models.
+    # Prices, learned times, favorites, latest generations: for ~95 models.
     with django_assert_num_queries(4):
         html = str(form["model"])
     assert html.count("data-time=") == len(catalog.offered())
@@ -174,36 +174,36 @@ def test_it_is_not_computed_for_a_form_that_is_not_shown(alice):
 
 def test_a_star_is_kept_and_taken_back(alice_client, alice):
     response = alice_client.post(
-        "/account/favourite-model", {"model": "sandbox/relay-async", "starred": "1"}
+        "/account/favorite-model", {"model": "sandbox/relay-async", "starred": "1"}
     )
     assert response.status_code == 200
-    assert response.json() == {"favourites": ["sandbox/relay-async"]}
-    alice_client.post("/account/favourite-model", {"model": "sandbox/flux-sync", "starred": "1"})
-    alice_client.post("/account/favourite-model", {"model": "sandbox/flux-sync", "starred": "1"})
-    assert Preferences.favourites_of(alice) == ["sandbox/relay-async", "sandbox/flux-sync"]
+    assert response.json() == {"favorites": ["sandbox/relay-async"]}
+    alice_client.post("/account/favorite-model", {"model": "sandbox/flux-sync", "starred": "1"})
+    alice_client.post("/account/favorite-model", {"model": "sandbox/flux-sync", "starred": "1"})
+    assert Preferences.favorites_of(alice) == ["sandbox/relay-async", "sandbox/flux-sync"]
     response = alice_client.post(
-        "/account/favourite-model", {"model": "sandbox/relay-async", "starred": "0"}
+        "/account/favorite-model", {"model": "sandbox/relay-async", "starred": "0"}
     )
-    assert response.json() == {"favourites": ["sandbox/flux-sync"]}
-    assert Preferences.favourites_of(alice) == ["sandbox/flux-sync"]
+    assert response.json() == {"favorites": ["sandbox/flux-sync"]}
+    assert Preferences.favorites_of(alice) == ["sandbox/flux-sync"]
 
 
 def test_a_star_for_an_unknown_model_or_without_a_state_is_refused(alice_client, alice):
-    response = alice_client.post("/account/favourite-model", {"model": "no/such", "starred": "1"})
+    response = alice_client.post("/account/favorite-model", {"model": "no/such", "starred": "1"})
     assert response.status_code == 400
     assert b"one of the models in the list" in response.content
-    response = alice_client.post("/account/favourite-model", {"model": "sandbox/flux-sync"})
+    response = alice_client.post("/account/favorite-model", {"model": "sandbox/flux-sync"})
     assert response.status_code == 400
     assert b"starred=1" in response.content
-    assert Preferences.favourites_of(alice) == []
+    assert Preferences.favorites_of(alice) == []
 
 
 def test_stars_need_a_login_and_a_post(alice_client):
     response = Client().post(
-        "/account/favourite-model", {"model": "sandbox/flux-sync", "starred": "1"}
+        "/account/favorite-model", {"model": "sandbox/flux-sync", "starred": "1"}
     )
     assert response.status_code == 302 and "/login/" in response["Location"]
-    assert alice_client.get("/account/favourite-model").status_code == 405
+    assert alice_client.get("/account/favorite-model").status_code == 405
 
 
 def test_a_model_with_no_history_is_not_asked_about_again_at_every_page(

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='preferences',
-            name='favourite_models',
+            name='favorite_models',
             field=models.JSONField(blank=True, default=list),
         ),
     ]

@@ -248,3 +248,9 @@ def make_share_link(created_by, *, gallery=None, image=None, **fields):
 def share_file_urls(html: str) -> list[str]:
     """Every signed file URL a share page served."""
     return sorted(set(re.findall(r'/share/files/[^"\s]+', html)))
+
+
+def fresh(user):
+    """The user as the next request loads them: a request's user keeps the rows it has read
+    (their preferences), so a test that watches a change reads a new copy."""
+    return type(user).objects.get(pk=user.pk)

@@ -104,6 +104,9 @@ class GenerateForm(forms.Form):
         gallery_field = cast(forms.ModelChoiceField, self.fields["gallery"])
         gallery_field.queryset = galleries.order_by("created_at", "id")
         gallery_field.to_field_name = "uuid"
+        # Read once, when first shown: the composer's select and the bulk bar's "Move to" both
+        # list them (the field's own choices query at each rendering); the queryset still checks.
+        gallery_field.choices = lambda: [(g.uuid, g.name) for g in self.galleries]
         if team is not None and "gallery" not in self.initial:
             self.initial["gallery"] = team.default_gallery().uuid
         choices = model_choices()
@@ -146,6 +149,11 @@ class GenerateForm(forms.Form):
             built = build_fields(param, user, team)
             self.fields.update(built)
             self.placed[self.catalog_model.place(param)] += list(built)
+
+    @cached_property
+    def galleries(self) -> list[Gallery]:
+        """The galleries the person may add to here, as the gallery field offers them."""
+        return list(cast(forms.ModelChoiceField, self.fields["gallery"]).queryset or [])
 
     def option_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith("p_")]

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from gallery.models import Generation, Preferences, personal_team
 from jobs import timing
 from tests.e2e.conftest import until
-from tests.factories import make_generation
+from tests.factories import fresh, make_generation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -102,7 +102,7 @@ def test_the_options_disclosure_is_remembered_after_a_reload(
         expect(page.get_by_label("Seed")).to_be_hidden()
         options(page).locator("summary").click()
         expect(page.get_by_label("Seed")).to_be_visible()
-        until(lambda: Preferences.options_open_for(alice), what="Options kept open")
+        until(lambda: Preferences.options_open_for(fresh(alice)), what="Options kept open")
         page.reload()
         expect(options(page)).to_have_attribute("open", "")
         expect(page.get_by_label("Seed")).to_be_visible()
@@ -111,7 +111,7 @@ def test_the_options_disclosure_is_remembered_after_a_reload(
         expect(page.get_by_label("Width")).to_have_value("1024")
         expect(options(page)).to_have_attribute("open", "")
         options(page).locator("summary").click()
-        until(lambda: not Preferences.options_open_for(alice), what="Options kept folded")
+        until(lambda: not Preferences.options_open_for(fresh(alice)), what="Options kept folded")
         page.reload()
         expect(options(page)).not_to_have_attribute("open", "")
     finally:
@@ -126,10 +126,10 @@ def test_without_javascript_a_button_keeps_the_options_open(
         options(page).locator("summary").click()  # a <details> opens without JavaScript
         page.get_by_role("button", name="Keep the options open next time").click()
         expect(options(page)).to_have_attribute("open", "")
-        assert Preferences.options_open_for(alice)
+        assert Preferences.options_open_for(fresh(alice))
         page.get_by_role("button", name="Keep the options folded next time").click()
         expect(options(page)).not_to_have_attribute("open", "")
-        assert not Preferences.options_open_for(alice)
+        assert not Preferences.options_open_for(fresh(alice))
     finally:
         page.context.close()
 

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from gallery.models import Generation, Preferences, Price
 from jobs import timing
-from tests.factories import make_generation
+from tests.factories import fresh, make_generation
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -142,7 +142,7 @@ def test_a_favorite_comes_first_and_stays_after_a_reload(tab, alice):
     star.click()
     expect(star).to_have_attribute("aria-pressed", "true")
     tab.wait_for_load_state("networkidle")
-    assert Preferences.favorites_of(alice) == ["sandbox/relay-async"]
+    assert Preferences.favorites_of(fresh(alice)) == ["sandbox/relay-async"]
     tab.reload()
     picker(tab).click()
     favorites = tab.get_by_role("group", name="Favorites")

@@ -47,7 +47,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=120, help="loaded phase (120)")
     parser.add_argument("--latency", type=float, default=3.0, help="provider seconds (3)")
     parser.add_argument("--web-workers", type=int, default=1, help="per web process (1)")
-    parser.add_argument("--web-threads", type=int, default=8, help="per web worker (8)")
+    parser.add_argument(
+        "--web-threads",
+        type=int,
+        default=8,
+        help="threads per web worker under WSGI (unused: the web runs ASGI, as the site)",
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="threads per worker (4)")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory and logs")
     args = parser.parse_args()

@@ -78,15 +78,19 @@ class Fleet(Stack):
         self._gunicorn("sandbox", self.port, workers=1, threads=16, app="webapp.wsgi")
         for n in (1, 2):
             port = free_port()
-            self._gunicorn(f"web-{n}", port, self.web_workers, self.web_threads)
+            self._gunicorn(f"web-{n}", port, self.web_workers, self.web_threads, asgi=True)
             self.ports.append(port)
 
     def _gunicorn(
-        self, name: str, port: int, workers: int, threads: int, app: str = "bench.harness.wsgi"
+        self, name: str, port: int, workers: int, threads: int, app: str = "", asgi: bool = False
     ) -> None:
-        """`app` bench.harness.wsgi: the product's, enqueueing to this run's private queues."""
+        """The web processes serve the product as the site runs it (ASGI, uvicorn's worker:
+        sync views each in a thread of their own), enqueueing to this run's private queues;
+        the sandbox is another site, on gunicorn's threads."""
+        app = app or ("bench.harness.asgi" if asgi else "bench.harness.wsgi")
         command = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
-        command += ["--workers", str(workers), "--threads", str(threads), "--no-control-socket"]
+        command += ["--workers", str(workers), "--no-control-socket"]
+        command += ["-k", "uvicorn_worker.UvicornWorker"] if asgi else ["--threads", str(threads)]
         process = self._spawn(name, command)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -136,8 +140,8 @@ class Fleet(Stack):
     @property
     def description(self) -> str:
         return (
-            f"{self.database} + {self.broker} broker + moto S3; 2 web processes (gunicorn "
-            f"{self.web_workers}x{self.web_threads} each), 2 Celery workers (--pool {self.pool} "
+            f"{self.database} + {self.broker} broker + moto S3; 2 web processes (gunicorn + "
+            f"uvicorn's worker, {self.web_workers} each), 2 Celery workers (--pool {self.pool} "
             f"--concurrency {self.concurrency}) + beat; sandbox (own gunicorn) latency "
             f"{self.latency:g} s"
         )

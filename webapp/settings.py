@@ -84,10 +84,12 @@ TEMPLATES = [
 
 # SQLite under var/ unless DATABASE_URL says otherwise.
 # Kept connections are checked before their first use in each request or task, so a database
-# restart costs a reconnect, not a failed task.
+# restart costs a reconnect, not a failed task. The ASGI server keeps none (webapp/asgi.py).
 DATABASES = {
     "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'atelier.sqlite3'}", conn_max_age=60, conn_health_checks=True
+        default=f"sqlite:///{VAR_DIR / 'atelier.sqlite3'}",
+        conn_max_age=envint("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -14,6 +14,7 @@ and as many parked threads, not a thousand busy workers.
 import asyncio
 
 from asgiref.sync import sync_to_async
+from django.db import connection
 
 from gallery.models import Generation
 from webapp import live
@@ -24,7 +25,14 @@ SAFETY_LOOK = 5.0
 
 
 def _ended(generation_id: int) -> Generation | None:
-    return Generation.objects.filter(pk=generation_id, status__in=Generation.TERMINAL).first()
+    try:
+        return Generation.objects.filter(pk=generation_id, status__in=Generation.TERMINAL).first()
+    finally:
+        # A wait holds no database connection between looks: a thousand waits must not be a
+        # thousand open connections (the server allows about a hundred). Not inside a
+        # transaction someone else opened (a test's).
+        if not connection.in_atomic_block:
+            connection.close()
 
 
 async def ended(generation_id: int, team_id: int, seconds: float) -> Generation | None:

@@ -75,3 +75,32 @@ def test_failure_markers_are_prompt_text_unless_faults_are_on(start_app):
     with app.client(headers=headers) as client:
         response = client.post("/sandbox/v1/images/generations", json=body)
     assert response.status_code == 200 and response.json()["prompt"] == body["prompt"]
+
+
+def open_connections() -> int:
+    """Connections to this database other than the test's own."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_asgi_requests_do_not_keep_a_connection_each(start_app, request):
+    """Each ASGI request runs in a thread of its own: a kept connection would outlive it, one
+    more per request until PostgreSQL refuses (the load test's 500s before webapp/asgi.py)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL's connections")
+    app = start_app()
+    with app.client() as client:
+        assert client.get("/readyz").status_code == 200
+        before = open_connections()
+        for _ in range(30):
+            assert client.get("/readyz").status_code == 200
+    assert open_connections() - before < 5

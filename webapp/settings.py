@@ -84,14 +84,20 @@ TEMPLATES = [
 
 # SQLite under var/ unless DATABASE_URL says otherwise.
 # Kept connections are checked before their first use in each request or task, so a database
-# restart costs a reconnect, not a failed task. The ASGI server keeps none (webapp/asgi.py).
+# restart costs a reconnect, not a failed task. The ASGI server keeps none per thread: it
+# borrows from a pool of DB_POOL_SIZE connections per process instead (webapp/asgi.py).
+DB_POOL_SIZE = envint("DB_POOL_SIZE", 0)
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{VAR_DIR / 'atelier.sqlite3'}",
-        conn_max_age=envint("DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        conn_max_age=0 if DB_POOL_SIZE else envint("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=not DB_POOL_SIZE,
     )
 }
+if DB_POOL_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg's pool checks a connection when it takes it back; Django returns it after each
+    # request (and after each API wait's look), so a wait holds none in between.
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 2, "max_size": DB_POOL_SIZE}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write at once: wait for the lock instead of failing.
     # Connections are kept (conn_max_age above; in the worker, see CELERY_DB_REUSE_MAX): closing

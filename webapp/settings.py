@@ -96,8 +96,12 @@ DATABASES = {
 }
 if DB_POOL_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg's pool checks a connection when it takes it back; Django returns it after each
-    # request (and after each API wait's look), so a wait holds none in between.
-    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 2, "max_size": DB_POOL_SIZE}}
+    # request (and after each API wait's look), so a wait holds none in between. A request
+    # waits at most 10 s for one (not the pool's 30): with the database down, /readyz says 503
+    # before a load balancer's probe gives up, and a page fails rather than hangs.
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {"min_size": 2, "max_size": DB_POOL_SIZE, "timeout": 10}
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write at once: wait for the lock instead of failing.
     # Connections are kept (conn_max_age above; in the worker, see CELERY_DB_REUSE_MAX): closing
